@@ -1,0 +1,114 @@
+"""The one configuration object: every parameter of a generated design, validated once."""
+
+from dataclasses import asdict, dataclass, field
+
+from .formats import ACC_FORMATS, INPUT_FORMATS
+
+__all__ = ["ConfigError", "Config", "DATAFLOWS", "SUBNORMALS", "MAX_DIM", "ALLOWED_ACC"]
+
+MAX_DIM = 256
+DATAFLOWS = ("os", "ws")
+SUBNORMALS = ("ieee", "ftz")
+#: The accumulator formats each input format may use.
+ALLOWED_ACC = {"int8": ("int32", "fp32"), "bf16": ("fp32",)}
+
+
+class ConfigError(ValueError):
+    """A parameter is out of range. The message names the parameter, the value and what is
+    allowed; command-line front ends print it on one line and exit with status 2."""
+
+    def __init__(self, param, value, allowed):
+        self.param = param
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{param} must be {allowed}, not {value!r}")
+
+
+def _check_dim(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DIM:
+        raise ConfigError(name, value, f"an integer from 1 to {MAX_DIM}")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ConfigError(name, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every parameter of a generated systolic array.
+
+    Parameters
+    ----------
+    rows : int
+        PE rows, 1 to 256.
+    cols : int or None
+        PE columns, 1 to 256; ``None`` means square (``cols = rows``).
+    in_fmt : str
+        Operand format: ``"int8"`` or ``"bf16"``.
+    acc_fmt : str or None
+        Accumulator format: ``"int32"`` or ``"fp32"`` for int8 operands, ``"fp32"`` for bf16;
+        ``None`` picks ``int32`` for int8 and ``fp32`` for bf16.
+    dataflow : str
+        ``"os"`` (output-stationary) or ``"ws"`` (weight-stationary).
+    subnormals : str
+        ``"ieee"`` (subnormals handled in full) or ``"ftz"`` (subnormal inputs read as zero,
+        subnormal results flush to zero of the same sign). Only float arithmetic reads it.
+
+    Raises
+    ------
+    ConfigError
+        Naming the parameter, the value and what is allowed.
+    """
+    rows: int = 4
+    cols: int = field(default=None)
+    in_fmt: str = "int8"
+    acc_fmt: str = field(default=None)
+    dataflow: str = "os"
+    subnormals: str = "ieee"
+
+    def __post_init__(self):
+        _check_dim("rows", self.rows)
+        if self.cols is None:
+            object.__setattr__(self, "cols", self.rows)
+        _check_dim("cols", self.cols)
+        _check_choice("in_fmt", self.in_fmt, tuple(INPUT_FORMATS))
+        if self.acc_fmt is None:
+            object.__setattr__(self, "acc_fmt", ALLOWED_ACC[self.in_fmt][0])
+        _check_choice("acc_fmt", self.acc_fmt, tuple(ACC_FORMATS))
+        if self.acc_fmt not in ALLOWED_ACC[self.in_fmt]:
+            raise ConfigError(
+                "acc_fmt", self.acc_fmt,
+                f"one of {', '.join(map(repr, ALLOWED_ACC[self.in_fmt]))} "
+                f"when in_fmt is {self.in_fmt!r}")
+        _check_choice("dataflow", self.dataflow, DATAFLOWS)
+        _check_choice("subnormals", self.subnormals, SUBNORMALS)
+
+    @property
+    def in_format(self):
+        """The operand :class:`~hw.formats.IntFormat` or :class:`~hw.formats.FloatFormat`."""
+        return INPUT_FORMATS[self.in_fmt]
+
+    @property
+    def acc_format(self):
+        return ACC_FORMATS[self.acc_fmt]
+
+    @property
+    def ftz(self):
+        return self.subnormals == "ftz"
+
+    @property
+    def is_float(self):
+        """True when the accumulation is floating point (fp32)."""
+        return self.acc_format.kind == "float"
+
+    @property
+    def name(self):
+        """A short name carrying the key parameters, used for module and file names."""
+        name = f"{self.dataflow}_{self.rows}x{self.cols}_{self.in_fmt}_{self.acc_fmt}"
+        if self.is_float and self.ftz:
+            name += "_ftz"
+        return name
+
+    def as_dict(self):
+        return asdict(self)

@@ -1,0 +1,155 @@
+"""Processing elements: one multiply-accumulate cell of the systolic array, per dataflow.
+
+Both PEs are built from the configuration's multiplier and accumulator adder
+(:mod:`hw.arith`); every register is a plain ``sync`` flip-flop so the array stalls the whole
+grid with one ``EnableInserter``.
+"""
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .arith import acc_shape, make_adder, make_multiplier, operand_shape
+from .delay import delay
+
+__all__ = ["OSPE", "WSPE"]
+
+
+class OSPE(wiring.Component):
+    """Output-stationary PE: owns C elements and accumulates ``a * b`` into them.
+
+    **The accumulation loop.** A floating-point adder cannot close ``acc += a * b`` in one short
+    cycle. Instead the adder is a plain ``La``-stage pipeline and its own pipeline registers
+    hold ``contexts = La`` independent accumulators: a product entering at cycle ``t`` is added
+    to the adder's output at ``t``, which is the sum started ``La`` cycles earlier, i.e. the same
+    context. Operands therefore arrive context-interleaved (step ``k * La + c`` belongs to
+    context ``c``), each context is summed strictly in the order ``k = 0, 1, ...`` (so the golden
+    model's sequential sum is bit-exact), and the loop has a full adder pipeline to spend. For
+    INT32 accumulation ``La = 1`` and there is one context.
+
+    **Draining.** When a context's last product has been added (``last`` marks that step) its
+    sum is copied into this PE's ``contexts`` slots of a column-wide shift chain that moves
+    results one slot per cycle towards row 0 (``chain_in`` from the PE below, ``chain_out`` to
+    the PE above). The next tile accumulates while the chain drains.
+
+    Ports
+    -----
+    a_in, b_in : operand lanes; ``first_in`` (step ``k == 0``: start from +0), ``last_in``
+    (step ``k == K - 1``). ``a_out``/``first_out``/``last_out`` pass right and ``b_out`` passes
+    down, each one register later. ``chain_in``/``chain_out``: the drain chain.
+
+    Latency: ``latency`` = multiplier + adder cycles from a step's operands to its sum. Throughput:
+    one multiply-add per cycle.
+    """
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+        self._mul = make_multiplier(cfg)
+        self._add = make_adder(cfg)
+        op, acc = operand_shape(cfg), acc_shape(cfg)
+        super().__init__({
+            "a_in": In(op), "b_in": In(op), "first_in": In(1), "last_in": In(1),
+            "a_out": Out(op), "b_out": Out(op), "first_out": Out(1), "last_out": Out(1),
+            "chain_in": In(acc), "chain_out": Out(acc),
+        })
+
+    @property
+    def mul_latency(self):
+        return self._mul.latency
+
+    @property
+    def add_latency(self):
+        return self._add.latency
+
+    @property
+    def contexts(self):
+        """Independent accumulators interleaved in the adder pipeline (= adder latency)."""
+        return self._add.latency
+
+    @property
+    def latency(self):
+        return self._mul.latency + self._add.latency
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mul = mul = self._mul
+        m.submodules.add = add = self._add
+
+        m.d.sync += [
+            self.a_out.eq(self.a_in), self.b_out.eq(self.b_in),
+            self.first_out.eq(self.first_in), self.last_out.eq(self.last_in),
+        ]
+
+        first = delay(m, self.first_in, self.mul_latency, name="first")
+        done = delay(m, self.last_in, self.latency, name="done")
+        m.d.comb += [
+            mul.a.eq(self.a_in),
+            mul.b.eq(self.b_in),
+            add.a.eq(mul.o),
+            # +0 (all bits clear, in both INT32 and FP32) starts a context's sum afresh.
+            add.b.eq(Mux(first, 0, add.o)),
+        ]
+
+        slots = [Signal.like(add.o, name=f"slot{n}") for n in range(self.contexts)]
+        m.d.sync += slots[0].eq(Mux(done, add.o, self.chain_in))
+        m.d.sync += [slots[n].eq(slots[n - 1]) for n in range(1, len(slots))]
+        m.d.comb += self.chain_out.eq(slots[-1])
+        return m
+
+
+class WSPE(wiring.Component):
+    """Weight-stationary PE: holds one weight and adds ``a * w`` to the partial sum passing down.
+
+    Two weight banks: the array shifts the next tile's weights into one bank (``load``, with
+    ``load_bank`` naming it; ``w_in`` from the PE above, ``w_out`` to the PE below) while
+    activations use the other. Each activation carries the bank it uses (``bank_in``), so a
+    tile switch travels through the grid with the data and needs no global swap.
+
+    ``psum_out`` = ``psum_in + a_in * w`` appears ``latency`` cycles after ``a_in``; ``psum_in``
+    must arrive ``mul_latency`` cycles after ``a_in``, so the array skews activations by
+    ``add_latency`` per row. Throughput: one multiply-add per cycle.
+    """
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+        self._mul = make_multiplier(cfg)
+        self._add = make_adder(cfg)
+        op, acc = operand_shape(cfg), acc_shape(cfg)
+        super().__init__({
+            "a_in": In(op), "bank_in": In(1), "a_out": Out(op), "bank_out": Out(1),
+            "w_in": In(op), "w_out": Out(op), "load": In(1), "load_bank": In(1),
+            "psum_in": In(acc), "psum_out": Out(acc),
+        })
+
+    @property
+    def mul_latency(self):
+        return self._mul.latency
+
+    @property
+    def add_latency(self):
+        return self._add.latency
+
+    @property
+    def latency(self):
+        return self._mul.latency + self._add.latency
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mul = mul = self._mul
+        m.submodules.add = add = self._add
+
+        banks = [Signal.like(self.w_in, name=f"w{n}") for n in range(2)]
+        with m.If(self.load):
+            m.d.sync += banks[0].eq(Mux(self.load_bank, banks[0], self.w_in))
+            m.d.sync += banks[1].eq(Mux(self.load_bank, self.w_in, banks[1]))
+        m.d.comb += self.w_out.eq(Mux(self.load_bank, banks[1], banks[0]))
+
+        m.d.sync += [self.a_out.eq(self.a_in), self.bank_out.eq(self.bank_in)]
+        m.d.comb += [
+            mul.a.eq(self.a_in),
+            mul.b.eq(Mux(self.bank_in, banks[1], banks[0])),
+            add.a.eq(mul.o),
+            add.b.eq(self.psum_in),
+            self.psum_out.eq(add.o),
+        ]
+        return m
