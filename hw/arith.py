@@ -53,7 +53,7 @@ class IntMulToFloat(wiring.Component):
         m.d.comb += [
             self._mul.a.eq(self.a),
             self._mul.b.eq(self.b),
-            self._cvt.i.eq(self._mul.o),
+            self._cvt.a.eq(self._mul.o),
             self.o.eq(self._cvt.o),
         ]
         return m

@@ -34,6 +34,7 @@ from amaranth.hdl import EnableInserter
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .config import Config
 from .arith import acc_shape, operand_shape
 from .delay import delay
 from .pe import OSPE, WSPE
@@ -209,6 +210,8 @@ class SystolicArray(wiring.Component):
     """
 
     def __init__(self, cfg):
+        if not isinstance(cfg, Config):
+            raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
         self.grid = _OSGrid(cfg) if cfg.dataflow == "os" else _WSGrid(cfg)
         super().__init__({
@@ -298,7 +301,7 @@ class SystolicArray(wiring.Component):
     def _os_control(self, m, en, take, out_fifo):
         contexts, spacing = self.contexts, self.tile_spacing
         tile_open = Signal()
-        ctx = Signal(range(contexts))
+        ctx = Signal(range(max(contexts, 2)))
         gap = Signal(range(spacing + 1), init=spacing)
         this_ctx = Signal.like(ctx)
 

@@ -16,7 +16,7 @@ from hw.array import operand_layout
 from .golden import ref_add
 from .payload import pack_lanes, pack_struct, unpack_lanes
 
-__all__ = ["ArrayProgram", "array_k_pass", "array_program"]
+__all__ = ["ArrayProgram", "array_k_pass", "array_program", "due_cycles"]
 
 
 def array_k_pass(cfg):
@@ -46,12 +46,18 @@ class ArrayProgram:
         Packed operand payloads, in order.
     result_rows : int
         How many result rows the array will emit.
+    result_beats : list of (int, int, int)
+        For each result row in emitted order: the index of the beat whose acceptance starts its
+        countdown (the tile's final beat for OS, the row's own beat for WS) and its drain slot
+        ``(i, c)`` (OS: row ``i`` of the tile, context ``c``; WS: ``(0, 0)``). With the
+        array's timing properties this says when each row is due (:func:`due_cycles`).
     """
     cfg: object
     m: int
     n: int
     beats: list = field(default_factory=list)
     tiles: list = field(default_factory=list)
+    result_beats: list = field(default_factory=list)
 
     @property
     def result_rows(self):
@@ -108,6 +114,8 @@ def array_program(cfg, a, b, contexts=1):
                         prog.beats.append(pack_struct(
                             layout, a=lanes(a[r0:r0 + rows, kk], rows), b=b_word,
                             first=kk == 0, last=kk == k - 1))
+                final = len(prog.beats) - 1
+                prog.result_beats += [(final, i, c) for i in range(rows) for c in range(contexts)]
                 order = [m0 + c * rows + i for i in range(rows) for c in range(contexts)]
                 prog.tiles.append(_Tile([r if r < m else -1 for r in order], n0, 0))
         return prog
@@ -130,8 +138,20 @@ def array_program(cfg, a, b, contexts=1):
         start = max(0, m - len(carry))
         for mm in range(m):
             extra = {"b": carry.pop(0), "load": 1} if mm >= start and carry else {}
+            prog.result_beats.append((len(prog.beats), 0, 0))
             prog.beats.append(pack_struct(
                 layout, a=lanes(a[mm, k0:k0 + rows], rows), compute=1, first=mm == 0,
                 **extra))
         prog.tiles.append(_Tile(list(range(m)), n0, k0 // rows))
     return prog
+
+
+def due_cycles(array, prog, accepted):
+    """When each result row is due on the array's ``o`` (``o`` always ready), given the cycle
+    at which each beat was ``accepted``: the golden schedule the timing tests check against.
+
+    Row ``(i, c)`` of an OS tile is due ``latency + i·row_interval + c`` cycles after the
+    tile's final beat; a WS row ``latency`` cycles after its own beat.
+    """
+    return [accepted[b] + array.latency + i * array.row_interval + c
+            for b, i, c in prog.result_beats]

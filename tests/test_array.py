@@ -1,0 +1,141 @@
+# amaranth: UnusedElaboratable=no
+"""The systolic array on the Amaranth simulator: GEMMs bit-exact against the golden model,
+under random stalls on both streams, and results exactly when the golden schedule says."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hw.array import SystolicArray
+from hw.config import Config
+from sim.array_program import array_k_pass, array_program, due_cycles
+from sim.backends.amaranth_array import rtl_array_gemm
+from sim.golden import ref_gemm, same_bits
+from sim.operands import random_matrix
+
+FORMATS = [("int8", "int32"), ("int8", "fp32"), ("bf16", "fp32")]
+SHAPES = [(1, 1), (2, 3), (4, 4), (8, 8)]
+
+
+def _check_gemm(cfg, m, k, n, *, seed, mix="normal", p_valid=0.7, p_ready=0.6):
+    rng = np.random.default_rng(seed)
+    a = random_matrix(cfg, (m, k), rng, mix)
+    b = random_matrix(cfg, (k, n), rng, mix)
+    got, _ = rtl_array_gemm(cfg, a, b, seed=seed, p_valid=p_valid, p_ready=p_ready)
+    want = ref_gemm(a, b, cfg, k_pass=array_k_pass(cfg))
+    bad = ~same_bits(got, want, cfg.acc_format)
+    assert not bad.any(), f"{bad.sum()} of {bad.size} differ; first at {np.argwhere(bad)[0]}"
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("in_fmt, acc_fmt", FORMATS)
+@pytest.mark.parametrize("rows, cols", SHAPES)
+def test_gemm_with_stalls(rows, cols, in_fmt, acc_fmt, dataflow):
+    cfg = Config(rows=rows, cols=cols, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow)
+    # Sizes that are not multiples of the array, K over several WS passes.
+    m, k, n = 2 * rows + 1, 2 * rows + 3, cols + 1
+    _check_gemm(cfg, m, k, n, seed=rows * 100 + cols, mix="special")
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("subnormals", ["ieee", "ftz"])
+@pytest.mark.parametrize("mix", ["subnormal", "special"])
+def test_bf16_subnormals_and_specials(dataflow, subnormals, mix):
+    cfg = Config(rows=3, cols=2, in_fmt="bf16", dataflow=dataflow, subnormals=subnormals)
+    _check_gemm(cfg, 7, 9, 5, seed=7, mix=mix)
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_heavy_backpressure(dataflow):
+    cfg = Config(rows=3, cols=4, in_fmt="bf16", dataflow=dataflow)
+    _check_gemm(cfg, 8, 10, 6, seed=3, p_valid=0.9, p_ready=0.15)
+
+
+@pytest.mark.parametrize("dataflow, in_fmt", [("os", "bf16"), ("ws", "int8")])
+def test_16x16_smoke(dataflow, in_fmt):
+    cfg = Config(rows=16, in_fmt=in_fmt, dataflow=dataflow)
+    _check_gemm(cfg, 20, 24, 17, seed=16, p_valid=0.8, p_ready=0.8)
+
+
+def _accept_and_result_cycles(dut, beats, result_rows):
+    """Stream ``beats`` back to back with ``o`` always ready; return the cycle of each beat's
+    acceptance and of each result row."""
+    accepted, results = [], []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        pending = list(beats)
+        cycle = 0
+        while len(results) < result_rows:
+            if pending:
+                ctx.set(dut.i.payload.as_value(), pending[0])
+            ctx.set(dut.i.valid, bool(pending))
+            _, _, ready, valid = await ctx.tick().sample(dut.i.ready, dut.o.valid)
+            if pending and ready:
+                accepted.append(cycle)
+                pending.pop(0)
+            if valid:
+                results.append(cycle)
+            cycle += 1
+            assert cycle < 10_000, "array hung"
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return accepted, results
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("in_fmt, acc_fmt", [("int8", "int32"), ("bf16", "fp32")])
+@pytest.mark.parametrize("rows, cols, m, k, n", [(1, 1, 2, 3, 1), (3, 2, 7, 5, 5),
+                                                 (4, 4, 1, 2, 3), (2, 5, 9, 4, 6)])
+def test_results_due_on_golden_schedule(rows, cols, m, k, n, in_fmt, acc_fmt, dataflow):
+    cfg = Config(rows=rows, cols=cols, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow)
+    dut = SystolicArray(cfg)
+    rng = np.random.default_rng(0)
+    a, b = random_matrix(cfg, (m, k), rng), random_matrix(cfg, (k, n), rng)
+    prog = array_program(cfg, a, b, contexts=dut.contexts)
+    accepted, results = _accept_and_result_cycles(dut, prog.beats, prog.result_rows)
+    assert results == due_cycles(dut, prog, accepted)
+
+
+def test_os_tiles_stream_back_to_back_when_k_is_long():
+    # With K >= rows·(contexts+1)/contexts the drain never delays the next tile.
+    cfg = Config(rows=4, cols=4, in_fmt="bf16", dataflow="os")
+    dut = SystolicArray(cfg)
+    rng = np.random.default_rng(1)
+    k = 8
+    a, b = random_matrix(cfg, (3 * dut.contexts * 4, k), rng), random_matrix(cfg, (k, 4), rng)
+    prog = array_program(cfg, a, b, contexts=dut.contexts)
+    accepted, _ = _accept_and_result_cycles(dut, prog.beats, prog.result_rows)
+    assert accepted == list(range(len(prog.beats)))
+
+
+def test_ws_weight_loads_overlap_compute():
+    cfg = Config(rows=4, cols=4, dataflow="ws")
+    dut = SystolicArray(cfg)
+    rng = np.random.default_rng(2)
+    m = dut.load_holdoff + 8
+    a, b = random_matrix(cfg, (m, 16), rng), random_matrix(cfg, (16, 4), rng)
+    prog = array_program(cfg, a, b)
+    accepted, _ = _accept_and_result_cycles(dut, prog.beats, prog.result_rows)
+    # Only the first tile's weights cost beats of their own; no beat ever waits.
+    assert len(prog.beats) == 4 + 4 * m
+    assert accepted == list(range(len(prog.beats)))
+
+
+def test_timing_properties():
+    os_ = SystolicArray(Config(rows=4, cols=3, in_fmt="bf16", dataflow="os"))
+    assert os_.contexts == os_.add_latency > 1
+    assert os_.row_interval == os_.contexts + 1
+    assert os_.tile_spacing == 4 * (os_.contexts + 1) - 1
+    ws = SystolicArray(Config(rows=4, cols=3, dataflow="ws"))
+    assert (ws.contexts, ws.row_interval, ws.tile_spacing) == (1, 1, 1)
+    assert ws.load_holdoff == 3 * ws.add_latency + 3
+    assert SystolicArray(Config(rows=2, dataflow="os")).contexts == 1
+
+
+def test_constructor_error():
+    with pytest.raises(TypeError, match=r"^cfg must be a hw\.config\.Config, not \{'rows': 4\}$"):
+        SystolicArray({"rows": 4})

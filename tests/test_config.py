@@ -1,0 +1,55 @@
+import pytest
+
+from hw.config import Config, ConfigError
+from hw.formats import BF16, FP32, INT8, INT32, by_name
+
+
+def test_defaults():
+    cfg = Config()
+    assert (cfg.rows, cfg.cols, cfg.in_fmt, cfg.acc_fmt, cfg.dataflow, cfg.subnormals) == \
+        (4, 4, "int8", "int32", "os", "ieee")
+    assert Config(in_fmt="bf16").acc_fmt == "fp32"
+    assert Config(rows=3).cols == 3
+    assert Config(rows=1, cols=256).cols == 256
+
+
+def test_frozen():
+    with pytest.raises(AttributeError):
+        Config().rows = 8
+
+
+def test_name_carries_key_parameters():
+    assert Config(rows=3, cols=5, in_fmt="bf16", dataflow="ws").name == "ws_3x5_bf16_fp32"
+    assert Config(in_fmt="bf16", subnormals="ftz").name.endswith("_ftz")
+    # ftz means nothing for integer accumulation, so it does not split the name space.
+    assert Config(subnormals="ftz").name == Config().name
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"rows": 0}, r"^rows must be an integer from 1 to 256, not 0$"),
+    ({"rows": 257}, r"^rows must be an integer from 1 to 256, not 257$"),
+    ({"rows": 2.0}, r"^rows must be an integer from 1 to 256, not 2\.0$"),
+    ({"rows": True}, r"^rows must be an integer from 1 to 256, not True$"),
+    ({"rows": "4"}, r"^rows must be an integer from 1 to 256, not '4'$"),
+    ({"cols": 0}, r"^cols must be an integer from 1 to 256, not 0$"),
+    ({"cols": 300}, r"^cols must be an integer from 1 to 256, not 300$"),
+    ({"in_fmt": "fp8"}, r"^in_fmt must be one of 'int8', 'bf16', not 'fp8'$"),
+    ({"acc_fmt": "int16"}, r"^acc_fmt must be one of 'int32', 'fp32', not 'int16'$"),
+    ({"in_fmt": "bf16", "acc_fmt": "int32"},
+     r"^acc_fmt must be one of 'fp32' when in_fmt is 'bf16', not 'int32'$"),
+    ({"dataflow": "is"}, r"^dataflow must be one of 'os', 'ws', not 'is'$"),
+    ({"subnormals": "daz"}, r"^subnormals must be one of 'ieee', 'ftz', not 'daz'$"),
+])
+def test_errors_name_parameter_value_and_allowed(kwargs, pattern):
+    with pytest.raises(ConfigError, match=pattern) as info:
+        Config(**kwargs)
+    assert info.value.param in pattern
+
+
+def test_formats():
+    assert (FP32.width, FP32.bias, FP32.frac_width, FP32.qnan) == (32, 127, 23, 0x7FC00000)
+    assert (BF16.width, BF16.bias, BF16.frac_width, BF16.qnan) == (16, 127, 7, 0x7FC0)
+    assert (INT8.min, INT8.max, INT32.width) == (-128, 127, 32)
+    assert by_name("bf16") is BF16
+    with pytest.raises(ValueError, match=r"^Format must be one of .*, not 'fp64'$"):
+        by_name("fp64")
