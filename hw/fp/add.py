@@ -1,0 +1,179 @@
+"""Floating-point addition: IEEE-754 sum of two values of one format, rounded to nearest even."""
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ._check import check_bool, check_float_format, discard_on_error
+from .lzc import LeadingZeroCount
+from .round import FPRound
+from .unpack import FPUnpack
+
+__all__ = ["FPAdd"]
+
+#: Bits kept below the significand while aligning and adding: guard, round and sticky. With
+#: them the sum is rounded as if computed exactly (the classic G/R/S argument: a left shift of
+#: more than one place only follows an exponent difference of at most one, which is exact).
+_EXTRA = 3
+
+
+class FPAdd(wiring.Component):
+    """Add two floats of ``fmt``, IEEE 754 round to nearest, ties to even.
+
+    Subnormal operands and results are handled in full (``ftz=False``). ``+0 + -0`` is
+    ``+0``, ``-0 + -0`` is ``-0`` and ``x + -x`` is ``+0``. A NaN operand, and Inf - Inf,
+    give the canonical quiet NaN ``fmt.qnan``; overflow gives an infinity of the sum's sign.
+
+    Pipeline, one register after each stage:
+
+    1. unpack both operands, order them by magnitude, align the smaller one to the larger
+       one's exponent (the bits shifted out collapse into a sticky bit);
+    2. add or subtract the significands, count the sum's leading zeros;
+    3. normalise, round (:class:`~hw.fp.round.FPRound`) and pack.
+
+    Latency :attr:`latency` = 3 cycles, throughput one sum per cycle. The pipeline holds no
+    state besides its registers: ``o`` depends only on ``a`` and ``b`` from :attr:`latency`
+    cycles before. An output-stationary PE relies on this to interleave :attr:`latency`
+    independent accumulations through one adder.
+
+    Parameters
+    ----------
+    fmt : FloatFormat
+        Format of operands and result.
+    ftz : bool
+        Flush to zero: subnormal operands read as zeros of the same sign, and results that are
+        subnormal after rounding become zeros of the same sign.
+
+    Members
+    -------
+    a, b : In(fmt.width)
+        Operands.
+    o : Out(fmt.width)
+        Sum, :attr:`latency` cycles later.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``fmt`` is not a :class:`~hw.formats.FloatFormat` or ``ftz`` is not a bool.
+    """
+
+    def __init__(self, fmt, *, ftz=False):
+        with discard_on_error(self):
+            check_float_format("fmt", fmt)
+            check_bool("ftz", ftz)
+        self._fmt = fmt
+        self._ftz = ftz
+        super().__init__({
+            "a": In(fmt.width),
+            "b": In(fmt.width),
+            "o": Out(fmt.width),
+        })
+
+    @property
+    def fmt(self):
+        return self._fmt
+
+    @property
+    def ftz(self):
+        return self._ftz
+
+    @property
+    def latency(self):
+        """Register stages from ``a`` / ``b`` to ``o``."""
+        return 3
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt = self._fmt
+        p = fmt.sig_width
+        ext_width = p + _EXTRA          # significand with guard, round and sticky bits
+        sum_width = ext_width + 1       # and a carry
+
+        # Stage 1: order by magnitude, align the smaller operand.
+        m.submodules.unpack_a = ua = FPUnpack(fmt, ftz=self._ftz)
+        m.submodules.unpack_b = ub = FPUnpack(fmt, ftz=self._ftz)
+        m.d.comb += [ua.i.eq(self.a), ub.i.eq(self.b)]
+        a, b = ua.o, ub.o
+
+        # With zeros and subnormals at exponent 1, (exp, sig) orders finite magnitudes, also
+        # after flushing; ordering makes the difference of significands non-negative.
+        swap = Cat(b.sig, b.exp) > Cat(a.sig, a.exp)
+        big_sign = Mux(swap, b.sign, a.sign)
+        big_exp = Mux(swap, b.exp, a.exp)
+        big_sig = Mux(swap, b.sig, a.sig)
+        small_exp = Mux(swap, a.exp, b.exp)
+        small_sig = Mux(swap, a.sig, b.sig)
+
+        # A shift of ext_width or more leaves nothing but sticky; capping it keeps the shifter
+        # as narrow as the significand whatever the exponent width.
+        diff = Signal(fmt.exp_width)
+        m.d.comb += diff.eq(big_exp - small_exp)
+        shift = Signal(range(ext_width + 1))
+        m.d.comb += shift.eq(Mux(diff > ext_width, ext_width, diff))
+        wide = Cat(Const(0, ext_width), Const(0, _EXTRA), small_sig) >> shift
+        aligned = wide[ext_width:] | wide[:ext_width].any()
+
+        s1_sign = Signal()
+        s1_sub = Signal()
+        s1_exp = Signal(fmt.exp_width)
+        s1_big = Signal(ext_width)
+        s1_small = Signal(ext_width)
+        s1_nan = Signal()
+        s1_inf = Signal()
+        s1_inf_sign = Signal()
+        s1_zero_sign = Signal()
+        m.d.sync += [
+            s1_sign.eq(big_sign),
+            s1_sub.eq(a.sign ^ b.sign),
+            s1_exp.eq(big_exp),
+            s1_big.eq(Cat(Const(0, _EXTRA), big_sig)),
+            s1_small.eq(aligned),
+            s1_nan.eq(a.is_nan | b.is_nan | (a.is_inf & b.is_inf & (a.sign ^ b.sign))),
+            s1_inf.eq(a.is_inf | b.is_inf),
+            s1_inf_sign.eq(Mux(a.is_inf, a.sign, b.sign)),
+            # An exact zero sum is -0 only when both operands are -0 (round to nearest).
+            s1_zero_sign.eq(a.sign & b.sign),
+        ]
+
+        # Stage 2: add or subtract, count leading zeros.
+        total = Signal(sum_width)
+        m.d.comb += total.eq(Mux(s1_sub, s1_big - s1_small, s1_big + s1_small))
+        m.submodules.lzc = lzc = LeadingZeroCount(sum_width)
+        m.d.comb += lzc.i.eq(total)
+
+        s2_sum = Signal(sum_width)
+        s2_lz = Signal.like(lzc.o)
+        s2_sign = Signal()
+        s2_exp = Signal(fmt.exp_width)
+        s2_nan = Signal()
+        s2_inf = Signal()
+        s2_inf_sign = Signal()
+        s2_zero_sign = Signal()
+        m.d.sync += [
+            s2_sum.eq(total),
+            s2_lz.eq(lzc.o),
+            s2_sign.eq(s1_sign),
+            s2_exp.eq(s1_exp),
+            s2_nan.eq(s1_nan),
+            s2_inf.eq(s1_inf),
+            s2_inf_sign.eq(s1_inf_sign),
+            s2_zero_sign.eq(s1_zero_sign),
+        ]
+
+        # Stage 3: normalise, round, pack. The sum's top bit is the carry, one exponent step
+        # above the significand's hidden bit, so each leading zero beyond the first lowers it.
+        is_zero = s2_lz == sum_width
+        exp = Signal(range(1 - sum_width, fmt.exp_max + 2))
+        m.d.comb += exp.eq(s2_exp + 1 - s2_lz)
+        m.submodules.round = rnd = FPRound(fmt, sum_width, len(exp), ftz=self._ftz)
+        m.d.comb += [
+            rnd.i.sign.eq(Mux(s2_inf, s2_inf_sign, Mux(is_zero, s2_zero_sign, s2_sign))),
+            rnd.i.exp.eq(exp),
+            rnd.i.sig.eq(s2_sum << s2_lz),
+            rnd.i.sticky.eq(0),
+            rnd.i.is_zero.eq(is_zero),
+            rnd.i.is_inf.eq(s2_inf),
+            rnd.i.is_nan.eq(s2_nan),
+        ]
+        m.d.sync += self.o.eq(rnd.o)
+        return m

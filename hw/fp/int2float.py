@@ -1,0 +1,90 @@
+"""Integer to float conversion: a signed integer rounded (when it must be) into a float format."""
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ._check import check_float_format, check_width, discard_on_error
+from .lzc import LeadingZeroCount
+from .round import FPRound
+
+__all__ = ["IntToFloat"]
+
+
+class IntToFloat(wiring.Component):
+    """Convert a signed two's complement integer to a float, round to nearest even.
+
+    Exact whenever the integer's magnitude fits the format's significand (a 16-bit integer,
+    such as an int8 × int8 product, always fits FP32); otherwise rounded once to nearest, ties
+    to even, through :class:`~hw.fp.round.FPRound`, overflowing to an infinity if the format's
+    range is too small. Zero converts to +0.
+
+    Combinational conversion into an output register: latency :attr:`latency` = 1 cycle,
+    throughput one conversion per cycle.
+
+    Parameters
+    ----------
+    int_width : int
+        Width of the integer, sign included, at least 2.
+    fmt : FloatFormat
+        Result format.
+
+    Members
+    -------
+    a : In(signed(int_width))
+        The integer.
+    o : Out(fmt.width)
+        The float, :attr:`latency` cycles later.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``int_width`` is not an integer >= 2 or ``fmt`` is not a
+        :class:`~hw.formats.FloatFormat`.
+    """
+
+    def __init__(self, int_width, fmt):
+        with discard_on_error(self):
+            check_width("int_width", int_width, 2)
+            check_float_format("fmt", fmt)
+        self._int_width = int_width
+        self._fmt = fmt
+        super().__init__({"a": In(signed(int_width)), "o": Out(fmt.width)})
+
+    @property
+    def int_width(self):
+        return self._int_width
+
+    @property
+    def fmt(self):
+        return self._fmt
+
+    @property
+    def latency(self):
+        """Register stages from ``a`` to ``o``."""
+        return 1
+
+    def elaborate(self, platform):
+        m = Module()
+        n, fmt = self._int_width, self._fmt
+
+        # The most negative integer's magnitude, 2**(n - 1), still fits n unsigned bits.
+        mag = Signal(n)
+        m.d.comb += mag.eq(Mux(self.a < 0, -self.a, self.a))
+        m.submodules.lzc = lzc = LeadingZeroCount(n)
+        m.d.comb += lzc.i.eq(mag)
+
+        exp = Signal(range(fmt.bias - 1, fmt.bias + n))
+        m.d.comb += exp.eq(fmt.bias + n - 1 - lzc.o)
+        m.submodules.round = rnd = FPRound(fmt, n, len(exp) + 1)
+        m.d.comb += [
+            rnd.i.sign.eq(self.a < 0),
+            rnd.i.exp.eq(exp),
+            rnd.i.sig.eq(mag << lzc.o),
+            rnd.i.sticky.eq(0),
+            rnd.i.is_zero.eq(mag == 0),
+            rnd.i.is_inf.eq(0),
+            rnd.i.is_nan.eq(0),
+        ]
+        m.d.sync += self.o.eq(rnd.o)
+        return m

@@ -1,0 +1,142 @@
+"""Floating-point multiplication: the exact product, rounded once into the output format."""
+
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ._check import check_bool, check_float_format, discard_on_error
+from .lzc import LeadingZeroCount
+from .round import FPRound
+from .sigmul import SigMul
+from .unpack import FPUnpack
+
+__all__ = ["FPMul"]
+
+
+class FPMul(wiring.Component):
+    """Multiply two ``in_fmt`` floats, rounding the exact product once to ``out_fmt``.
+
+    Round to nearest, ties to even. For BF16 operands and an FP32 result the product's 16-bit
+    significand always fits, so the only rounding is at the ends of FP32's exponent range:
+    small products become FP32 subnormals (or zero, or the smallest subnormal, per round to
+    nearest even) and large ones overflow to infinity. Any ``(exp_width, sig_width)`` pair is
+    accepted; when the product does not fit ``out_fmt`` it is rounded correctly.
+
+    Special cases: a NaN operand, and Inf × 0, give the canonical quiet NaN
+    ``out_fmt.qnan``; Inf × finite nonzero gives an infinity; zero × finite gives a zero; the
+    sign of every non-NaN result is the exclusive or of the operands' signs.
+
+    Pipeline: stage 1 unpacks and multiplies the significands (:class:`~hw.fp.sigmul.SigMul`)
+    into a register; stage 2 normalises, rounds (:class:`~hw.fp.round.FPRound`) and packs
+    into the output register. Latency :attr:`latency` = 2 cycles, throughput one product per
+    cycle; ``o`` depends only on ``a`` and ``b`` from :attr:`latency` cycles before, so the
+    enclosing design may stall the pipeline with ``EnableInserter``.
+
+    Parameters
+    ----------
+    in_fmt : FloatFormat
+        Operand format.
+    out_fmt : FloatFormat
+        Result format.
+    ftz : bool
+        Flush to zero: subnormal operands read as zeros of the same sign, and results that are
+        subnormal after rounding become zeros of the same sign.
+
+    Members
+    -------
+    a, b : In(in_fmt.width)
+        Operands.
+    o : Out(out_fmt.width)
+        Product, :attr:`latency` cycles later.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a format is not a :class:`~hw.formats.FloatFormat` or ``ftz`` is not a bool.
+    """
+
+    def __init__(self, in_fmt, out_fmt, *, ftz=False):
+        with discard_on_error(self):
+            check_float_format("in_fmt", in_fmt)
+            check_float_format("out_fmt", out_fmt)
+            check_bool("ftz", ftz)
+        self._in_fmt = in_fmt
+        self._out_fmt = out_fmt
+        self._ftz = ftz
+        super().__init__({
+            "a": In(in_fmt.width),
+            "b": In(in_fmt.width),
+            "o": Out(out_fmt.width),
+        })
+
+    @property
+    def in_fmt(self):
+        return self._in_fmt
+
+    @property
+    def out_fmt(self):
+        return self._out_fmt
+
+    @property
+    def ftz(self):
+        return self._ftz
+
+    @property
+    def latency(self):
+        """Register stages from ``a`` / ``b`` to ``o``."""
+        return 2
+
+    def elaborate(self, platform):
+        m = Module()
+        fi, fo = self._in_fmt, self._out_fmt
+        pw = 2 * fi.sig_width
+
+        m.submodules.unpack_a = ua = FPUnpack(fi, ftz=self._ftz)
+        m.submodules.unpack_b = ub = FPUnpack(fi, ftz=self._ftz)
+        m.submodules.sigmul = sigmul = SigMul(fi.sig_width)
+        m.d.comb += [
+            ua.i.eq(self.a),
+            ub.i.eq(self.b),
+            sigmul.a.eq(ua.o.sig),
+            sigmul.b.eq(ub.o.sig),
+        ]
+
+        # Stage 1: the exact significand product and the operands' classification.
+        prod = Signal(pw)
+        exp_sum = Signal(fi.exp_width + 1)
+        sign = Signal()
+        is_nan = Signal()
+        is_inf = Signal()
+        is_zero = Signal()
+        a, b = ua.o, ub.o
+        m.d.sync += [
+            prod.eq(sigmul.o),
+            exp_sum.eq(a.exp + b.exp),
+            sign.eq(a.sign ^ b.sign),
+            is_nan.eq(a.is_nan | b.is_nan | (a.is_inf & b.is_zero) | (a.is_zero & b.is_inf)),
+            is_inf.eq(a.is_inf | b.is_inf),
+            is_zero.eq(a.is_zero | b.is_zero),
+        ]
+
+        # Stage 2: normalise the product (a subnormal operand leaves leading zeros), round once.
+        m.submodules.lzc = lzc = LeadingZeroCount(pw)
+        m.d.comb += lzc.i.eq(prod)
+        # The product of two significands read as 1.f has its binary point below bit pw - 2; the
+        # normalised one below bit pw - 1, which is one exponent step up per leading zero less.
+        exp_lo = 2 - 2 * fi.bias + fo.bias + 1 - pw
+        exp_hi = 2 * fi.exp_max - 2 * fi.bias + fo.bias + 1
+        exp = Signal(range(min(exp_lo, -1), exp_hi + 1))
+        m.d.comb += exp.eq(exp_sum - 2 * fi.bias + fo.bias + 1 - lzc.o)
+
+        m.submodules.round = rnd = FPRound(fo, pw, len(exp), ftz=self._ftz)
+        m.d.comb += [
+            rnd.i.sign.eq(sign),
+            rnd.i.exp.eq(exp),
+            rnd.i.sig.eq(prod << lzc.o),
+            rnd.i.sticky.eq(0),
+            rnd.i.is_zero.eq(is_zero),
+            rnd.i.is_inf.eq(is_inf),
+            rnd.i.is_nan.eq(is_nan),
+        ]
+        m.d.sync += self.o.eq(rnd.o)
+        return m
