@@ -9,9 +9,13 @@ from amaranth import Module, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .fp.add import FPAdd
+from .fp.int2float import IntToFloat
+from .fp.mul import FPMul
 from .intarith import IntAdd, IntMul
 
-__all__ = ["operand_shape", "acc_shape", "make_multiplier", "make_adder", "IntMulToFloat"]
+__all__ = ["operand_shape", "acc_shape", "make_multiplier", "make_adder", "IntMulToFloat",
+           "mul_latency", "add_latency"]
 
 
 def operand_shape(cfg):
@@ -33,7 +37,6 @@ class IntMulToFloat(wiring.Component):
     """
 
     def __init__(self, in_fmt, acc_fmt):
-        from .fp.int2float import IntToFloat
         self._mul = IntMul(in_fmt.width, 2 * in_fmt.width)
         self._cvt = IntToFloat(2 * in_fmt.width, acc_fmt)
         super().__init__({
@@ -42,9 +45,11 @@ class IntMulToFloat(wiring.Component):
             "o": Out(unsigned(acc_fmt.width)),
         })
 
+    LATENCY = IntMul.LATENCY + IntToFloat.LATENCY
+
     @property
     def latency(self):
-        return self._mul.latency + self._cvt.latency
+        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()
@@ -59,21 +64,39 @@ class IntMulToFloat(wiring.Component):
         return m
 
 
+def _multiplier_class(cfg):
+    if cfg.in_format.kind == "int":
+        return IntMul if cfg.acc_format.kind == "int" else IntMulToFloat
+    return FPMul
+
+
+def _adder_class(cfg):
+    return IntAdd if cfg.acc_format.kind == "int" else FPAdd
+
+
+def mul_latency(cfg):
+    """Latency of ``make_multiplier(cfg)``, without building it."""
+    return _multiplier_class(cfg).LATENCY
+
+
+def add_latency(cfg):
+    """Latency of ``make_adder(cfg)``, without building it."""
+    return _adder_class(cfg).LATENCY
+
+
 def make_multiplier(cfg):
     """The multiplier for ``cfg``: operand lanes in, an accumulator-format product out."""
     in_fmt, acc_fmt = cfg.in_format, cfg.acc_format
-    if in_fmt.kind == "int" and acc_fmt.kind == "int":
+    cls = _multiplier_class(cfg)
+    if cls is IntMul:
         return IntMul(in_fmt.width, acc_fmt.width)
-    if in_fmt.kind == "int":
+    if cls is IntMulToFloat:
         return IntMulToFloat(in_fmt, acc_fmt)
-    from .fp.mul import FPMul
     return FPMul(in_fmt, acc_fmt, ftz=cfg.ftz)
 
 
 def make_adder(cfg):
     """The accumulator adder for ``cfg``."""
-    acc_fmt = cfg.acc_format
-    if acc_fmt.kind == "int":
-        return IntAdd(acc_fmt.width)
-    from .fp.add import FPAdd
-    return FPAdd(acc_fmt, ftz=cfg.ftz)
+    if _adder_class(cfg) is IntAdd:
+        return IntAdd(cfg.acc_format.width)
+    return FPAdd(cfg.acc_format, ftz=cfg.ftz)

@@ -29,22 +29,23 @@ bank before this row. One beat may both load and compute; a load is held back wh
 still use the bank it overwrites are in flight (``load_holdoff``).
 """
 
-from amaranth import Const, Module, Mux, Signal, unsigned
+from amaranth import Const, Module, Mux, Signal
 from amaranth.hdl import EnableInserter
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import Config
 from .arith import acc_shape, operand_shape
+from .blackbox import BlackBox
+from .config import Config
 from .delay import delay
 from .pe import OSPE, WSPE
+from .timing import ArrayTiming
 
-__all__ = ["SystolicArray", "operand_layout", "result_layout", "RESULT_FIFO_DEPTH"]
+__all__ = ["SystolicArray", "array_signature", "operand_layout", "result_layout",
+           "RESULT_FIFO_DEPTH"]
 
 #: Depth of the result FIFO between the grid and the ``o`` stream.
 RESULT_FIFO_DEPTH = 4
-#: Cycles the result FIFO adds to the latency (write to ``o.valid``).
-_FIFO_LATENCY = 2
 
 
 def operand_layout(cfg):
@@ -67,22 +68,53 @@ def result_layout(cfg):
     return data.ArrayLayout(acc_shape(cfg), cfg.cols)
 
 
-class _OSGrid(wiring.Component):
-    """Output-stationary grid; every register here is stalled by the array's ``en``."""
+def array_signature(cfg):
+    """The array's ports: operand stream ``i`` in, result stream ``o`` out."""
+    return wiring.Signature({
+        "i": In(stream.Signature(operand_layout(cfg))),
+        "o": Out(stream.Signature(result_layout(cfg))),
+    })
 
-    def __init__(self, cfg):
+
+class _Grid(wiring.Component):
+    """The PEs and their edge registers; every register here is stalled by the array's ``en``
+    (an ``EnableInserter``, and the ``en`` port for black-box PEs, which it cannot reach)."""
+
+    def __init__(self, cfg, pe_class, pe_module, extra):
         self._cfg = cfg
-        self.pes = [[OSPE(cfg) for _ in range(cfg.cols)] for _ in range(cfg.rows)]
+        self._pe_class = pe_class
+        self._pe_module = pe_module
+        self.timing = ArrayTiming(cfg)
         super().__init__({
-            "beat": In(operand_layout(cfg)), "take": In(1),
+            "beat": In(operand_layout(cfg)), "take": In(1), "en": In(1), **extra,
             "res": Out(result_layout(cfg)), "res_valid": Out(1),
         })
 
+    def _make_pes(self, m):
+        cfg = self._cfg
+        pes = []
+        for r in range(cfg.rows):
+            pes.append([])
+            for c in range(cfg.cols):
+                if self._pe_module is None:
+                    pe = self._pe_class(cfg)
+                else:
+                    pe = BlackBox(self._pe_class.members(cfg), self._pe_module)
+                    m.d.comb += pe.en.eq(self.en)
+                m.submodules[f"pe_{r}_{c}"] = pe
+                pes[-1].append(pe)
+        return pes
+
+
+class _OSGrid(_Grid):
+    def __init__(self, cfg, pe_module=None):
+        super().__init__(cfg, OSPE, pe_module, {})
+
     def elaborate(self, platform):
         m = Module()
-        cfg, pes = self._cfg, self.pes
+        cfg, timing = self._cfg, self.timing
         rows, cols = cfg.rows, cfg.cols
-        pe0 = pes[0][0]
+        pes = self._make_pes(m)
 
         # One input register stage; a beat not taken enters as a bubble of zeros.
         beat = Signal(operand_layout(cfg))
@@ -91,7 +123,6 @@ class _OSGrid(wiring.Component):
         for r in range(rows):
             for c in range(cols):
                 pe = pes[r][c]
-                m.submodules[f"pe_{r}_{c}"] = pe
                 if c == 0:
                     m.d.comb += [
                         pe.a_in.eq(delay(m, beat.a[r], r, name=f"skew_a{r}")),
@@ -112,10 +143,10 @@ class _OSGrid(wiring.Component):
                 m.d.comb += pe.chain_in.eq(pes[r + 1][c].chain_out if r + 1 < rows else 0)
 
         # A one-bit copy of column 0's drain chain says when a result leaves the top.
-        contexts = pe0.contexts
+        contexts = timing.contexts
         tag_in = Const(0)
         for r in reversed(range(rows)):
-            done = delay(m, pes[r][0].last_in, pe0.latency, name=f"tag_done{r}")
+            done = delay(m, pes[r][0].last_in, timing.pe_latency, name=f"tag_done{r}")
             slots = [Signal(name=f"tag_{r}_{n}") for n in range(contexts)]
             m.d.sync += slots[0].eq(done | tag_in)
             m.d.sync += [slots[n].eq(slots[n - 1]) for n in range(1, contexts)]
@@ -128,29 +159,16 @@ class _OSGrid(wiring.Component):
         return m
 
 
-class _WSGrid(wiring.Component):
-    """Weight-stationary grid; every register here is stalled by the array's ``en``."""
-
-    def __init__(self, cfg):
-        self._cfg = cfg
-        self.pes = [[WSPE(cfg) for _ in range(cfg.cols)] for _ in range(cfg.rows)]
-        super().__init__({
-            "beat": In(operand_layout(cfg)), "take": In(1),
-            "bank": In(1), "load_bank": In(1),
-            "res": Out(result_layout(cfg)), "res_valid": Out(1),
-        })
-
-    @property
-    def result_delay(self):
-        """Cycles from the input register to a row's de-skewed result."""
-        pe = self.pes[0][0]
-        return self._cfg.rows * pe.add_latency + pe.mul_latency + self._cfg.cols - 1
+class _WSGrid(_Grid):
+    def __init__(self, cfg, pe_module=None):
+        super().__init__(cfg, WSPE, pe_module, {"bank": In(1), "load_bank": In(1)})
 
     def elaborate(self, platform):
         m = Module()
-        cfg, pes = self._cfg, self.pes
+        cfg, timing = self._cfg, self.timing
         rows, cols = cfg.rows, cfg.cols
-        skew = pes[0][0].add_latency
+        pes = self._make_pes(m)
+        skew = timing.add_latency
 
         beat = Signal(operand_layout(cfg))
         bank = Signal()
@@ -164,7 +182,6 @@ class _WSGrid(wiring.Component):
         for r in range(rows):
             for c in range(cols):
                 pe = pes[r][c]
-                m.submodules[f"pe_{r}_{c}"] = pe
                 if c == 0:
                     m.d.comb += [
                         pe.a_in.eq(delay(m, beat.a[r], r * skew, name=f"skew_a{r}")),
@@ -186,7 +203,7 @@ class _WSGrid(wiring.Component):
             m.d.comb += self.res[c].eq(
                 delay(m, pes[rows - 1][c].psum_out, cols - 1 - c, name=f"deskew{c}"))
         m.d.comb += self.res_valid.eq(
-            delay(m, beat.compute, self.result_delay, name="res_valid"))
+            delay(m, beat.compute, timing.ws_result_delay, name="res_valid"))
         return m
 
 
@@ -209,74 +226,37 @@ class SystolicArray(wiring.Component):
     with ``o`` always ready) are the properties below; the golden model's schedule reads them.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, pe_module=None):
         if not isinstance(cfg, Config):
             raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
-        self.grid = _OSGrid(cfg) if cfg.dataflow == "os" else _WSGrid(cfg)
-        super().__init__({
-            "i": In(stream.Signature(operand_layout(cfg))),
-            "o": Out(stream.Signature(result_layout(cfg))),
-        })
+        self._pe_module = pe_module
+        self.timing = ArrayTiming(cfg)
+        super().__init__(array_signature(cfg))
 
     @property
     def cfg(self):
         return self._cfg
 
     @property
-    def _pe(self):
-        return self.grid.pes[0][0]
+    def pe_module(self):
+        """``None``: PEs are elaborated in place. A name: PEs are instances of that Verilog
+        module, which the exporter writes once (see :mod:`hw.blackbox`)."""
+        return self._pe_module
 
-    @property
-    def mul_latency(self):
-        return self._pe.mul_latency
-
-    @property
-    def add_latency(self):
-        return self._pe.add_latency
-
-    @property
-    def contexts(self):
-        """Output-stationary: interleaved accumulator contexts per PE (1 for weight-stationary).
-        An OS tile is ``contexts × rows`` rows of C tall."""
-        return self._pe.contexts if self._cfg.dataflow == "os" else 1
-
-    @property
-    def latency(self):
-        """OS: cycles from accepting a tile's final beat to its first result row on ``o``.
-        WS: cycles from accepting a ``compute`` beat to its result row on ``o``."""
-        cfg = self._cfg
-        if cfg.dataflow == "os":
-            return self.mul_latency + self.add_latency + cfg.cols + 1 + _FIFO_LATENCY
-        return self.grid.result_delay + 1 + _FIFO_LATENCY
-
-    @property
-    def row_interval(self):
-        """OS: cycles between one drained row ``i`` and the next (``contexts`` rows come out
-        back to back, then one idle cycle). WS: 1."""
-        return self.contexts + 1 if self._cfg.dataflow == "os" else 1
-
-    @property
-    def tile_spacing(self):
-        """OS: least cycles between the first beats of two tiles (the drain chains must not
-        collide); a tile of ``K`` steps takes ``K·contexts`` cycles, so only tiles with
-        ``K < rows·(contexts+1)/contexts`` wait for it."""
-        if self._cfg.dataflow != "os":
-            return 1
-        return self._cfg.rows * (self.contexts + 1) - 1
-
-    @property
-    def load_holdoff(self):
-        """WS: cycles after a ``compute`` beat before a load may overwrite the bank it used."""
-        if self._cfg.dataflow != "ws":
-            return 0
-        return (self._cfg.rows - 1) * self.add_latency + self._cfg.cols
+    def __getattr__(self, name):
+        # Timing facts (latency, contexts, row_interval, ...) are the configuration's.
+        if name in ("mul_latency", "add_latency", "pe_latency", "contexts", "latency",
+                    "row_interval", "tile_spacing", "load_holdoff"):
+            return getattr(self.timing, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
         en = Signal()
-        m.submodules.grid = grid = EnableInserter(en)(self.grid)
+        grid_class = _OSGrid if cfg.dataflow == "os" else _WSGrid
+        m.submodules.grid = grid = EnableInserter(en)(grid_class(cfg, self._pe_module))
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
             width=result_layout(cfg).size, depth=RESULT_FIFO_DEPTH)
 
@@ -285,6 +265,7 @@ class SystolicArray(wiring.Component):
             take.eq(self.i.valid & self.i.ready),
             grid.beat.eq(self.i.payload),
             grid.take.eq(take),
+            grid.en.eq(en),
             out_fifo.w_data.eq(grid.res),
             out_fifo.w_en.eq(en & grid.res_valid),
             self.o.payload.eq(out_fifo.r_data),

@@ -12,25 +12,37 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from .array import SystolicArray
+from .blackbox import Gated
 from .config import DATAFLOWS, MAX_DIM, SUBNORMALS, Config, ConfigError
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .manifest import array_manifest, dumps
+from .pe import OSPE, WSPE
 
 __all__ = ["module_name", "generate", "main"]
 
 
 def module_name(cfg, kind="array"):
-    """The Verilog module name: the kind and the key parameters (``systolic_os_16x16_int8_int32``)."""
+    """The Verilog module name: kind and key parameters (``systolic_os_16x16_int8_int32``)."""
     return f"systolic_{cfg.name}" if kind == "array" else f"{kind}_{cfg.name}"
+
+
+def array_verilog(cfg, name):
+    """Verilog text of a ``cfg`` array as module ``name``: the PE module once, then the array
+    instantiating it ``rows × cols`` times (see :mod:`hw.blackbox`)."""
+    pe_name = f"{name}_pe"
+    pe_class = OSPE if cfg.dataflow == "os" else WSPE
+    pe_text = verilog.convert(Gated(pe_class(cfg)), name=pe_name, emit_src=False)
+    top_text = verilog.convert(SystolicArray(cfg, pe_module=pe_name), name=name,
+                               emit_src=False)
+    return top_text + "\n" + pe_text
 
 
 def generate(cfg, out_dir, kind="array"):
     """Write ``<module>.v`` and ``<module>.json`` for ``cfg`` into ``out_dir``.
     Returns the two paths."""
     name = module_name(cfg, kind)
-    top = SystolicArray(cfg)
-    text = verilog.convert(top, name=name, emit_src=False)
-    manifest = array_manifest(cfg, top, name)
+    text = array_verilog(cfg, name)
+    manifest = array_manifest(cfg, name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     v_path = out_dir / f"{name}.v"

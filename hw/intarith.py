@@ -36,9 +36,13 @@ class IntMul(wiring.Component):
             "o": Out(signed(out_width)),
         })
 
+    #: Register stages from ``a`` / ``b`` to ``o`` (a class fact: timing models read it
+    #: without building the unit).
+    LATENCY = 1
+
     @property
     def latency(self):
-        return 1
+        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()
@@ -61,9 +65,13 @@ class IntAdd(wiring.Component):
             "o": Out(signed(width)),
         })
 
+    #: Register stages from ``a`` / ``b`` to ``o`` (a class fact: timing models read it
+    #: without building the unit).
+    LATENCY = 1
+
     @property
     def latency(self):
-        return 1
+        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()

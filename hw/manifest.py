@@ -6,21 +6,25 @@ re-deriving widths and latencies. It depends only on the configuration: no dates
 
 import json
 
+from amaranth import Value
 from amaranth.lib import data, wiring
+
+from .array import array_signature, operand_layout, result_layout
+from .timing import ArrayTiming
 
 __all__ = ["MANIFEST_VERSION", "port_list", "layout_fields", "array_manifest", "dumps"]
 
 MANIFEST_VERSION = 1
 
 
-def port_list(component):
-    """Top-level ports as Verilog names them: ``[{name, direction, width}]``."""
+def port_list(signature):
+    """Top-level ports of a component with ``signature``, as Verilog names them:
+    ``[{name, direction, width}]``."""
     ports = []
-    for path, member, value in component.signature.flatten(component):
+    for path, member, value in signature.flatten(signature.create()):
         name = "__".join(str(p) for p in path)
         direction = "input" if member.flow == wiring.In else "output"
-        ports.append({"name": name, "direction": direction, "width": len(value.as_value())
-                      if hasattr(value, "as_value") else len(value)})
+        ports.append({"name": name, "direction": direction, "width": len(Value.cast(value))})
     ports += [{"name": "clk", "direction": "input", "width": 1},
               {"name": "rst", "direction": "input", "width": 1}]
     return ports
@@ -39,30 +43,21 @@ def layout_fields(layout):
     return fields
 
 
-def array_manifest(cfg, array, module_name):
+def array_manifest(cfg, module_name):
     """Manifest for a bare :class:`~hw.array.SystolicArray`."""
-    from .array import operand_layout, result_layout
     return {
         "manifest_version": MANIFEST_VERSION,
         "top": module_name,
         "kind": "array",
         "config": cfg.as_dict(),
-        "ports": port_list(array),
+        "ports": port_list(array_signature(cfg)),
         "streams": {
             "i": {"direction": "input", "fields": layout_fields(operand_layout(cfg)),
                   "width": operand_layout(cfg).size},
             "o": {"direction": "output", "fields": layout_fields(result_layout(cfg)),
                   "width": result_layout(cfg).size},
         },
-        "timing": {
-            "mul_latency": array.mul_latency,
-            "add_latency": array.add_latency,
-            "contexts": array.contexts,
-            "latency": array.latency,
-            "row_interval": array.row_interval,
-            "tile_spacing": array.tile_spacing,
-            "load_holdoff": array.load_holdoff,
-        },
+        "timing": ArrayTiming(cfg).as_dict(),
     }
 
 

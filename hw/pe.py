@@ -9,7 +9,7 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import acc_shape, make_adder, make_multiplier, operand_shape
+from .arith import acc_shape, add_latency, make_adder, make_multiplier, mul_latency, operand_shape
 from .delay import delay
 
 __all__ = ["OSPE", "WSPE"]
@@ -44,36 +44,39 @@ class OSPE(wiring.Component):
 
     def __init__(self, cfg):
         self._cfg = cfg
-        self._mul = make_multiplier(cfg)
-        self._add = make_adder(cfg)
+        super().__init__(self.members(cfg))
+
+    @staticmethod
+    def members(cfg):
+        """The signature members of a ``cfg`` PE (for black-box instances of it)."""
         op, acc = operand_shape(cfg), acc_shape(cfg)
-        super().__init__({
+        return {
             "a_in": In(op), "b_in": In(op), "first_in": In(1), "last_in": In(1),
             "a_out": Out(op), "b_out": Out(op), "first_out": Out(1), "last_out": Out(1),
             "chain_in": In(acc), "chain_out": Out(acc),
-        })
+        }
 
     @property
     def mul_latency(self):
-        return self._mul.latency
+        return mul_latency(self._cfg)
 
     @property
     def add_latency(self):
-        return self._add.latency
+        return add_latency(self._cfg)
 
     @property
     def contexts(self):
         """Independent accumulators interleaved in the adder pipeline (= adder latency)."""
-        return self._add.latency
+        return self.add_latency
 
     @property
     def latency(self):
-        return self._mul.latency + self._add.latency
+        return self.mul_latency + self.add_latency
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mul = mul = self._mul
-        m.submodules.add = add = self._add
+        m.submodules.mul = mul = make_multiplier(self._cfg)
+        m.submodules.add = add = make_adder(self._cfg)
 
         m.d.sync += [
             self.a_out.eq(self.a_in), self.b_out.eq(self.b_in),
@@ -112,31 +115,34 @@ class WSPE(wiring.Component):
 
     def __init__(self, cfg):
         self._cfg = cfg
-        self._mul = make_multiplier(cfg)
-        self._add = make_adder(cfg)
+        super().__init__(self.members(cfg))
+
+    @staticmethod
+    def members(cfg):
+        """The signature members of a ``cfg`` PE (for black-box instances of it)."""
         op, acc = operand_shape(cfg), acc_shape(cfg)
-        super().__init__({
+        return {
             "a_in": In(op), "bank_in": In(1), "a_out": Out(op), "bank_out": Out(1),
             "w_in": In(op), "w_out": Out(op), "load": In(1), "load_bank": In(1),
             "psum_in": In(acc), "psum_out": Out(acc),
-        })
+        }
 
     @property
     def mul_latency(self):
-        return self._mul.latency
+        return mul_latency(self._cfg)
 
     @property
     def add_latency(self):
-        return self._add.latency
+        return add_latency(self._cfg)
 
     @property
     def latency(self):
-        return self._mul.latency + self._add.latency
+        return self.mul_latency + self.add_latency
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mul = mul = self._mul
-        m.submodules.add = add = self._add
+        m.submodules.mul = mul = make_multiplier(self._cfg)
+        m.submodules.add = add = make_adder(self._cfg)
 
         banks = [Signal.like(self.w_in, name=f"w{n}") for n in range(2)]
         with m.If(self.load):

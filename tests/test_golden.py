@@ -6,8 +6,16 @@ import pytest
 
 from hw.config import Config
 from hw.formats import BF16, FP32, INT32
-from sim.golden import (flush_subnormals, from_bits, ref_add, ref_dot, ref_gemm, ref_mul,
-                        same_bits, to_bits)
+from sim.golden import (
+    flush_subnormals,
+    from_bits,
+    ref_add,
+    ref_dot,
+    ref_gemm,
+    ref_mul,
+    same_bits,
+    to_bits,
+)
 
 
 def test_bits_round_trip():

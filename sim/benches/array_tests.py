@@ -21,7 +21,7 @@ import random
 import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
+from cocotb.triggers import ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 
 __all__ = ["TB"]
 
@@ -49,6 +49,8 @@ class TB:
         self._ready_rng = random.Random(seed + 1)
         self._p_valid = p_valid
         self._p_ready = p_ready
+        self.sent = 0
+        self.rows = []
         self.first_offer = None
         self.last_take = None
         Clock(dut.clk, PERIOD_NS, unit="ns").start()
@@ -86,12 +88,13 @@ class TB:
                 await RisingEdge(dut.clk)
                 if taken:
                     break
+            self.sent += 1
         dut.i__valid.value = 0
 
     async def receive(self, count):
         """Take ``count`` rows from ``o`` (as integers), dropping ``ready`` at random."""
         dut = self.dut
-        rows = []
+        rows = self.rows
         while len(rows) < count:
             ready = self._ready_rng.random() < self._p_ready
             dut.o__ready.value = int(ready)
@@ -129,7 +132,13 @@ async def run_array_job(dut):
         await sender
         return rows
 
-    rows = await with_timeout(transfer(), _timeout_cycles(job) * PERIOD_NS, "ns")
+    limit = _timeout_cycles(job)
+    try:
+        rows = await with_timeout(transfer(), limit * PERIOD_NS, "ns")
+    except SimTimeoutError:
+        raise AssertionError(
+            f"no progress after {limit} cycles: {tb.sent} of {len(job['beats'])} beats "
+            f"accepted, {len(tb.rows)} of {job['result_rows']} rows taken") from None
     tb.log.info("%d beats in, %d rows out, %d cycles", len(job["beats"]), len(rows), tb.cycles)
     with open(job["out"], "w") as f:
         json.dump({"rows": rows, "cycles": tb.cycles}, f)

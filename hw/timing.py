@@ -1,0 +1,89 @@
+"""Cycle facts of a configuration's array, computed from the configuration alone.
+
+The hardware (:class:`~hw.array.SystolicArray` exposes these as properties), the golden
+schedule (:func:`sim.array_program.due_cycles`), the manifest and the cycle model all read this
+one description, so none of them re-derives a latency. It builds no hardware.
+"""
+
+from .arith import add_latency, mul_latency
+
+__all__ = ["ArrayTiming", "RESULT_FIFO_LATENCY"]
+
+#: Cycles the array's result FIFO adds between the grid and ``o.valid``.
+RESULT_FIFO_LATENCY = 2
+
+
+class ArrayTiming:
+    """Timing of a ``cfg`` array, in enabled cycles, with its output stream always ready.
+
+    Parameters
+    ----------
+    cfg : hw.config.Config
+    """
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+
+    @property
+    def mul_latency(self):
+        """Multiplier pipeline depth."""
+        return mul_latency(self._cfg)
+
+    @property
+    def add_latency(self):
+        """Accumulator adder pipeline depth."""
+        return add_latency(self._cfg)
+
+    @property
+    def pe_latency(self):
+        """Cycles from a PE's operands to their multiply-add result."""
+        return self.mul_latency + self.add_latency
+
+    @property
+    def contexts(self):
+        """Output-stationary: interleaved accumulator contexts per PE (the adder's depth), so an
+        OS tile is ``contexts × rows`` rows of C tall. Weight-stationary: 1."""
+        return self.add_latency if self._cfg.dataflow == "os" else 1
+
+    @property
+    def ws_result_delay(self):
+        """Weight-stationary: cycles from the grid's input register to a de-skewed result row
+        (``rows`` adder hops down a column, the multiplier, and the column de-skew)."""
+        cfg = self._cfg
+        return cfg.rows * self.add_latency + self.mul_latency + cfg.cols - 1
+
+    @property
+    def latency(self):
+        """OS: cycles from accepting a tile's final beat to its first result row on ``o``.
+        WS: cycles from accepting a ``compute`` beat to its result row on ``o``."""
+        if self._cfg.dataflow == "os":
+            return self.pe_latency + self._cfg.cols + 1 + RESULT_FIFO_LATENCY
+        return self.ws_result_delay + 1 + RESULT_FIFO_LATENCY
+
+    @property
+    def row_interval(self):
+        """OS: cycles between drained row ``i`` and row ``i+1`` of a tile (``contexts`` rows
+        back to back, then one idle cycle). WS: 1."""
+        return self.contexts + 1 if self._cfg.dataflow == "os" else 1
+
+    @property
+    def tile_spacing(self):
+        """OS: least cycles between the first beats of two tiles, so the drain chains never
+        collide; a tile of ``K`` steps takes ``K·contexts`` cycles, so only tiles with
+        ``K·contexts < rows·(contexts+1) - 1`` wait for it. WS: 1."""
+        if self._cfg.dataflow != "os":
+            return 1
+        return self._cfg.rows * (self.contexts + 1) - 1
+
+    @property
+    def load_holdoff(self):
+        """WS: cycles after a ``compute`` beat before a weight load may overwrite the bank it
+        used (the activation's wave must have passed every PE). OS: 0."""
+        if self._cfg.dataflow != "ws":
+            return 0
+        return (self._cfg.rows - 1) * self.add_latency + self._cfg.cols
+
+    def as_dict(self):
+        names = ("mul_latency", "add_latency", "pe_latency", "contexts", "latency",
+                 "row_interval", "tile_spacing", "load_holdoff")
+        return {name: getattr(self, name) for name in names}

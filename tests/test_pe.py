@@ -1,0 +1,123 @@
+# amaranth: UnusedElaboratable=no
+"""Processing elements on their own: the OS PE's interleaved contexts and drain chain, the WS
+PE's two weight banks and partial-sum pass, for every format, against the golden model."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from hw.config import Config
+from hw.pe import OSPE, WSPE
+from sim.golden import from_bits, ref_add, ref_dot, ref_mul, same_bits, to_bits
+from sim.operands import random_matrix
+
+FORMATS = [("int8", "int32", "ieee"), ("int8", "fp32", "ieee"), ("bf16", "fp32", "ieee"),
+           ("bf16", "fp32", "ftz")]
+
+
+def _cfg(in_fmt, acc_fmt, subnormals, dataflow):
+    return Config(rows=1, in_fmt=in_fmt, acc_fmt=acc_fmt, subnormals=subnormals,
+                  dataflow=dataflow)
+
+
+def _bits(values, fmt):
+    return [int(v) for v in to_bits(values, fmt)] if fmt.kind == "float" else \
+        [int(v) for v in values]
+
+
+@pytest.mark.parametrize("in_fmt, acc_fmt, subnormals", FORMATS)
+def test_os_pe_accumulates_each_context_in_order(in_fmt, acc_fmt, subnormals):
+    cfg = _cfg(in_fmt, acc_fmt, subnormals, "os")
+    dut = OSPE(cfg)
+    contexts, k = dut.contexts, 13
+    rng = np.random.default_rng(5)
+    tiles = 3
+    a = random_matrix(cfg, (tiles, contexts, k), rng, "special")
+    b = random_matrix(cfg, (tiles, contexts, k), rng, "special")
+    in_fmt_, acc = cfg.in_format, cfg.acc_format
+    want = [ref_dot(a[t, c], b[t, c], acc, cfg.ftz) for t in range(tiles) for c in range(contexts)]
+    # Tile t's last step of context c enters at t·K·L + (K-1)·L + c; its sum leaves the drain
+    # chain latency + contexts cycles later.
+    due = [t * k * contexts + (k - 1) * contexts + c + dut.latency + contexts
+           for t in range(tiles) for c in range(contexts)]
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dut.chain_in, 0)
+        for cycle in range(due[-1] + 1):
+            t, rest = divmod(cycle, k * contexts)
+            if t < tiles:
+                kk, c = divmod(rest, contexts)
+                ctx.set(dut.a_in, _bits(a[t, c, kk:kk + 1], in_fmt_)[0])
+                ctx.set(dut.b_in, _bits(b[t, c, kk:kk + 1], in_fmt_)[0])
+                ctx.set(dut.first_in, kk == 0)
+                ctx.set(dut.last_in, kk == k - 1)
+            else:
+                ctx.set(dut.first_in, 0)
+                ctx.set(dut.last_in, 0)
+            await ctx.tick()
+            seen[cycle + 1] = ctx.get(dut.chain_out)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    got = [seen[d] for d in due]
+    got = from_bits(np.array(got) & ((1 << acc.width) - 1), acc)
+    assert same_bits(got, np.array(want, dtype=acc.dtype), acc).all()
+
+
+@pytest.mark.parametrize("in_fmt, acc_fmt, subnormals", FORMATS)
+def test_ws_pe_banks_and_partial_sums(in_fmt, acc_fmt, subnormals):
+    cfg = _cfg(in_fmt, acc_fmt, subnormals, "ws")
+    dut = WSPE(cfg)
+    in_fmt_, acc = cfg.in_format, cfg.acc_format
+    rng = np.random.default_rng(6)
+    n = 40
+    w = random_matrix(cfg, (2,), rng, "normal")
+    a = random_matrix(cfg, (n,), rng, "special")
+    bank = rng.integers(0, 2, n)
+    psum = ref_mul(random_matrix(cfg, (n,), rng), random_matrix(cfg, (n,), rng), acc)
+    want = ref_add(psum, ref_mul(a, w[bank], acc, cfg.ftz), acc, cfg.ftz)
+    got = {}
+
+    async def bench(ctx):
+        # Load bank 0 then bank 1 through w_in; w_out shows the bank being loaded.
+        for nb in range(2):
+            ctx.set(dut.load, 1)
+            ctx.set(dut.load_bank, nb)
+            ctx.set(dut.w_in, _bits(w[nb:nb + 1], in_fmt_)[0])
+            await ctx.tick()
+        ctx.set(dut.load, 0)
+        for nb in range(2):
+            ctx.set(dut.load_bank, nb)
+            mask = (1 << in_fmt_.width) - 1
+            assert ctx.get(dut.w_out) & mask == _bits(w[nb:nb + 1], in_fmt_)[0] & mask
+        for cycle in range(n + dut.latency):
+            if cycle < n:
+                ctx.set(dut.a_in, _bits(a[cycle:cycle + 1], in_fmt_)[0])
+                ctx.set(dut.bank_in, int(bank[cycle]))
+            j = cycle - dut.mul_latency
+            if 0 <= j < n:  # the partial sum arrives mul_latency after its activation
+                ctx.set(dut.psum_in, _bits(psum[j:j + 1], acc)[0])
+            await ctx.tick()
+            done = cycle + 1 - dut.latency
+            if 0 <= done < n:
+                got[done] = ctx.get(dut.psum_out)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    out = from_bits(np.array([got[i] for i in range(n)]) & ((1 << acc.width) - 1), acc)
+    assert same_bits(out, want, acc).all()
+
+
+def test_latencies():
+    for df, cls in (("os", OSPE), ("ws", WSPE)):
+        int_pe = cls(Config(rows=1, dataflow=df))
+        assert (int_pe.mul_latency, int_pe.add_latency) == (1, 1)
+        fp_pe = cls(Config(rows=1, in_fmt="bf16", dataflow=df))
+        assert fp_pe.latency == fp_pe.mul_latency + fp_pe.add_latency
+    assert OSPE(Config(rows=1, in_fmt="bf16")).contexts == \
+        OSPE(Config(rows=1, in_fmt="bf16")).add_latency
