@@ -4,9 +4,14 @@ from dataclasses import asdict, dataclass, field
 
 from .formats import ACC_FORMATS, INPUT_FORMATS
 
-__all__ = ["ConfigError", "Config", "DATAFLOWS", "SUBNORMALS", "MAX_DIM", "ALLOWED_ACC"]
+__all__ = ["ConfigError", "Config", "DATAFLOWS", "SUBNORMALS", "MAX_DIM", "ALLOWED_ACC",
+           "MAX_KIB", "MAX_LINES"]
 
 MAX_DIM = 256
+#: Largest scratchpad or accumulator memory, in KiB.
+MAX_KIB = 16384
+#: Largest number of lines (rows) one memory may have: the ISA's addresses are 16 bits.
+MAX_LINES = 1 << 16
 DATAFLOWS = ("os", "ws")
 SUBNORMALS = ("ieee", "ftz")
 #: The accumulator formats each input format may use.
@@ -54,6 +59,15 @@ class Config:
     subnormals : str
         ``"ieee"`` (subnormals handled in full) or ``"ftz"`` (subnormal inputs read as zero,
         subnormal results flush to zero of the same sign). Only float arithmetic reads it.
+    spad_kib : int or None
+        Operand scratchpad size in KiB (``None``: 128, or the least the shape allows if
+        more), split evenly between buffer A (lines of ``rows`` operands) and buffer B (lines
+        of ``cols`` operands). Each buffer must hold at least
+        ``rows`` lines and at most 65536 (the ISA's addresses are 16 bits).
+    acc_kib : int or None
+        Accumulator memory size in KiB (``None``: 64, or the least the shape allows if more;
+        rows of ``cols`` accumulator values): at least one
+        output tile (``rows × contexts`` rows), at most 65536 rows.
 
     Raises
     ------
@@ -66,6 +80,8 @@ class Config:
     acc_fmt: str = field(default=None)
     dataflow: str = "os"
     subnormals: str = "ieee"
+    spad_kib: int = field(default=None)
+    acc_kib: int = field(default=None)
 
     def __post_init__(self):
         _check_dim("rows", self.rows)
@@ -83,6 +99,52 @@ class Config:
                 f"when in_fmt is {self.in_fmt!r}")
         _check_choice("dataflow", self.dataflow, DATAFLOWS)
         _check_choice("subnormals", self.subnormals, SUBNORMALS)
+        self._check_sizes()
+
+    def _check_sizes(self):
+        from .timing import ArrayTiming  # timing reads the arithmetic, which reads formats
+
+        line_bytes = max(self.rows, self.cols) * self.in_format.width // 8
+        spad_low = -(-2 * self.rows * line_bytes // 1024)
+        row_bytes = self.cols * self.acc_format.width // 8
+        tile_rows = self.rows * ArrayTiming(self).contexts
+        acc_low = -(-tile_rows * row_bytes // 1024)
+        if self.spad_kib is None:
+            object.__setattr__(self, "spad_kib", max(128, spad_low))
+        if self.acc_kib is None:
+            object.__setattr__(self, "acc_kib", max(64, acc_low))
+        for name in ("spad_kib", "acc_kib"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    not 1 <= value <= MAX_KIB:
+                raise ConfigError(name, value, f"an integer from 1 to {MAX_KIB}")
+        low = spad_low
+        high = 2 * MAX_LINES * min(self.rows, self.cols) * self.in_format.width // 8 // 1024
+        if not low <= self.spad_kib <= high:
+            raise ConfigError("spad_kib", self.spad_kib,
+                              f"from {low} to {high} for a {self.rows}x{self.cols} "
+                              f"{self.in_fmt} array")
+        low = acc_low
+        high = MAX_LINES * row_bytes // 1024
+        if not low <= self.acc_kib <= high:
+            raise ConfigError("acc_kib", self.acc_kib,
+                              f"from {low} to {high} for a {self.rows}x{self.cols} "
+                              f"{self.dataflow} array accumulating in {self.acc_fmt}")
+
+    @property
+    def spad_a_lines(self):
+        """Lines of scratchpad buffer A (each ``rows`` operands)."""
+        return min(MAX_LINES, self.spad_kib * 1024 // 2 // (self.rows * self.in_format.width // 8))
+
+    @property
+    def spad_b_lines(self):
+        """Lines of scratchpad buffer B (each ``cols`` operands)."""
+        return min(MAX_LINES, self.spad_kib * 1024 // 2 // (self.cols * self.in_format.width // 8))
+
+    @property
+    def acc_rows(self):
+        """Rows of the accumulator memory (each ``cols`` accumulator values)."""
+        return min(MAX_LINES, self.acc_kib * 1024 // (self.cols * self.acc_format.width // 8))
 
     @property
     def in_format(self):
@@ -109,6 +171,11 @@ class Config:
         if self.is_float and self.ftz:
             name += "_ftz"
         return name
+
+    @property
+    def engine_name(self):
+        """:attr:`name` plus the buffer sizes, which the engine (not the array) depends on."""
+        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k"
 
     def as_dict(self):
         return asdict(self)

@@ -14,35 +14,51 @@ from amaranth.back import verilog
 from .array import SystolicArray
 from .blackbox import Gated
 from .config import DATAFLOWS, MAX_DIM, SUBNORMALS, Config, ConfigError
+from .engine import AxiEngine
 from .formats import ACC_FORMATS, INPUT_FORMATS
-from .manifest import array_manifest, dumps
+from .manifest import array_manifest, dumps, engine_manifest
 from .pe import OSPE, WSPE
 
-__all__ = ["module_name", "generate", "main"]
+__all__ = ["KINDS", "module_name", "verilog_text", "generate", "main"]
 
 
-def module_name(cfg, kind="array"):
-    """The Verilog module name: kind and key parameters (``systolic_os_16x16_int8_int32``)."""
-    return f"systolic_{cfg.name}" if kind == "array" else f"{kind}_{cfg.name}"
+KINDS = ("engine", "array")
 
 
-def array_verilog(cfg, name):
-    """Verilog text of a ``cfg`` array as module ``name``: the PE module once, then the array
-    instantiating it ``rows × cols`` times (see :mod:`hw.blackbox`)."""
+def module_name(cfg, kind="engine"):
+    """The Verilog module name: the kind and the key parameters
+    (``engine_os_16x16_int8_int32_s128k_a64k``, ``systolic_os_16x16_int8_int32``)."""
+    if kind == "array":
+        return f"systolic_{cfg.name}"
+    return f"engine_{cfg.engine_name}"
+
+
+def _with_pe(cfg, name, make_top):
+    """Verilog of ``make_top(pe_module)`` as module ``name``, with the PE written once as
+    ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.blackbox`)."""
     pe_name = f"{name}_pe"
     pe_class = OSPE if cfg.dataflow == "os" else WSPE
     pe_text = verilog.convert(Gated(pe_class(cfg)), name=pe_name, emit_src=False)
-    top_text = verilog.convert(SystolicArray(cfg, pe_module=pe_name), name=name,
-                               emit_src=False)
+    top_text = verilog.convert(make_top(pe_name), name=name, emit_src=False)
     return top_text + "\n" + pe_text
 
 
-def generate(cfg, out_dir, kind="array"):
+def verilog_text(cfg, kind="engine"):
+    """``(module name, Verilog text)`` for ``cfg``: the engine (AXI4-Stream ports) or the bare
+    array."""
+    name = module_name(cfg, kind)
+    if kind == "array":
+        return name, _with_pe(cfg, name, lambda pe: SystolicArray(cfg, pe_module=pe))
+    return name, _with_pe(cfg, name, lambda pe: AxiEngine(cfg, pe_module=pe))
+
+
+def generate(cfg, out_dir, kind="engine"):
     """Write ``<module>.v`` and ``<module>.json`` for ``cfg`` into ``out_dir``.
     Returns the two paths."""
-    name = module_name(cfg, kind)
-    text = array_verilog(cfg, name)
-    manifest = array_manifest(cfg, name)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    name, text = verilog_text(cfg, kind)
+    manifest = array_manifest(cfg, name) if kind == "array" else engine_manifest(cfg, name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     v_path = out_dir / f"{name}.v"
@@ -78,6 +94,15 @@ def _parser():
     p.add_argument("--subnormals", default="ieee", metavar="MODE",
                    help="float subnormal handling: ieee = in full, ftz = flush to zero "
                         f"(inputs and results); one of {', '.join(SUBNORMALS)} (default ieee)")
+    p.add_argument("--spad-kib", type=int, default=None, metavar="KIB",
+                   help="operand scratchpad size in KiB, split between buffers A and B "
+                        "(default: 128, or the least the shape needs)")
+    p.add_argument("--acc-kib", type=int, default=None, metavar="KIB",
+                   help="accumulator memory size in KiB (default: 64, or the least the shape "
+                        "needs)")
+    p.add_argument("--array", action="store_true",
+                   help="write the bare systolic array (stream ports, no buffers or "
+                        "controller) instead of the engine")
     p.add_argument("--out", default="build", metavar="DIR",
                    help="output folder (default build/)")
     return p
@@ -88,19 +113,23 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         cfg = Config(rows=args.rows, cols=args.cols, in_fmt=args.in_fmt, acc_fmt=args.acc_fmt,
-                     dataflow=args.dataflow, subnormals=args.subnormals)
+                     dataflow=args.dataflow, subnormals=args.subnormals,
+                     spad_kib=args.spad_kib, acc_kib=args.acc_kib)
     except ConfigError as e:
         parser.error(str(e).replace("in_fmt", "--in-fmt").replace("acc_fmt", "--acc-fmt")
                      .replace("rows ", "--rows ").replace("cols ", "--cols ")
-                     .replace("dataflow", "--dataflow").replace("subnormals", "--subnormals"))
+                     .replace("dataflow", "--dataflow").replace("subnormals", "--subnormals")
+                     .replace("spad_kib", "--spad-kib").replace("acc_kib", "--acc-kib"))
     start = time.perf_counter()
     try:
-        v_path, j_path = generate(cfg, args.out)
+        v_path, j_path = generate(cfg, args.out, "array" if args.array else "engine")
     except OSError as e:
         parser.error(f"--out {args.out!r}: {e.strerror}")
     took = time.perf_counter() - start
+    what = "array" if args.array else \
+        f"engine, {cfg.spad_kib} KiB scratchpad, {cfg.acc_kib} KiB accumulators"
     print(f"wrote {v_path} and {j_path.name} ({cfg.rows}x{cfg.cols} {cfg.dataflow} "
-          f"{cfg.in_fmt}->{cfg.acc_fmt}) in {took:.1f} s")
+          f"{cfg.in_fmt}->{cfg.acc_fmt} {what}) in {took:.1f} s")
     return 0
 
 

@@ -12,7 +12,8 @@ from amaranth.lib import data, wiring
 from .array import array_signature, operand_layout, result_layout
 from .timing import ArrayTiming
 
-__all__ = ["MANIFEST_VERSION", "port_list", "layout_fields", "array_manifest", "dumps"]
+__all__ = ["MANIFEST_VERSION", "port_list", "layout_fields", "array_manifest",
+           "engine_manifest", "dumps"]
 
 MANIFEST_VERSION = 1
 
@@ -58,6 +59,48 @@ def array_manifest(cfg, module_name):
                   "width": result_layout(cfg).size},
         },
         "timing": ArrayTiming(cfg).as_dict(),
+    }
+
+
+def engine_manifest(cfg, module_name):
+    """Manifest for an :class:`~hw.engine.AxiEngine` top level."""
+    from . import isa
+    from .engine import AxiEngine
+    from .loader import din_width
+    from .postproc import allowed_modes, postproc_latency
+    from .storer import dout_width
+
+    in_bytes = cfg.in_format.width // 8
+    acc_bytes = cfg.acc_format.width // 8
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "top": module_name,
+        "kind": "engine",
+        "config": cfg.as_dict(),
+        "ports": port_list(AxiEngine.signature_for(cfg)),
+        "streams": {
+            "s_axis_cmd": {"direction": "input", "width": isa.COMMAND_WIDTH},
+            "s_axis_data": {"direction": "input", "width": din_width(cfg),
+                            "lane_width": cfg.in_format.width,
+                            "lanes": {"a": cfg.rows, "b": cfg.cols}},
+            "m_axis_data": {"direction": "output", "width": dout_width(cfg),
+                            "lanes": cfg.cols,
+                            "lane_width": {"raw": cfg.acc_format.width, "int8": 8,
+                                           "bf16": 16}},
+        },
+        "buffers": {
+            "spad_a": {"lines": cfg.spad_a_lines, "line_bytes": cfg.rows * in_bytes},
+            "spad_b": {"lines": cfg.spad_b_lines, "line_bytes": cfg.cols * in_bytes},
+            "acc": {"rows": cfg.acc_rows, "row_bytes": cfg.cols * acc_bytes},
+        },
+        "isa": {
+            "version": isa.ISA_VERSION,
+            "command_width": isa.COMMAND_WIDTH,
+            "opcodes": {op.name: op.value for op in isa.Opcode},
+            "out_modes": {mode.name: mode.value for mode in allowed_modes(cfg)},
+            "errors": {err.name: err.value for err in isa.Error},
+        },
+        "timing": {**ArrayTiming(cfg).as_dict(), "postproc_latency": postproc_latency(cfg)},
     }
 
 

@@ -23,6 +23,7 @@ from hw.formats import FP32
 __all__ = [
     "to_bits", "from_bits", "same_bits", "flush_subnormals",
     "ref_mul", "ref_add", "ref_dot", "ref_gemm",
+    "ref_float_to_int", "ref_narrow", "ref_relu", "ref_postproc",
 ]
 
 
@@ -140,3 +141,95 @@ def ref_gemm(a, b, cfg, k_pass=None, c_init=None):
 
 
 assert FP32.sig_width == 24  # the BF16 product is exact in binary32 only because 8 + 8 <= 24
+
+
+def ref_float_to_int(x, int_width):
+    """``x`` (a float array) converted to ``int_width``-bit signed integers as
+    :class:`~hw.fp.float2int.FloatToInt` does: round to nearest, ties to even, saturate to the
+    integer's range (infinities too), NaN to 0. Returned as int64."""
+    lo, hi = -(1 << (int_width - 1)), (1 << (int_width - 1)) - 1
+    with np.errstate(invalid="ignore"):
+        x = np.asarray(x).astype(np.float64)   # exact for every float up to binary64
+        y = np.clip(np.rint(x), lo, hi)        # np.rint: ties to even; clip is exact here
+    return np.where(np.isnan(x), 0, y).astype(np.int64)
+
+
+def ref_narrow(x, out_fmt, ftz=False):
+    """``x`` (a float32 array) rounded to nearest even into ``out_fmt`` (ml_dtypes' cast), as
+    :class:`~hw.fp.narrow.FloatNarrow` does; ``ftz`` flushes subnormal inputs and results."""
+    x = np.asarray(x, dtype=np.float32)
+    if ftz:
+        x = flush_subnormals(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = x.astype(out_fmt.dtype)
+    if not ftz:
+        return y
+    # np.finfo does not know the ml_dtypes formats: find the subnormals from the bits.
+    bits = to_bits(y, out_fmt).astype(np.uint64)
+    exp_zero = (bits & out_fmt.inf) == 0
+    sign = bits & out_fmt.sign_mask
+    return from_bits(np.where(exp_zero, sign, bits), out_fmt)
+
+
+def ref_relu(c, acc_fmt):
+    """ReLU as post-processing applies it: ``max(x, 0)`` for integers; for floats a value
+    whose sign bit is set (-0, -Inf, negative values) becomes +0 and a NaN the canonical
+    quiet NaN."""
+    c = np.asarray(c, dtype=acc_fmt.dtype)
+    if acc_fmt.kind == "int":
+        return np.maximum(c, 0).astype(acc_fmt.dtype)
+    bits = to_bits(c, acc_fmt)
+    bits = np.where(np.signbit(c), 0, bits)
+    bits = np.where(np.isnan(c), acc_fmt.qnan, bits)
+    return from_bits(bits, acc_fmt)
+
+
+def ref_postproc(c, cfg, *, relu=False, mode="raw", scale=1.0):
+    """Post-processing of accumulator values ``c`` as :class:`~hw.postproc.PostProc` does it.
+
+    ReLU first (:func:`ref_relu`) when ``relu``, then by ``mode`` (``"raw"``, ``"int8"``,
+    ``"bf16"`` or an :class:`~hw.isa.OutMode`):
+
+    * raw: the accumulator values (int32, or float32 with their bits kept);
+    * int8: ``float32(x) * float32(scale)`` in binary32 (the int32 conversion and the product
+      each rounded to nearest even), then rounded to nearest even and saturated into int8
+      (:func:`ref_float_to_int`; NaN gives 0);
+    * bf16 (fp32 accumulators only): rounded to nearest even into bfloat16 (:func:`ref_narrow`).
+
+    With ``cfg.ftz`` the float operations flush subnormal inputs and results to zero.
+    Returns an ``np.int32`` / ``np.float32`` (raw), ``np.int8`` or bfloat16 array.
+
+    Raises
+    ------
+    ValueError
+        For a mode the configuration's accumulator cannot produce.
+    """
+    from hw.formats import BF16, INT8
+    from hw.isa import OutMode
+
+    if isinstance(mode, str):
+        names = {m.name.lower(): m for m in OutMode}
+        if mode not in names:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, names))}, not {mode!r}")
+        mode = names[mode]
+    mode = OutMode(mode)
+    acc_fmt = cfg.acc_format
+    c = np.asarray(c, dtype=acc_fmt.dtype)
+    if relu:
+        c = ref_relu(c, acc_fmt)
+    if mode == OutMode.RAW:
+        return c.copy()
+    if mode == OutMode.BF16:
+        if acc_fmt.kind == "int":
+            raise ValueError(f"mode must be RAW or INT8 for {acc_fmt.name} accumulation, "
+                             f"not {mode.name}")
+        return ref_narrow(c, BF16, cfg.ftz)
+    x = c.astype(np.float32)               # int32 to float32: round to nearest even
+    s = np.float32(scale)
+    if cfg.ftz:                            # an int32's float32 is never subnormal
+        x, s = flush_subnormals(x), flush_subnormals(s)
+    with np.errstate(all="ignore"):
+        y = x * s
+    if cfg.ftz:
+        y = flush_subnormals(y)
+    return ref_float_to_int(y, INT8.width).astype(INT8.dtype)

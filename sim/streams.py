@@ -27,13 +27,15 @@ async def stream_put(ctx, port, payloads, *, rng=None, p_valid=1.0):
     ctx.set(port.valid, 0)
 
 
-async def stream_get(ctx, port, count, *, rng=None, p_ready=1.0):
+async def stream_get(ctx, port, count, *, rng=None, p_ready=1.0, limit=None):
     """Receive ``count`` payloads (as integers) from stream ``port``, dropping ``ready`` on
     cycles where a draw from ``rng`` exceeds ``p_ready``. Returns the list and the number of
-    cycles it took."""
+    cycles it took. Fails after ``limit`` cycles, if given, rather than wait forever."""
     got = []
     cycles = 0
     while len(got) < count:
+        if limit is not None and cycles >= limit:
+            raise TimeoutError(f"stream_get: {len(got)} of {count} beats after {cycles} cycles")
         ready = rng is None or rng.random() < p_ready
         ctx.set(port.ready, ready)
         _, _, valid, payload = await ctx.tick().sample(port.valid, _bits(port.payload))

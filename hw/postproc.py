@@ -1,0 +1,191 @@
+"""Output post-processing: ReLU, then raw / requantized INT8 / BF16, packed densely.
+
+One row of accumulator values goes in per cycle and one packed output row comes out
+:func:`postproc_latency` cycles later. The mode, ReLU flag and scale travel down the pipeline
+with the row they came with, so the controller may change them on any cycle.
+"""
+
+from amaranth import Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .arith import acc_shape
+from .config import Config
+from .delay import delay
+from .formats import BF16, FP32, INT8
+from .fp._check import discard_on_error
+from .fp.float2int import FloatToInt
+from .fp.int2float import IntToFloat
+from .fp.mul import FPMul
+from .fp.narrow import FloatNarrow
+from .isa import OutMode
+
+__all__ = ["PostProc", "postproc_latency", "allowed_modes", "out_width"]
+
+_OUT_WIDTH = {OutMode.RAW: 32, OutMode.INT8: INT8.width, OutMode.BF16: BF16.width}
+
+
+def _check_cfg(cfg):
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a Config, not {cfg!r}")
+
+
+def allowed_modes(cfg):
+    """The out modes ``cfg``'s accumulator can produce: RAW and INT8, and BF16 for fp32."""
+    _check_cfg(cfg)
+    if cfg.is_float:
+        return (OutMode.RAW, OutMode.INT8, OutMode.BF16)
+    return (OutMode.RAW, OutMode.INT8)
+
+
+def out_width(mode):
+    """Bits of one output lane in ``mode``: 32 (RAW), 8 (INT8) or 16 (BF16)."""
+    try:
+        mode = OutMode(mode)
+    except ValueError:
+        raise ValueError(f"mode must be one of {', '.join(m.name for m in OutMode)}, "
+                         f"not {mode!r}") from None
+    return _OUT_WIDTH[mode]
+
+
+def postproc_latency(cfg):
+    """Latency of ``PostProc(cfg)`` in cycles, without building it: that of the INT8 path,
+    the slowest (int32 to float32 conversion for int32 accumulators, the scale multiply, the
+    float to int8 conversion)."""
+    _check_cfg(cfg)
+    convert = 0 if cfg.is_float else IntToFloat.LATENCY
+    return convert + FPMul.LATENCY + FloatToInt.LATENCY
+
+
+class PostProc(wiring.Component):
+    """Post-process one row of ``cfg.cols`` accumulator values per cycle.
+
+    Per lane ``x``, first ReLU when ``relu`` is set: ``max(x, 0)`` for int32; for fp32 a value
+    whose sign bit is set (negative values, -0, -Inf) becomes +0 and a NaN becomes the
+    canonical quiet NaN ``FP32.qnan``. Then, by ``mode``:
+
+    * ``RAW``: the value's 32 bits, unchanged (no flushing, NaN payloads kept when ``relu``
+      is clear);
+    * ``INT8``: ``float32(x) × scale`` as one IEEE binary32 multiply rounded to nearest even
+      (:class:`~hw.fp.mul.FPMul`, flushing per ``cfg.ftz``), where ``float32(x)`` is the
+      round-to-nearest-even conversion of an int32 (:class:`~hw.fp.int2float.IntToFloat`) or
+      the fp32 value itself; then rounded to nearest even and saturated into int8
+      (:class:`~hw.fp.float2int.FloatToInt`): infinities give -128 / 127, a NaN gives 0;
+    * ``BF16`` (fp32 accumulators only): rounded to nearest even into BF16
+      (:class:`~hw.fp.narrow.FloatNarrow`, flushing per ``cfg.ftz``; a NaN gives
+      ``BF16.qnan``, overflow an infinity).
+
+    A mode the accumulator cannot produce (``BF16`` with int32 accumulation, and the unused
+    encoding 3) gives an all-zero row; the controller rejects such a CONFIG before it reaches
+    this unit (:func:`allowed_modes`).
+
+    The output row is packed densely: lane ``n`` occupies bits ``[n*w, (n+1)*w)`` of ``o``,
+    ``w`` = :func:`out_width` of the mode (32, 8 or 16); the bits above ``cols*w`` are zero.
+
+    Every mode has the same latency, that of the slowest path (:func:`postproc_latency`: 4
+    cycles for int32 accumulators, 3 for fp32); faster paths are delayed with registers.
+    Throughput one row per cycle. A plain pipeline: ``o`` depends only on ``i``, ``relu``,
+    ``mode`` and ``scale`` from :attr:`latency` cycles before, so the enclosing design may
+    stall it with ``EnableInserter``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Accumulator format, ``cols`` and subnormal handling.
+
+    Members
+    -------
+    i : In(data.ArrayLayout(acc_shape(cfg), cfg.cols))
+        One row of accumulator values.
+    relu : In(1)
+        Apply ReLU first.
+    mode : In(OutMode)
+        What to send.
+    scale : In(32)
+        FP32 bits of the INT8 requantization scale.
+    o : Out(cfg.cols * 32)
+        The packed output row, :attr:`latency` cycles later.
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not a :class:`~hw.config.Config`.
+    """
+
+    def __init__(self, cfg):
+        with discard_on_error(self):
+            _check_cfg(cfg)
+        self._cfg = cfg
+        super().__init__({
+            "i": In(data.ArrayLayout(acc_shape(cfg), cfg.cols)),
+            "relu": In(1),
+            "mode": In(OutMode),
+            "scale": In(32),
+            "o": Out(cfg.cols * 32),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def latency(self):
+        """Register stages from the inputs to ``o``, the same in every mode."""
+        return postproc_latency(self._cfg)
+
+    @property
+    def modes(self):
+        """The out modes this unit produces (:func:`allowed_modes`)."""
+        return allowed_modes(self._cfg)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        lat = self.latency
+        is_float = cfg.is_float
+
+        # The int32 path converts first, so its multiply (and scale) come one stage later.
+        scale = delay(m, self.scale, 0 if is_float else IntToFloat.LATENCY, name="scale")
+        mode = delay(m, self.mode, lat, name="mode")
+
+        raw, int8, bf16 = [], [], []
+        for n in range(cfg.cols):
+            x = self.i[n]
+            r = Signal(32, name=f"relu{n}")
+            if is_float:
+                is_nan = (x[FP32.frac_width:31] == FP32.exp_max) & x[:FP32.frac_width].any()
+                m.d.comb += r.eq(Mux(self.relu & is_nan, FP32.qnan,
+                                     Mux(self.relu & x[31], 0, x)))
+                f = r
+            else:
+                m.d.comb += r.eq(Mux(self.relu & (x < 0), 0, x))
+                cvt = IntToFloat(32, FP32)
+                m.submodules[f"cvt{n}"] = cvt
+                m.d.comb += cvt.a.eq(r)
+                f = cvt.o
+            raw.append(delay(m, r, lat, name=f"raw{n}"))
+
+            mul = FPMul(FP32, FP32, ftz=cfg.ftz)
+            f2i = FloatToInt(FP32, INT8.width)
+            m.submodules[f"mul{n}"] = mul
+            m.submodules[f"f2i{n}"] = f2i
+            m.d.comb += [mul.a.eq(f), mul.b.eq(scale), f2i.a.eq(mul.o)]
+            int8.append(f2i.o)
+
+            if is_float:
+                nar = FloatNarrow(FP32, BF16, ftz=cfg.ftz)
+                m.submodules[f"narrow{n}"] = nar
+                m.d.comb += nar.a.eq(r)
+                bf16.append(delay(m, nar.o, lat - FloatNarrow.LATENCY, name=f"bf16_{n}"))
+
+        with m.Switch(mode):
+            with m.Case(OutMode.RAW):
+                m.d.comb += self.o.eq(Cat(*raw))
+            with m.Case(OutMode.INT8):
+                m.d.comb += self.o.eq(Cat(*int8))
+            if is_float:
+                with m.Case(OutMode.BF16):
+                    m.d.comb += self.o.eq(Cat(*bf16))
+            with m.Default():
+                m.d.comb += self.o.eq(0)
+        return m

@@ -1,0 +1,302 @@
+"""A GEMM as an engine program: commands, data-in beats, and how data-out rows become C.
+
+:func:`gemm_program` tiles ``A (M×K) @ B (K×N)`` for a configuration's engine:
+
+* **Output-stationary** (``L = contexts``): output tiles of ``L·rows × cols``; K in chunks of
+  ``kc`` steps (one COMPUTE each, accumulating into the tile's accumulator rows after the
+  first). A block ``(m, k-chunk)`` is ``kc·L`` lines (row block ``c`` of step ``k`` at line
+  ``k·L + c``), a B block ``(n, k-chunk)`` is ``kc`` lines.
+* **Weight-stationary**: weight tiles of ``rows × cols`` (one PRELOAD each), activations in
+  chunks of ``mc`` rows of A (one COMPUTE per weight tile and chunk), K in passes of ``rows``.
+
+Operand blocks live at fixed lines when all of them fit in their buffer (loaded once, on first
+use), otherwise in two alternating regions (double buffering); accumulator tiles rotate over
+as many slots as fit. Every LOAD for the next step is issued right after the current COMPUTE,
+and a tile's STORE a few steps after its last COMPUTE, so loads, compute and stores overlap;
+the controller's hazard checks keep any order correct.
+
+The golden result of a program is ``ref_gemm(a, b, cfg, k_pass=prog.k_pass)`` followed by
+``ref_postproc``.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw.isa import OutMode, encode_compute, encode_config, encode_load, encode_preload, encode_store
+from hw.postproc import out_width
+from hw.timing import ArrayTiming
+
+from .payload import pack_lanes
+
+__all__ = ["EngineProgram", "gemm_program", "ProgramError"]
+
+#: How many tiles a STORE trails its tile's last COMPUTE by (when the slots allow).
+STORE_LAG = 2
+
+
+class ProgramError(ValueError):
+    """The GEMM cannot be run on this engine (say, a buffer too small for one tile)."""
+
+
+def _ceil(a, b):
+    return -(-a // b)
+
+
+@dataclass
+class _Store:
+    acc_row: int
+    rows: list       # C row index of each stored row
+    n0: int
+
+
+@dataclass
+class EngineProgram:
+    """Commands and data for one GEMM, and the bookkeeping to read C back.
+
+    Attributes
+    ----------
+    cmds : list of int
+        128-bit command words, in order.
+    din : list of int
+        Data-in beats (scratchpad lines), in the order the LOADs consume them.
+    dout_rows : int
+        Rows the STOREs will send.
+    k_pass : int
+        K extent of one COMPUTE: the golden model's ``k_pass``.
+    macs : int
+        ``M·K·N``, for utilization figures.
+    """
+    cfg: object
+    m: int
+    n: int
+    k_pass: int
+    relu: bool = False
+    mode: OutMode = OutMode.RAW
+    scale: float = 1.0
+    cmds: list = field(default_factory=list)
+    din: list = field(default_factory=list)
+    stores: list = field(default_factory=list)
+    macs: int = 0
+
+    @property
+    def dout_rows(self):
+        return sum(len(s.rows) for s in self.stores)
+
+    @property
+    def out_dtype(self):
+        cfg = self.cfg
+        if self.mode == OutMode.INT8:
+            return np.dtype(np.int8)
+        if self.mode == OutMode.BF16:
+            from hw.formats import BF16
+            return BF16.dtype
+        return cfg.acc_format.dtype
+
+    def assemble(self, rows):
+        """C (M×N) from the data-out rows (integers, in order)."""
+        if len(rows) != self.dout_rows:
+            raise ValueError(f"expected {self.dout_rows} data-out rows, got {len(rows)}")
+        cols = self.cfg.cols
+        width = out_width(self.mode)
+        mask = (1 << width) - 1
+        out = np.zeros((self.m, self.n), dtype=self.out_dtype)
+        bits_dtype = np.dtype(f"uint{width}")
+        it = iter(rows)
+        for store in self.stores:
+            span = min(cols, self.n - store.n0)
+            for r in store.rows:
+                word = int(next(it))
+                lanes = np.array([(word >> (j * width)) & mask for j in range(span)],
+                                 dtype=bits_dtype)
+                out[r, store.n0:store.n0 + span] = lanes.view(self.out_dtype)
+        return out
+
+
+class _Buffer:
+    """Where operand blocks go in one scratchpad buffer: fixed lines when all fit, else two
+    alternating regions."""
+
+    def __init__(self, lines, block_lines, blocks):
+        self.block_lines = block_lines
+        self.resident = blocks * block_lines <= lines
+        if not self.resident and 2 * block_lines > lines:
+            raise ProgramError(f"a block of {block_lines} lines does not fit twice in a "
+                               f"{lines}-line buffer")
+        self.held = {}          # region base -> block key
+        self.where = {}         # block key -> base (resident)
+        self.flip = 0
+
+    def place(self, key):
+        """Return ``(base, needs_load)`` for block ``key``."""
+        if self.resident:
+            if key in self.where:
+                return self.where[key], False
+            base = len(self.where) * self.block_lines
+            self.where[key] = base
+            return base, True
+        for base, held in self.held.items():
+            if held == key:
+                return base, False
+        base = self.flip * self.block_lines
+        self.flip ^= 1
+        self.held[base] = key
+        return base, True
+
+
+def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
+    """Tile ``a @ b`` into a program for a ``cfg`` engine (see the module docstring)."""
+    in_fmt = cfg.in_format
+    a = np.asarray(a, dtype=in_fmt.dtype)
+    b = np.asarray(b, dtype=in_fmt.dtype)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ProgramError(f"A and B must be M×K and K×N, not {a.shape} and {b.shape}")
+    mode = OutMode(mode)
+    m, k = a.shape
+    n = b.shape[1]
+    if 0 in (m, k, n):
+        raise ProgramError(f"M, K and N must be at least 1, not {m}, {k}, {n}")
+    scale_bits = int(np.float32(scale).view(np.uint32))
+    if cfg.dataflow == "os":
+        prog = _os_program(cfg, a, b)
+    else:
+        prog = _ws_program(cfg, a, b)
+    prog.relu, prog.mode, prog.scale = relu, mode, float(np.float32(scale))
+    prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=scale_bits))
+    prog.macs = m * k * n
+    return prog
+
+
+def _emit_stores(prog, pending, lag):
+    while len(pending) > lag:
+        store = pending.pop(0)
+        prog.cmds.append(encode_store(store.acc_row, len(store.rows)))
+        prog.stores.append(store)
+
+
+def _os_program(cfg, a, b):
+    in_fmt = cfg.in_format
+    rows, cols = cfg.rows, cfg.cols
+    ctx = ArrayTiming(cfg).contexts
+    m, k = a.shape
+    n = b.shape[1]
+    block_m = ctx * rows
+    kc = min(k, cfg.spad_b_lines // 2, cfg.spad_a_lines // (2 * ctx))
+    if kc < 1:
+        raise ProgramError("the scratchpad cannot hold one step of a tile")
+    nk, nm, nn = _ceil(k, kc), _ceil(m, block_m), _ceil(n, cols)
+    buf_a = _Buffer(cfg.spad_a_lines, kc * ctx, nm * nk)
+    buf_b = _Buffer(cfg.spad_b_lines, kc, nn * nk)
+    slots = max(1, cfg.acc_rows // block_m)
+    prog = EngineProgram(cfg, m, n, k_pass=kc)
+
+    def a_lines(mi, ki):
+        k0 = ki * kc
+        out = []
+        for kk in range(k0, min(k, k0 + kc)):
+            for c in range(ctx):
+                r0 = mi * block_m + c * rows
+                out.append(pack_lanes(a[r0:r0 + rows, kk], in_fmt, rows))
+        return out
+
+    def b_lines(ni, ki):
+        k0 = ki * kc
+        return [pack_lanes(b[kk, ni * cols:(ni + 1) * cols], in_fmt, cols)
+                for kk in range(k0, min(k, k0 + kc))]
+
+    steps = [(mi, ni, ki) for ni in range(nn) for mi in range(nm) for ki in range(nk)]
+
+    def loads(step):
+        mi, ni, ki = step
+        base_a, load_a = buf_a.place((mi, ki))
+        base_b, load_b = buf_b.place((ni, ki))
+        for buf, base, needed, lines in (("a", base_a, load_a, lambda: a_lines(mi, ki)),
+                                         ("b", base_b, load_b, lambda: b_lines(ni, ki))):
+            if needed:
+                data = lines()
+                prog.cmds.append(encode_load(buf, base, len(data)))
+                prog.din.extend(data)
+        return base_a, base_b
+
+    pending = []
+    lag = min(STORE_LAG, slots - 1)
+    bases = loads(steps[0])
+    tile = 0
+    for s, (mi, ni, ki) in enumerate(steps):
+        slot = tile % slots
+        steps_k = min(kc, k - ki * kc)
+        prog.cmds.append(encode_compute(bases[0], bases[1], slot * block_m, steps_k,
+                                        accumulate=ki > 0))
+        if s + 1 < len(steps):
+            bases = loads(steps[s + 1])
+        if ki == nk - 1:
+            m0 = mi * block_m
+            pending.append(_Store(slot * block_m, list(range(m0, min(m, m0 + block_m))),
+                                  ni * cols))
+            tile += 1
+            _emit_stores(prog, pending, lag)
+    _emit_stores(prog, pending, 0)
+    return prog
+
+
+def _ws_program(cfg, a, b):
+    in_fmt = cfg.in_format
+    rows, cols = cfg.rows, cfg.cols
+    m, k = a.shape
+    n = b.shape[1]
+    nk, nn = _ceil(k, rows), _ceil(n, cols)
+    mc = min(m, cfg.spad_a_lines // 2, cfg.acc_rows)
+    if mc < 1:
+        raise ProgramError("the buffers cannot hold one activation row")
+    nm = _ceil(m, mc)
+    buf_a = _Buffer(cfg.spad_a_lines, mc, nm * nk)
+    buf_b = _Buffer(cfg.spad_b_lines, rows, nn * nk)
+    slots = max(1, cfg.acc_rows // mc)
+    prog = EngineProgram(cfg, m, n, k_pass=rows)
+
+    def a_lines(mi, ki):
+        k0 = ki * rows
+        return [pack_lanes(a[mm, k0:k0 + rows], in_fmt, rows)
+                for mm in range(mi * mc, min(m, (mi + 1) * mc))]
+
+    def w_lines(ki, ni):
+        k0 = ki * rows
+        zero = np.zeros(0, dtype=in_fmt.dtype)
+        return [pack_lanes(b[k0 + r, ni * cols:(ni + 1) * cols] if k0 + r < k else zero,
+                           in_fmt, cols) for r in range(rows)]
+
+    steps = [(mi, ni, ki) for ni in range(nn) for mi in range(nm) for ki in range(nk)]
+
+    def loads(step):
+        mi, ni, ki = step
+        base_a, load_a = buf_a.place((mi, ki))
+        base_b, load_b = buf_b.place((ki, ni))
+        if load_b:
+            data = w_lines(ki, ni)
+            prog.cmds.append(encode_load("b", base_b, len(data)))
+            prog.din.extend(data)
+        if load_a:
+            data = a_lines(mi, ki)
+            prog.cmds.append(encode_load("a", base_a, len(data)))
+            prog.din.extend(data)
+        return base_a, base_b
+
+    pending = []
+    lag = min(STORE_LAG, slots - 1)
+    bases = loads(steps[0])
+    tile = 0
+    for s, (mi, ni, ki) in enumerate(steps):
+        slot = tile % slots
+        rows_m = min(mc, m - mi * mc)
+        prog.cmds.append(encode_preload(bases[1]))
+        prog.cmds.append(encode_compute(bases[0], 0, slot * mc, rows_m, accumulate=ki > 0))
+        if s + 1 < len(steps):
+            bases = loads(steps[s + 1])
+        if ki == nk - 1:
+            m0 = mi * mc
+            pending.append(_Store(slot * mc, list(range(m0, m0 + rows_m)), ni * cols))
+            tile += 1
+            _emit_stores(prog, pending, lag)
+    _emit_stores(prog, pending, 0)
+    return prog
+

@@ -1,0 +1,232 @@
+# amaranth: UnusedElaboratable=no
+"""PostProc against ref_postproc, bit for bit, with the mode, ReLU and scale changing freely."""
+
+import re
+
+import numpy as np
+import pytest
+from amaranth.back import verilog
+from amaranth.sim import Simulator
+
+from hw.config import Config
+from hw.formats import BF16, FP32, INT8, INT32
+from hw.isa import OutMode
+from hw.postproc import PostProc, allowed_modes, out_width, postproc_latency
+from sim.golden import from_bits, ref_postproc, same_bits, to_bits
+
+# Per configuration, 3 lanes: ROWS_PER_BLOCK rows for every (mode, ReLU, scale) (RAW and
+# BF16 with one scale each, INT8 with every scale), then N_MIXED rows whose mode, ReLU and
+# scale are drawn at random on every cycle: 3,600 (int32) / 3,800 (fp32) rows in all.
+ROWS_PER_BLOCK = 100
+N_MIXED = 2_000
+
+CONFIGS = {
+    "int8_int32": Config(rows=2, cols=3, in_fmt="int8", acc_fmt="int32"),
+    "int8_fp32": Config(rows=2, cols=3, in_fmt="int8", acc_fmt="fp32"),
+    "bf16_fp32": Config(rows=2, cols=3, in_fmt="bf16", acc_fmt="fp32"),
+    "bf16_fp32_ftz": Config(rows=2, cols=3, in_fmt="bf16", acc_fmt="fp32", subnormals="ftz"),
+}
+
+#: Requantization scales: unity, a typical one, negative, tiny, huge, subnormal, infinite.
+SCALES = [1.0, 0.0123, -0.5, 1e-30, 3e38, 1e-40, np.inf]
+
+INT32_SPECIALS = [0, 1, -1, 127, 128, -128, -129, 2**24 + 1, 2**31 - 1, -(2**31), -(2**31) + 1]
+FP32_SPECIALS = [
+    0x00000000, 0x80000000, 0x7F800000, 0xFF800000,     # zeros, infinities
+    0x7FC00000, 0xFFC00000, 0x7F800001,                 # NaNs (canonical, negative, signalling)
+    0x00000001, 0x807FFFFF, 0x00400000, 0x00800000,     # subnormals, smallest normal
+    0x7F7FFFFF, 0xFF7FFFFF, 0x3F000000, 0xBFC00000,     # largest, 0.5, -1.5
+]
+
+
+def random_values(cfg, rng, n):
+    """``n`` accumulator values: specials, values that land in int8's range after scaling,
+    and anything at all."""
+    kind = rng.integers(0, 5, n)
+    if cfg.is_float:
+        special = rng.choice(np.array(FP32_SPECIALS, dtype=np.uint64), n)
+        uniform = rng.integers(0, 1 << 32, n, dtype=np.uint64)
+        exp = rng.integers(FP32.bias - 4, FP32.bias + 12, n, dtype=np.uint64)
+        frac = rng.integers(0, 1 << FP32.frac_width, n, dtype=np.uint64)
+        sign = rng.integers(0, 2, n, dtype=np.uint64)
+        moderate = sign << 31 | exp << FP32.frac_width | frac
+        subnormal = sign << 31 | frac
+        # Half-integers: ties for the int8 rounding at scale 1.0.
+        halves = to_bits((rng.integers(-300, 300, n) + 0.5).astype(np.float32), FP32)
+        bits = np.select([kind == 0, kind == 1, kind == 2, kind == 3],
+                         [special, uniform, subnormal, halves], moderate)
+        return from_bits(bits, FP32)
+    special = rng.choice(np.array(INT32_SPECIALS, dtype=np.int64), n)
+    uniform = rng.integers(-(1 << 31), 1 << 31, n)
+    small = rng.integers(-(1 << 14), 1 << 14, n)
+    shifted = uniform >> rng.integers(0, 31, n)
+    values = np.select([kind == 0, kind == 1, kind <= 3], [special, uniform, small], shifted)
+    return values.astype(np.int32)
+
+
+def pack(row, fmt):
+    """One row of values as the integer ``i`` takes: lane ``n`` at bits ``[n*w, (n+1)*w)``."""
+    bits = to_bits(np.asarray(row, dtype=fmt.dtype), fmt)
+    return sum(int(b) << (n * fmt.width) for n, b in enumerate(bits))
+
+
+def unpack(word, cols, mode, acc_fmt):
+    """The lanes of an output row as values, and the bits above them (which must be 0)."""
+    fmt = {OutMode.RAW: acc_fmt, OutMode.INT8: INT8, OutMode.BF16: BF16}[mode]
+    w = out_width(mode)
+    lanes = [(word >> (n * w)) & ((1 << w) - 1) for n in range(cols)]
+    return from_bits(np.array(lanes, dtype=np.uint64), fmt), word >> (cols * w), fmt
+
+
+def rtl_postproc(dut, rows, settings):
+    """Stream ``rows`` (packed ints) with their (mode, relu, scale bits), one per cycle."""
+    out = []
+
+    async def testbench(ctx):
+        count = len(rows)
+        for k in range(count + dut.latency - 1):
+            if k < count:
+                mode, relu, scale_bits = settings[k]
+                ctx.set(dut.i.as_value(), rows[k])
+                ctx.set(dut.mode, mode)
+                ctx.set(dut.relu, relu)
+                ctx.set(dut.scale, scale_bits)
+            await ctx.tick()
+            if k + 1 >= dut.latency:
+                out.append(ctx.get(dut.o))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    return out
+
+
+def scale_bits(scale):
+    return int(to_bits([scale], FP32)[0])
+
+
+def make_settings(cfg, rng):
+    """Blocks of every (mode, relu, scale), then random settings on every cycle."""
+    settings = []
+    for mode in allowed_modes(cfg):
+        for relu in (False, True):
+            scales = SCALES if mode == OutMode.INT8 else [rng.choice(SCALES)]
+            for scale in scales:
+                settings += [(mode, relu, scale)] * ROWS_PER_BLOCK
+    modes = allowed_modes(cfg)
+    for _ in range(N_MIXED):
+        settings.append((modes[rng.integers(len(modes))], bool(rng.integers(2)),
+                         SCALES[rng.integers(len(SCALES))]))
+    return settings
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_against_golden(name):
+    cfg = CONFIGS[name]
+    rng = np.random.default_rng(sorted(CONFIGS).index(name))
+    settings = make_settings(cfg, rng)
+    acc_fmt = cfg.acc_format
+    rows = random_values(cfg, rng, len(settings) * cfg.cols).reshape(-1, cfg.cols)
+
+    dut = PostProc(cfg)
+    got = rtl_postproc(dut, [pack(r, acc_fmt) for r in rows],
+                       [(m, int(r), scale_bits(s)) for m, r, s in settings])
+    assert len(got) == len(rows)
+    bad = []
+    for k, (row, (mode, relu, scale), word) in enumerate(zip(rows, settings, got, strict=True)):
+        lanes, high, fmt = unpack(word, cfg.cols, mode, acc_fmt)
+        want = ref_postproc(row, cfg, relu=relu, mode=mode, scale=scale)
+        assert want.dtype == fmt.dtype
+        if high != 0 or not np.all(same_bits(lanes, want, fmt)):
+            bad.append((k, mode.name, relu, scale, [hex(b) for b in to_bits(row, acc_fmt)],
+                        hex(word), want.tolist()))
+    assert not bad, bad[:5]
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_latency(name):
+    # One row enters, in each mode, between zero rows in RAW mode: its result shows after
+    # exactly `latency` clock edges, whatever the mode.
+    cfg = CONFIGS[name]
+    dut = PostProc(cfg)
+    assert dut.latency == postproc_latency(cfg) == (3 if cfg.is_float else 4)
+    value = 0x3FC00000 if cfg.is_float else 3     # 1.5 or 3: nonzero in every mode
+    acc_fmt = cfg.acc_format
+    row = pack(from_bits([value] * cfg.cols, acc_fmt), acc_fmt)
+    seen = {}
+
+    async def testbench(ctx):
+        for mode in dut.modes:
+            trace = []
+            for k in range(dut.latency + 3):
+                ctx.set(dut.i.as_value(), row if k == 0 else 0)
+                ctx.set(dut.mode, mode if k == 0 else OutMode.RAW)
+                ctx.set(dut.scale, scale_bits(2.0))
+                trace.append(ctx.get(dut.o) != 0)
+                await ctx.tick()
+            seen[mode] = trace
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    want = [k == dut.latency for k in range(dut.latency + 3)]
+    assert seen == {mode: want for mode in dut.modes}
+
+
+def test_unsupported_mode_gives_zeros():
+    # BF16 from int32 accumulators is rejected by the controller; the unit sends zeros.
+    cfg = CONFIGS["int8_int32"]
+    dut = PostProc(cfg)
+    row = pack([5, -7, 1 << 30], INT32)
+    got = rtl_postproc(dut, [row] * 4, [(OutMode.BF16, 0, scale_bits(1.0))] * 4)
+    assert got == [0] * 4
+
+
+def test_directed_semantics():
+    # The rules spelled out through the golden model, independent of random data.
+    cfg = CONFIGS["bf16_fp32"]
+    x = from_bits(np.array([0x80000000, 0xFFC00000, 0xFF800000, 0x3FC00000, 0x7F7FFFFF],
+                           dtype=np.uint64), FP32)
+    relu = ref_postproc(x, cfg, relu=True)
+    assert to_bits(relu, FP32).tolist() == [0, FP32.qnan, 0, 0x3FC00000, 0x7F7FFFFF]
+    assert ref_postproc(x, cfg, mode="int8").tolist() == [0, 0, -128, 2, 127]
+    assert to_bits(ref_postproc(x, cfg, mode="bf16"), BF16).tolist()[3:] == [0x3FC0, 0x7F80]
+    icfg = CONFIGS["int8_int32"]
+    c = np.array([-(2**31), 2**31 - 1, 250, 254, -3], dtype=np.int32)
+    assert ref_postproc(c, icfg, mode="int8", scale=0.5).tolist() == [-128, 127, 125, 127, -2]
+    assert ref_postproc(c, icfg, relu=True).tolist() == [0, 2**31 - 1, 250, 254, 0]
+
+
+def test_helpers():
+    assert [out_width(m) for m in OutMode] == [32, 8, 16]
+    assert out_width(1) == 8
+    assert allowed_modes(CONFIGS["int8_int32"]) == (OutMode.RAW, OutMode.INT8)
+    assert allowed_modes(CONFIGS["bf16_fp32"]) == (OutMode.RAW, OutMode.INT8, OutMode.BF16)
+    dut = PostProc(CONFIGS["bf16_fp32_ftz"])
+    assert dut.cfg is CONFIGS["bf16_fp32_ftz"]
+    assert len(dut.o) == 3 * 32 and len(dut.scale) == 32
+
+
+def test_errors():
+    with pytest.raises(TypeError, match=re.escape("cfg must be a Config, not 'int8'")):
+        PostProc("int8")
+    with pytest.raises(TypeError, match="cfg must be a Config, not None"):
+        postproc_latency(None)
+    with pytest.raises(TypeError, match=re.escape("cfg must be a Config, not {'cols': 3}")):
+        allowed_modes({"cols": 3})
+    with pytest.raises(ValueError, match="mode must be one of RAW, INT8, BF16, not 3"):
+        out_width(3)
+    with pytest.raises(ValueError, match="mode must be one of 'raw', 'int8', 'bf16', not 'fp8'"):
+        ref_postproc([1], CONFIGS["int8_int32"], mode="fp8")
+    with pytest.raises(ValueError, match="mode must be RAW or INT8 for int32 accumulation, "
+                                         "not BF16"):
+        ref_postproc([1], CONFIGS["int8_int32"], mode=OutMode.BF16)
+
+
+@pytest.mark.parametrize("name", ["int8_int32", "bf16_fp32_ftz"])
+def test_verilog(name):
+    cfg = CONFIGS[name]
+    text = verilog.convert(PostProc(cfg), name=f"postproc_{cfg.name}", emit_src=False)
+    assert f"module postproc_{cfg.name}" in text
