@@ -14,8 +14,6 @@ reference the others are checked against.
 
 from dataclasses import dataclass
 
-from hw.isa import OutMode
-
 from .golden import ref_gemm, ref_postproc
 from .program import gemm_program
 
@@ -42,16 +40,6 @@ class GemmResult:
             return None
         cfg = self.program.cfg
         return self.program.macs / (cfg.rows * cfg.cols * self.cycles)
-
-
-def _mode(mode):
-    if isinstance(mode, str):
-        try:
-            return OutMode[mode.upper()]
-        except KeyError:
-            raise ValueError(f"mode must be one of 'raw', 'int8', 'bf16', not {mode!r}") \
-                from None
-    return OutMode(mode)
 
 
 def ref_program(prog, a, b):
@@ -94,5 +82,5 @@ def run_gemm(a, b, cfg, *, backend="golden", relu=False, mode="raw", scale=1.0, 
         Simulated backends: random idle cycles on the input streams and backpressure on the
         output (1.0: none).
     """
-    prog = gemm_program(cfg, a, b, relu=relu, mode=_mode(mode), scale=scale)
+    prog = gemm_program(cfg, a, b, relu=relu, mode=mode, scale=scale)
     return run_program(prog, a, b, backend, seed=seed, p_valid=p_valid, p_ready=p_ready)

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.isa import OutMode, encode_compute, encode_config, encode_load, encode_preload, encode_store
-from hw.postproc import out_width
+from hw.postproc import allowed_modes, out_width
 from hw.timing import ArrayTiming
 
 from .payload import pack_lanes
 
-__all__ = ["EngineProgram", "gemm_program", "ProgramError"]
+__all__ = ["EngineProgram", "gemm_program", "out_mode", "ProgramError"]
 
 #: How many tiles a STORE trails its tile's last COMPUTE by (when the slots allow).
 STORE_LAG = 2
@@ -144,14 +144,31 @@ class _Buffer:
         return base, True
 
 
+def out_mode(mode):
+    """``mode`` as an :class:`~hw.isa.OutMode`: a member, its value, or its name
+    (``"raw"``, ``"int8"``, ``"bf16"``, any case)."""
+    if isinstance(mode, str):
+        try:
+            return OutMode[mode.upper()]
+        except KeyError:
+            raise ValueError(f"mode must be one of 'raw', 'int8', 'bf16', not {mode!r}") \
+                from None
+    return OutMode(mode)
+
+
 def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
-    """Tile ``a @ b`` into a program for a ``cfg`` engine (see the module docstring)."""
+    """Tile ``a @ b`` into a program for a ``cfg`` engine (see the module docstring).
+    ``mode`` is an :class:`~hw.isa.OutMode` or its name."""
     in_fmt = cfg.in_format
     a = np.asarray(a, dtype=in_fmt.dtype)
     b = np.asarray(b, dtype=in_fmt.dtype)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ProgramError(f"A and B must be M×K and K×N, not {a.shape} and {b.shape}")
-    mode = OutMode(mode)
+    mode = out_mode(mode)
+    if mode not in allowed_modes(cfg):
+        raise ProgramError(f"mode must be one of "
+                           f"{', '.join(x.name.lower() for x in allowed_modes(cfg))} for "
+                           f"{cfg.acc_fmt} accumulation, not {mode.name.lower()!r}")
     m, k = a.shape
     n = b.shape[1]
     if 0 in (m, k, n):
