@@ -122,6 +122,12 @@ class Feeder(wiring.Component):
 
     def _ws(self, m, advance, flags, issued):
         rows = self._cfg.rows
+        holdoff = ArrayTiming(self._cfg).load_holdoff
+        # Weight beats for the next tile go to the bank the previous tile used until just
+        # before this one started; the array holds such a beat (and the activation riding on
+        # it) until ``holdoff`` cycles after that tile's last activation. So issue them only
+        # once this tile has run that long, and the activations never wait.
+        since = Signal(range(holdoff + 1), init=holdoff)
         act = Signal()
         act_first = Signal()
         a_addr = Signal(16)
@@ -129,6 +135,7 @@ class Feeder(wiring.Component):
         pre = Signal()
         b_addr = Signal(16)
         pre_left = Signal(range(rows + 1))
+        pre_go = Signal()
 
         m.d.comb += [
             self.cmd.ready.eq(~act & ~pre),
@@ -137,10 +144,11 @@ class Feeder(wiring.Component):
             self.act_started.eq(act & ~act_first),
             self.idle.eq(~act & ~pre & ~self.beat.valid),
             self.a_raddr.eq(a_addr), self.b_raddr.eq(b_addr),
-            issued.eq(act | pre),
+            pre_go.eq(pre & (~act | (since == holdoff))),
+            issued.eq(act | pre_go),
             flags.compute.eq(act),
             flags.first.eq(act & act_first),
-            flags.load.eq(pre),
+            flags.load.eq(pre_go),
         ]
         with m.If(self.cmd.valid & self.cmd.ready):
             p = self.cmd.payload
@@ -156,9 +164,15 @@ class Feeder(wiring.Component):
             ]
         with m.If(act & advance):
             m.d.sync += [act_first.eq(0), a_addr.eq(a_addr + 1), remaining.eq(remaining - 1)]
+            with m.If(act_first):
+                m.d.sync += since.eq(0)
+            with m.Elif(since != holdoff):
+                m.d.sync += since.eq(since + 1)
             with m.If(remaining == 1):
                 m.d.sync += act.eq(0)
-        with m.If(pre & advance):
+        with m.Elif(advance & (since != holdoff)):
+            m.d.sync += since.eq(since + 1)
+        with m.If(pre_go & advance):
             m.d.sync += [b_addr.eq(b_addr - 1), pre_left.eq(pre_left - 1)]
             with m.If(pre_left == 1):
                 m.d.sync += pre.eq(0)
