@@ -83,8 +83,8 @@ def main(argv=None):
     dataflows = ("os", "ws") if args.dataflow == "both" else (args.dataflow,)
     formats = ("int8", "bf16") if args.in_fmt == "both" else (args.in_fmt,)
 
-    print(f"| config | M×K×N | cycles | utilization | SCALE-Sim cycles | SCALE-Sim util. "
-          f"| bit-exact | wall s |")
+    print("| config | M×K×N | cycles | utilization | SCALE-Sim cycles | SCALE-Sim util. "
+          "| bit-exact | wall s |")
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |")
     failed = False
     for in_fmt in formats:
