@@ -11,6 +11,7 @@ from amaranth.sim import Simulator
 from hw.formats import FP32, INT32, FloatFormat
 from hw.fp.add import FPAdd
 from sim.golden import from_bits, ref_add, same_bits
+from sim.pipeline import rtl_pipeline
 
 # Per mode (ieee, ftz): 3,878 directed pairs, 50,000 random pairs; plus 65,536 FP8 E5M2 pairs.
 N_RANDOM = 20_000       # uniform random bit patterns
@@ -65,29 +66,9 @@ N_DIRECTED = len(EDGE_VALUES) ** 2 + 2 * len(SPECIAL_PAIRS)
 KINDS = ["uniform", "subnormal", "cancel", "align"]
 
 
-def rtl_stream(dut, inputs, count):
-    """Feed ``inputs`` (port name -> bit patterns) one per cycle, return ``o`` for each."""
-    out = []
-
-    async def testbench(ctx):
-        for k in range(count + dut.latency - 1):
-            if k < count:
-                for port, values in inputs.items():
-                    ctx.set(getattr(dut, port), int(values[k]))
-            await ctx.tick()
-            if k + 1 >= dut.latency:
-                out.append(ctx.get(dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
-    return np.array(out, dtype=np.uint64)
-
-
 def rtl_add(a, b, ftz, fmt=FP32):
     """Bit patterns of ``a + b`` as :class:`FPAdd` computes them."""
-    return rtl_stream(FPAdd(fmt, ftz=ftz), {"a": a, "b": b}, len(a))
+    return rtl_pipeline(FPAdd(fmt, ftz=ftz), {"a": a, "b": b}, len(a))
 
 
 def check(a, b, ftz):

@@ -11,6 +11,7 @@ from amaranth.sim import Simulator
 from hw.formats import BF16, FP32, INT8
 from hw.fp.float2int import FloatToInt
 from sim.golden import from_bits, ref_float_to_int, to_bits
+from sim.pipeline import rtl_pipeline
 
 # Per integer width (8, 32): 50 directed values, 10,000 uniformly random bit patterns and
 # 10,000 values with exponents around the integer's range (half of them exact half-integers);
@@ -30,29 +31,9 @@ DIRECTED = [
 NAN_BITS = [0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF]
 
 
-def rtl_stream(dut, inputs, count):
-    """Feed ``inputs`` (port name -> values) one per cycle, return ``o`` for each."""
-    out = []
-
-    async def testbench(ctx):
-        for k in range(count + dut.latency - 1):
-            if k < count:
-                for port, values in inputs.items():
-                    ctx.set(getattr(dut, port), int(values[k]))
-            await ctx.tick()
-            if k + 1 >= dut.latency:
-                out.append(ctx.get(dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
-    return np.array(out, dtype=np.int64)
-
-
 def check(bits, int_width, fmt=FP32):
     bits = np.asarray(bits, dtype=np.uint64)
-    got = rtl_stream(FloatToInt(fmt, int_width), {"a": bits}, len(bits))
+    got = rtl_pipeline(FloatToInt(fmt, int_width), {"a": bits}, len(bits), dtype=np.int64)
     want = ref_float_to_int(from_bits(bits, fmt), int_width)
     bad = np.flatnonzero(got != want)
     assert bad.size == 0, [(hex(bits[i]), int(got[i]), int(want[i])) for i in bad[:8]]
@@ -102,7 +83,8 @@ def test_directed(int_width):
 def test_directed_values():
     # The rules spelled out, independent of the golden model.
     bits = to_bits(np.array(DIRECTED, dtype=np.float32), FP32)
-    got = dict(zip(DIRECTED, rtl_stream(FloatToInt(FP32, 8), {"a": bits}, len(bits)),
+    got = dict(zip(DIRECTED, rtl_pipeline(FloatToInt(FP32, 8), {"a": bits}, len(bits),
+                                          dtype=np.int64),
                    strict=True))
     assert [got[v] for v in (0.5, 1.5, 2.5, -0.5, -1.5, -2.5)] == [0, 2, 2, 0, -2, -2]
     assert [got[v] for v in (126.5, 127.5, 127.49, -128.5, -128.49)] == [126, 127, 127, -128,

@@ -10,6 +10,7 @@ from amaranth.sim import Simulator
 from hw.formats import FP32, INT32, FloatFormat
 from hw.fp.int2float import IntToFloat
 from sim.golden import same_bits, to_bits
+from sim.pipeline import rtl_pipeline
 
 # Every 16-bit integer (65,536, exact), and 10,000 random + 23 directed 32-bit integers (rounded).
 N_INT16 = 1 << 16
@@ -23,29 +24,9 @@ INT32_DIRECTED = [
 ]
 
 
-def rtl_stream(dut, inputs, count):
-    """Feed ``inputs`` (port name -> values) one per cycle, return ``o`` for each."""
-    out = []
-
-    async def testbench(ctx):
-        for k in range(count + dut.latency - 1):
-            if k < count:
-                for port, values in inputs.items():
-                    ctx.set(getattr(dut, port), int(values[k]))
-            await ctx.tick()
-            if k + 1 >= dut.latency:
-                out.append(ctx.get(dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
-    return np.array(out, dtype=np.uint64)
-
-
 def check(values, int_width):
     values = np.asarray(values, dtype=np.int64)
-    got = rtl_stream(IntToFloat(int_width, FP32), {"a": values}, len(values))
+    got = rtl_pipeline(IntToFloat(int_width, FP32), {"a": values}, len(values))
     # numpy converts with the current rounding mode: to nearest, ties to even.
     want = values.astype(np.float32)
     bad = np.flatnonzero(~same_bits(got.astype(np.uint32).view(np.float32), want, FP32))
@@ -87,7 +68,7 @@ def test_int32_rounding():
 def test_overflow_to_inf():
     # 2**15 - 1 does not fit an FP8 E5M2's range (max 57344) once rounded: it becomes Inf.
     e5m2 = FloatFormat("fp8e5m2", exp_width=5, sig_width=3, numpy_dtype="float8_e5m2")
-    got = rtl_stream(IntToFloat(17, e5m2), {"a": [57344, 61439, 61440, -65535, 3, -5]}, 6)
+    got = rtl_pipeline(IntToFloat(17, e5m2), {"a": [57344, 61439, 61440, -65535, 3, -5]}, 6)
     assert [int(x) for x in got] == [0x7B, 0x7B, 0x7C, 0xFC, 0x42, 0xC5]
 
 

@@ -10,6 +10,7 @@ from amaranth.sim import Simulator
 from hw.formats import BF16, FP32, INT8
 from hw.fp.mul import FPMul
 from sim.golden import from_bits, ref_mul, same_bits
+from sim.pipeline import rtl_pipeline
 
 # Per mode (ieee, ftz): 8,800 directed BF16 pairs, 35,000 random BF16 pairs, and 5,028 FP32
 # pairs around FP32's smallest normal.
@@ -71,31 +72,11 @@ N_DIRECTED = len(EDGE_VALUES) ** 2 + len(UNDERFLOW_GRID) ** 2 + len(OVERFLOW_GRI
 KINDS = ["uniform", "underflow", "overflow"]
 
 
-def rtl_stream(dut, inputs, count):
-    """Feed ``inputs`` (port name -> bit patterns) one per cycle, return ``o`` for each."""
-    out = []
-
-    async def testbench(ctx):
-        for k in range(count + dut.latency - 1):
-            if k < count:
-                for port, values in inputs.items():
-                    ctx.set(getattr(dut, port), int(values[k]))
-            await ctx.tick()
-            if k + 1 >= dut.latency:
-                out.append(ctx.get(dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
-    return np.array(out, dtype=np.uint64)
-
-
 def check(a, b, ftz, in_fmt=BF16):
     """Compare ``FPMul(in_fmt, FP32)`` with :func:`ref_mul` on bit patterns ``a``, ``b``."""
     a = np.asarray(a, dtype=np.uint64)
     b = np.asarray(b, dtype=np.uint64)
-    got = rtl_stream(FPMul(in_fmt, FP32, ftz=ftz), {"a": a, "b": b}, len(a))
+    got = rtl_pipeline(FPMul(in_fmt, FP32, ftz=ftz), {"a": a, "b": b}, len(a))
     want = ref_mul(from_bits(a, in_fmt), from_bits(b, in_fmt), FP32, ftz)
     bad = np.flatnonzero(~same_bits(from_bits(got, FP32), want, FP32))
     want_bits = want.view(np.uint32)

@@ -11,6 +11,7 @@ from amaranth.sim import Simulator
 from hw.formats import BF16, FP32, INT8, FloatFormat
 from hw.fp.narrow import FloatNarrow
 from sim.golden import from_bits, ref_narrow, same_bits
+from sim.pipeline import rtl_pipeline
 
 # Per mode (ieee, ftz): 60 directed FP32 patterns, 10,000 uniformly random patterns, 10,000
 # subnormals and smallest normals, 5,000 values at BF16 ties; and 10,000 FP32 to FP8 E5M2.
@@ -46,29 +47,9 @@ EXPECTED_FTZ = {
 }
 
 
-def rtl_stream(dut, inputs, count):
-    """Feed ``inputs`` (port name -> values) one per cycle, return ``o`` for each."""
-    out = []
-
-    async def testbench(ctx):
-        for k in range(count + dut.latency - 1):
-            if k < count:
-                for port, values in inputs.items():
-                    ctx.set(getattr(dut, port), int(values[k]))
-            await ctx.tick()
-            if k + 1 >= dut.latency:
-                out.append(ctx.get(dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
-    return np.array(out, dtype=np.uint64)
-
-
 def check(bits, ftz, out_fmt=BF16):
     bits = np.asarray(bits, dtype=np.uint64)
-    got = rtl_stream(FloatNarrow(FP32, out_fmt, ftz=ftz), {"a": bits}, len(bits))
+    got = rtl_pipeline(FloatNarrow(FP32, out_fmt, ftz=ftz), {"a": bits}, len(bits))
     want = ref_narrow(from_bits(bits, FP32), out_fmt, ftz)
     bad = np.flatnonzero(~same_bits(from_bits(got, out_fmt), want, out_fmt))
     assert bad.size == 0, [(hex(bits[i]), hex(got[i]), str(want[i])) for i in bad[:8]]

@@ -3,29 +3,14 @@
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hw.intarith import IntAdd, IntMul
+from sim.pipeline import rtl_pipeline
 
 
 def _stream(dut, pairs):
-    """Feed one pair per cycle; return the outputs, each ``latency`` cycles later."""
-    got = []
-
-    async def bench(ctx):
-        for n in range(len(pairs) + dut.latency):
-            if n < len(pairs):
-                ctx.set(dut.a, int(pairs[n][0]))
-                ctx.set(dut.b, int(pairs[n][1]))
-            await ctx.tick()
-            if n + 1 >= dut.latency:
-                got.append(ctx.get(dut.o))
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return np.array(got[:len(pairs)], dtype=np.int64)
+    pairs = np.asarray(pairs)
+    return rtl_pipeline(dut, {"a": pairs[:, 0], "b": pairs[:, 1]}, dtype=np.int64)
 
 
 def test_int8_multiply_exhaustive():
