@@ -15,7 +15,28 @@ from .delay import delay
 __all__ = ["OSPE", "WSPE"]
 
 
-class OSPE(wiring.Component):
+class _PE(wiring.Component):
+    """What both PEs share: built from ``cfg``'s multiplier and adder, with their latencies."""
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+        super().__init__(self.members(cfg))
+
+    @property
+    def mul_latency(self):
+        return mul_latency(self._cfg)
+
+    @property
+    def add_latency(self):
+        return add_latency(self._cfg)
+
+    @property
+    def latency(self):
+        """Cycles from a PE's operands to their multiply-add result."""
+        return self.mul_latency + self.add_latency
+
+
+class OSPE(_PE):
     """Output-stationary PE: owns C elements and accumulates ``a * b`` into them.
 
     **The accumulation loop.** A floating-point adder cannot close ``acc += a * b`` in one short
@@ -42,10 +63,6 @@ class OSPE(wiring.Component):
     one multiply-add per cycle.
     """
 
-    def __init__(self, cfg):
-        self._cfg = cfg
-        super().__init__(self.members(cfg))
-
     @staticmethod
     def members(cfg):
         """The signature members of a ``cfg`` PE (for black-box instances of it)."""
@@ -56,22 +73,12 @@ class OSPE(wiring.Component):
             "chain_in": In(acc), "chain_out": Out(acc),
         }
 
-    @property
-    def mul_latency(self):
-        return mul_latency(self._cfg)
-
-    @property
-    def add_latency(self):
-        return add_latency(self._cfg)
 
     @property
     def contexts(self):
         """Independent accumulators interleaved in the adder pipeline (= adder latency)."""
         return self.add_latency
 
-    @property
-    def latency(self):
-        return self.mul_latency + self.add_latency
 
     def elaborate(self, platform):
         m = Module()
@@ -100,7 +107,7 @@ class OSPE(wiring.Component):
         return m
 
 
-class WSPE(wiring.Component):
+class WSPE(_PE):
     """Weight-stationary PE: holds one weight and adds ``a * w`` to the partial sum passing down.
 
     Two weight banks: the array shifts the next tile's weights into one bank (``load``, with
@@ -113,10 +120,6 @@ class WSPE(wiring.Component):
     ``add_latency`` per row. Throughput: one multiply-add per cycle.
     """
 
-    def __init__(self, cfg):
-        self._cfg = cfg
-        super().__init__(self.members(cfg))
-
     @staticmethod
     def members(cfg):
         """The signature members of a ``cfg`` PE (for black-box instances of it)."""
@@ -127,17 +130,7 @@ class WSPE(wiring.Component):
             "psum_in": In(acc), "psum_out": Out(acc),
         }
 
-    @property
-    def mul_latency(self):
-        return mul_latency(self._cfg)
 
-    @property
-    def add_latency(self):
-        return add_latency(self._cfg)
-
-    @property
-    def latency(self):
-        return self.mul_latency + self.add_latency
 
     def elaborate(self, platform):
         m = Module()
