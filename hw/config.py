@@ -66,8 +66,8 @@ class Config:
         ``rows`` lines and at most 65536 (the ISA's addresses are 16 bits).
     acc_kib : int or None
         Accumulator memory size in KiB (``None``: 64, or the least the shape allows if more;
-        rows of ``cols`` accumulator values): at least one
-        output tile (``rows × contexts`` rows), at most 65536 rows.
+        rows of ``cols`` accumulator values): at least one output tile (``rows`` rows), at
+        most 65536 rows.
 
     Raises
     ------
@@ -102,13 +102,10 @@ class Config:
         self._check_sizes()
 
     def _check_sizes(self):
-        from .timing import ArrayTiming  # timing reads the arithmetic, which reads formats
-
         line_bytes = max(self.rows, self.cols) * self.in_format.width // 8
         spad_low = -(-2 * self.rows * line_bytes // 1024)
         row_bytes = self.cols * self.acc_format.width // 8
-        tile_rows = self.rows * ArrayTiming(self).contexts
-        acc_low = -(-tile_rows * row_bytes // 1024)
+        acc_low = -(-self.rows * row_bytes // 1024)  # one output tile
         if self.spad_kib is None:
             object.__setattr__(self, "spad_kib", max(128, spad_low))
         if self.acc_kib is None:

@@ -31,7 +31,6 @@ from .isa import ERROR_BITS, Opcode, OutMode, command_layout
 from .loader import load_command_layout
 from .postproc import allowed_modes
 from .storer import store_command_layout
-from .timing import ArrayTiming
 from .writeback import WRITEBACK_SLOTS, descriptor_layout
 
 __all__ = ["Controller"]
@@ -73,8 +72,7 @@ class Controller(wiring.Component):
         m = Module()
         cfg = self._cfg
         loader, feeder, writeback, storer = self._units
-        contexts = ArrayTiming(cfg).contexts
-        tile_rows = contexts * cfg.rows
+        tile_rows = cfg.rows  # OS tile rows (the context reducer folds the contexts)
 
         cur = Signal(command_layout)
         held = Signal()
@@ -119,7 +117,7 @@ class Controller(wiring.Component):
                 m.d.comb += bad_count.eq(a3 == 0)
                 if is_os:
                     m.d.comb += bad_address.eq(
-                        past(a0, a3 * contexts, cfg.spad_a_lines)
+                        past(a0, a3, cfg.spad_a_lines)
                         | past(a1, a3, cfg.spad_b_lines)
                         | past(a2, tile_rows, cfg.acc_rows))
                 else:
@@ -138,7 +136,7 @@ class Controller(wiring.Component):
         loading_a = loader.busy & ~loader.busy_buf
         loading_b = loader.busy & loader.busy_buf
         if is_os:
-            compute_raw = ((loading_a & _overlap(a0, a0 + a3 * contexts, loader.lo, loader.hi))
+            compute_raw = ((loading_a & _overlap(a0, a0 + a3, loader.lo, loader.hi))
                            | (loading_b & _overlap(a1, a1 + a3, loader.lo, loader.hi)))
             acc_hi = a2 + tile_rows
         else:

@@ -4,7 +4,7 @@
 
     cmd ──> Controller ──> Loader ──────> Scratchpad A/B ──> Feeder ──> SystolicArray
     din ───────────────────┘                                              │ result rows
-    dout <── Storer (PostProc) <── AccumulatorMemory <── Writeback <─────┘
+    dout <── Storer (PostProc) <── AccumulatorMemory <── Writeback <── ContextReducer
 
 :class:`Engine` has Amaranth stream ports; :class:`AxiEngine` is the same engine with its
 streams named in AXI4-Stream style (``s_axis_cmd_tdata``, ``s_axis_data_tvalid``,
@@ -23,6 +23,7 @@ from .feeder import Feeder
 from .isa import COMMAND_WIDTH, ERROR_BITS, command_layout
 from .loader import Loader, din_layout, din_width
 from .memory import AccumulatorMemory, Scratchpad
+from .reducer import ContextReducer
 from .storer import Storer, dout_layout, dout_width
 from .writeback import Writeback
 
@@ -87,7 +88,9 @@ class Engine(wiring.Component):
         wiring.connect(m, ctrl.desc, writeback.desc)
         wiring.connect(m, ctrl.store, storer.cmd)
         wiring.connect(m, feeder.beat, array.i)
-        wiring.connect(m, array.o, writeback.res)
+        m.submodules.reducer = reducer = ContextReducer(cfg)
+        wiring.connect(m, array.o, reducer.i)
+        wiring.connect(m, reducer.o, writeback.res)
         wiring.connect(m, writeback.wb, acc.wb)
 
         m.d.comb += [

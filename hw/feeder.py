@@ -1,10 +1,11 @@
 """The array feeder: turns COMPUTE (and PRELOAD) commands into operand beats for the array,
 reading the operand lines from the scratchpad.
 
-Output-stationary, ``L = contexts``: a tile of ``K = count`` steps is ``K·L`` beats; beat
-``k·L + c`` reads A line ``a_addr + k·L + c`` and B line ``b_addr + k`` (so the program stores
-the ``L`` row blocks of A interleaved by step, and B once). The array then emits the tile's
-``L·rows`` result rows.
+Output-stationary, ``L = contexts``: a tile of ``K = count`` steps reads A lines
+``a_addr … a_addr + K - 1`` (column ``k`` of the tile's ``rows`` rows of A) and B lines
+``b_addr …`` (row ``k`` of B's column block), one pair per beat; step ``k`` goes to context
+``k mod L``, so all ``L`` contexts work on the same tile (see :mod:`hw.reducer`). K is padded
+with zero steps to a multiple of ``L``. The array emits ``L`` partial rows per tile row.
 
 Weight-stationary: PRELOAD reads B lines ``b_addr + rows - 1`` down to ``b_addr`` into the
 standby weight bank (B line ``b_addr + r`` becomes weight row ``r``); COMPUTE reads A lines
@@ -87,11 +88,13 @@ class Feeder(wiring.Component):
 
     def _os(self, m, advance, flags, issued, contexts):
         active = Signal()
-        k = Signal(16)
+        base = Signal(17)        # first step of the current round of contexts
         c = Signal(range(max(contexts, 2)))
         a_addr = Signal(16)
         b_addr = Signal(16)
         count = Signal(16)
+        pad = Signal()
+        last_round = Signal()
         m.d.comb += [
             self.cmd.ready.eq(~active),
             self.pre.ready.eq(1),  # no PRELOAD on an OS engine (the controller rejects it)
@@ -100,22 +103,29 @@ class Feeder(wiring.Component):
             self.idle.eq(~active & ~self.beat.valid),
             self.a_raddr.eq(a_addr), self.b_raddr.eq(b_addr),
             issued.eq(active),
-            flags.first.eq(k == 0),
-            flags.last.eq(k == count - 1),
+            last_round.eq(base + contexts >= count),
+            flags.first.eq(base == 0),
+            flags.last.eq(last_round),
         ]
+        # Steps past K (when K is not a multiple of contexts) multiply zeros: +0 partials.
+        with m.If(advance):
+            m.d.sync += pad.eq(active & (base + c >= count))
+        with m.If(pad):
+            m.d.comb += [self.beat.payload.a.eq(0), self.beat.payload.b.eq(0)]
         with m.If(self.cmd.valid & self.cmd.ready):
             p = self.cmd.payload
             m.d.sync += [
-                active.eq(1), k.eq(0), c.eq(0), count.eq(p.count),
+                active.eq(1), base.eq(0), c.eq(0), count.eq(p.count),
                 a_addr.eq(p.a_addr), b_addr.eq(p.b_addr),
-                self.a_lo.eq(p.a_addr), self.a_hi.eq(p.a_addr + p.count * contexts),
+                self.a_lo.eq(p.a_addr), self.a_hi.eq(p.a_addr + p.count),
                 self.b_lo.eq(p.b_addr), self.b_hi.eq(p.b_addr + p.count),
             ]
         with m.If(active & advance):
-            m.d.sync += a_addr.eq(a_addr + 1)
+            with m.If(base + c + 1 < count):
+                m.d.sync += [a_addr.eq(a_addr + 1), b_addr.eq(b_addr + 1)]
             with m.If(c == contexts - 1):
-                m.d.sync += [c.eq(0), k.eq(k + 1), b_addr.eq(b_addr + 1)]
-                with m.If(k == count - 1):
+                m.d.sync += [c.eq(0), base.eq(base + contexts)]
+                with m.If(last_round):
                     m.d.sync += active.eq(0)
             with m.Else():
                 m.d.sync += c.eq(c + 1)

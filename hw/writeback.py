@@ -2,9 +2,8 @@
 
 Every COMPUTE pushes a descriptor (first accumulator row, row count, overwrite or
 accumulate) when it is dispatched. Result rows leave the array in a fixed order, so the
-descriptor at the front says where each goes: output-stationary rows come out as tile row
-``i`` then context ``c`` and land in row ``acc_row + c·rows + i``; weight-stationary rows land
-in ``acc_row + m`` in order.
+descriptor at the front says where each goes: row ``r`` of a tile (after the context
+reducer, for output-stationary) lands in accumulator row ``acc_row + r``.
 
 A descriptor's rows stay *pending* (``pend_valid``/``pend_lo``/``pend_hi``, one entry per
 slot) until the accumulator memory reports its last write, so the controller can hold back a
@@ -17,7 +16,6 @@ from amaranth.lib.wiring import In, Out
 
 from .array import result_layout
 from .memory import writeback_layout
-from .timing import ArrayTiming
 
 __all__ = ["Writeback", "descriptor_layout", "WRITEBACK_SLOTS"]
 
@@ -51,8 +49,6 @@ class Writeback(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._cfg
-        contexts = ArrayTiming(cfg).contexts
         slots = WRITEBACK_SLOTS
         ptr = range(slots)
 
@@ -86,10 +82,8 @@ class Writeback(wiring.Component):
                 self.pend_hi[n].eq(entry.acc_row + entry.rows),
             ]
 
-        # Row counters within the current descriptor.
+        # Row counter within the current descriptor.
         row = Signal(17)
-        i = Signal(16)
-        c = Signal(range(max(contexts, 2)))
         desc = table[cur]
         have = Signal()
         m.d.comb += [
@@ -101,10 +95,7 @@ class Writeback(wiring.Component):
             self.wb.payload.last.eq(row == desc.rows - 1),
             self.idle.eq(used == 0),
         ]
-        if cfg.dataflow == "os":
-            m.d.comb += self.wb.payload.addr.eq(desc.acc_row + c * cfg.rows + i)
-        else:
-            m.d.comb += self.wb.payload.addr.eq(desc.acc_row + row)
+        m.d.comb += self.wb.payload.addr.eq(desc.acc_row + row)
 
         moved = self.wb.valid & self.wb.ready
         done_routing = moved & (row == desc.rows - 1)
@@ -114,12 +105,8 @@ class Writeback(wiring.Component):
             m.d.sync += routed.eq(routed - 1)
         with m.If(moved):
             with m.If(done_routing):
-                m.d.sync += [row.eq(0), i.eq(0), c.eq(0), cur.eq(cur + 1)]
+                m.d.sync += [row.eq(0), cur.eq(cur + 1)]
             with m.Else():
                 m.d.sync += row.eq(row + 1)
-                with m.If(c == contexts - 1):
-                    m.d.sync += [c.eq(0), i.eq(i + 1)]
-                with m.Else():
-                    m.d.sync += c.eq(c + 1)
         return m
 

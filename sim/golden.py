@@ -111,7 +111,18 @@ def ref_dot(a, b, acc_fmt, ftz=False):
     return _dot_pass(a, b, acc_fmt, ftz)[0, 0]
 
 
-def ref_gemm(a, b, cfg, k_pass=None, c_init=None):
+def _interleaved_pass(a, b, acc_fmt, ftz, interleave):
+    """One pass summed as ``interleave`` partial sums: partial ``c`` adds the products of the
+    pass's steps ``c, c + interleave, ...`` in order from +0; then the partials are added in
+    the order ``c = 0, 1, ...``."""
+    total = None
+    for c in range(interleave):
+        part = _dot_pass(a[:, c::interleave], b[c::interleave, :], acc_fmt, ftz)
+        total = part if total is None else ref_add(total, part, acc_fmt, ftz)
+    return total
+
+
+def ref_gemm(a, b, cfg, k_pass=None, c_init=None, interleave=1):
     """C = A @ B as the hardware computes it.
 
     Parameters
@@ -125,6 +136,10 @@ def ref_gemm(a, b, cfg, k_pass=None, c_init=None):
         sums its products from +0 in order; the passes are then added in order.
     c_init : numpy.ndarray or None
         An accumulator to add the passes onto (``None``: the first pass is the start).
+    interleave : int
+        Each pass is summed as this many interleaved partial sums, then those are added in
+        order (the output-stationary engine's FP32 order, one partial per adder stage); 1 is
+        the plain sequential sum.
     """
     acc_fmt = cfg.acc_format
     a = np.asarray(a, dtype=cfg.in_format.dtype)
@@ -135,7 +150,8 @@ def ref_gemm(a, b, cfg, k_pass=None, c_init=None):
     step = k if not k_pass else k_pass
     acc = None if c_init is None else np.asarray(c_init, dtype=acc_fmt.dtype)
     for k0 in range(0, max(k, 1), max(step, 1)):
-        part = _dot_pass(a[:, k0:k0 + step], b[k0:k0 + step, :], acc_fmt, cfg.ftz)
+        part = _interleaved_pass(a[:, k0:k0 + step], b[k0:k0 + step, :], acc_fmt, cfg.ftz,
+                                 interleave)
         acc = part if acc is None else ref_add(acc, part, acc_fmt, cfg.ftz)
     return acc
 

@@ -44,7 +44,7 @@ class GemmResult:
 
 def ref_program(prog, a, b):
     """The golden result of a program for ``a @ b``."""
-    c = ref_gemm(a, b, prog.cfg, k_pass=prog.k_pass)
+    c = ref_gemm(a, b, prog.cfg, k_pass=prog.k_pass, interleave=prog.interleave)
     return ref_postproc(c, prog.cfg, relu=prog.relu, mode=prog.mode, scale=prog.scale)
 
 

@@ -2,10 +2,11 @@
 
 :func:`gemm_program` tiles ``A (M×K) @ B (K×N)`` for a configuration's engine:
 
-* **Output-stationary** (``L = contexts``): output tiles of ``L·rows × cols``; K in chunks of
-  ``kc`` steps (one COMPUTE each, accumulating into the tile's accumulator rows after the
-  first). A block ``(m, k-chunk)`` is ``kc·L`` lines (row block ``c`` of step ``k`` at line
-  ``k·L + c``), a B block ``(n, k-chunk)`` is ``kc`` lines.
+* **Output-stationary**: output tiles of ``rows × cols``; K in chunks of ``kc`` steps (one
+  COMPUTE each, accumulating into the tile's accumulator rows after the first). An A block
+  ``(m, k-chunk)`` is ``kc`` lines (column ``k`` of the tile's rows of A), a B block
+  ``(n, k-chunk)`` is ``kc`` lines (rows of B). With FP32 accumulation each chunk is summed as
+  ``contexts`` interleaved partial sums (:mod:`hw.reducer`): ``prog.interleave``.
 * **Weight-stationary**: weight tiles of ``rows × cols`` (one PRELOAD each), activations in
   chunks of ``mc`` rows of A (one COMPUTE per weight tile and chunk), K in passes of ``rows``.
 
@@ -15,8 +16,8 @@ as many slots as fit. Every LOAD for the next step is issued right after the cur
 and a tile's STORE a few steps after its last COMPUTE, so loads, compute and stores overlap;
 the controller's hazard checks keep any order correct.
 
-The golden result of a program is ``ref_gemm(a, b, cfg, k_pass=prog.k_pass)`` followed by
-``ref_postproc``.
+The golden result of a program is ``ref_gemm(a, b, cfg, k_pass=prog.k_pass,
+interleave=prog.interleave)`` followed by ``ref_postproc`` (:func:`sim.host.ref_program`).
 """
 
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ __all__ = ["EngineProgram", "gemm_program", "out_mode", "ProgramError"]
 
 #: How many tiles a STORE trails its tile's last COMPUTE by (when the slots allow).
 STORE_LAG = 2
+#: Weight-stationary: activation rows per COMPUTE, at most.
+WS_CHUNK_ROWS = 256
 
 
 class ProgramError(ValueError):
@@ -64,6 +67,8 @@ class EngineProgram:
         Rows the STOREs will send.
     k_pass : int
         K extent of one COMPUTE: the golden model's ``k_pass``.
+    interleave : int
+        Partial sums per pass: the golden model's ``interleave``.
     macs : int
         ``M·K·N``, for utilization figures.
     """
@@ -71,6 +76,7 @@ class EngineProgram:
     m: int
     n: int
     k_pass: int
+    interleave: int = 1
     relu: bool = False
     mode: OutMode = OutMode.RAW
     scale: float = 1.0
@@ -194,27 +200,23 @@ def _emit_stores(prog, pending, lag):
 def _os_program(cfg, a, b):
     in_fmt = cfg.in_format
     rows, cols = cfg.rows, cfg.cols
-    ctx = ArrayTiming(cfg).contexts
     m, k = a.shape
     n = b.shape[1]
-    block_m = ctx * rows
-    kc = min(k, cfg.spad_b_lines // 2, cfg.spad_a_lines // (2 * ctx))
+    block_m = rows
+    kc = min(k, cfg.spad_b_lines // 2, cfg.spad_a_lines // 2)
     if kc < 1:
         raise ProgramError("the scratchpad cannot hold one step of a tile")
     nk, nm, nn = _ceil(k, kc), _ceil(m, block_m), _ceil(n, cols)
-    buf_a = _Buffer(cfg.spad_a_lines, kc * ctx, nm * nk)
+    buf_a = _Buffer(cfg.spad_a_lines, kc, nm * nk)
     buf_b = _Buffer(cfg.spad_b_lines, kc, nn * nk)
     slots = max(1, cfg.acc_rows // block_m)
-    prog = EngineProgram(cfg, m, n, k_pass=kc)
+    prog = EngineProgram(cfg, m, n, k_pass=kc, interleave=ArrayTiming(cfg).contexts)
 
     def a_lines(mi, ki):
         k0 = ki * kc
-        out = []
-        for kk in range(k0, min(k, k0 + kc)):
-            for c in range(ctx):
-                r0 = mi * block_m + c * rows
-                out.append(pack_lanes(a[r0:r0 + rows, kk], in_fmt, rows))
-        return out
+        r0 = mi * block_m
+        return [pack_lanes(a[r0:r0 + rows, kk], in_fmt, rows)
+                for kk in range(k0, min(k, k0 + kc))]
 
     def b_lines(ni, ki):
         k0 = ki * kc
@@ -262,7 +264,10 @@ def _ws_program(cfg, a, b):
     m, k = a.shape
     n = b.shape[1]
     nk, nn = _ceil(k, rows), _ceil(n, cols)
-    mc = min(m, cfg.spad_a_lines // 2, cfg.acc_rows)
+    # Activation chunks of a few hundred rows: long enough to hide the next tile's weight
+    # loading, short enough that the first LOAD and the last STORE (which nothing overlaps)
+    # stay small.
+    mc = min(m, WS_CHUNK_ROWS, cfg.spad_a_lines // 2, cfg.acc_rows)
     if mc < 1:
         raise ProgramError("the buffers cannot hold one activation row")
     nm = _ceil(m, mc)
