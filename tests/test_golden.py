@@ -84,3 +84,20 @@ def test_gemm_matches_float64_on_exact_integers(k_pass):
 def test_gemm_shape_error():
     with pytest.raises(ValueError, match=r"must be M×K and K×N"):
         ref_gemm(np.zeros((2, 3), np.int8), np.zeros((4, 2), np.int8), Config())
+
+
+def test_interleaved_partial_sums():
+    # Steps 0, 3 / 1, 4 / 2 in three partials: (1 + 2^-30) + (2^-30 + -1) + 0.5 ...
+    a = np.array([[1.0, 2.0**-30, 0.5, 2.0**-30, -1.0]], ml_dtypes.bfloat16)
+    b = np.ones((5, 1), ml_dtypes.bfloat16)
+    cfg = Config(in_fmt="bf16")
+    # partial 0 = 1 + 2^-30 = 1; partial 1 = 2^-30 + -1 = -1; partial 2 = 0.5
+    assert ref_gemm(a, b, cfg, interleave=3)[0, 0] == np.float32(0.5)
+    # The orders differ: sequentially (1 + 2^-30) - 1 = 0; in two partials (1 - 1) + 2^-30.
+    c = np.array([[1.0, 2.0**-30, -1.0]], ml_dtypes.bfloat16)
+    ones = np.ones((3, 1), ml_dtypes.bfloat16)
+    assert ref_gemm(c, ones, cfg)[0, 0] == np.float32(0.0)
+    assert ref_gemm(c, ones, cfg, interleave=2)[0, 0] == np.float32(2.0**-30)
+    # Integers do not care.
+    i = np.arange(-6, 6, dtype=np.int8).reshape(1, 12)
+    assert ref_gemm(i, i.T, Config(), interleave=3)[0, 0] == ref_gemm(i, i.T, Config())[0, 0]
