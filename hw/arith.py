@@ -13,6 +13,7 @@ from .fp.add import FPAdd
 from .fp.int2float import IntToFloat
 from .fp.mul import FPMul
 from .intarith import IntAdd, IntMul
+from .latency import FixedLatency
 
 __all__ = ["operand_shape", "acc_shape", "make_multiplier", "make_adder", "IntMulToFloat",
            "mul_latency", "add_latency"]
@@ -30,7 +31,7 @@ def acc_shape(cfg):
     return signed(fmt.width) if fmt.kind == "int" else unsigned(fmt.width)
 
 
-class IntMulToFloat(wiring.Component):
+class IntMulToFloat(FixedLatency, wiring.Component):
     """Exact integer product converted to a float accumulator format (exact for int8 → fp32).
 
     Latency: the multiplier's 1 plus the converter's.
@@ -47,9 +48,6 @@ class IntMulToFloat(wiring.Component):
 
     LATENCY = IntMul.LATENCY + IntToFloat.LATENCY
 
-    @property
-    def latency(self):
-        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()

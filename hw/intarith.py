@@ -4,6 +4,8 @@ from amaranth import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .latency import FixedLatency
+
 __all__ = ["IntMul", "IntAdd"]
 
 
@@ -12,7 +14,7 @@ def _check_width(name, value, low, high):
         raise ValueError(f"{name} must be an integer from {low} to {high}, not {value!r}")
 
 
-class IntMul(wiring.Component):
+class IntMul(FixedLatency, wiring.Component):
     """Exact signed multiplier: ``o = a * b``, widened to ``out_width`` bits.
 
     Parameters
@@ -36,13 +38,8 @@ class IntMul(wiring.Component):
             "o": Out(signed(out_width)),
         })
 
-    #: Register stages from ``a`` / ``b`` to ``o`` (a class fact: timing models read it
-    #: without building the unit).
     LATENCY = 1
 
-    @property
-    def latency(self):
-        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()
@@ -50,7 +47,7 @@ class IntMul(wiring.Component):
         return m
 
 
-class IntAdd(wiring.Component):
+class IntAdd(FixedLatency, wiring.Component):
     """Two's complement adder that wraps: ``o = (a + b) mod 2**width``, as a signed value.
 
     Latency 1 (the sum is registered), throughput one sum per cycle.
@@ -65,13 +62,8 @@ class IntAdd(wiring.Component):
             "o": Out(signed(width)),
         })
 
-    #: Register stages from ``a`` / ``b`` to ``o`` (a class fact: timing models read it
-    #: without building the unit).
     LATENCY = 1
 
-    @property
-    def latency(self):
-        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()

@@ -4,6 +4,7 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..latency import FixedLatency
 from ._check import check_bool, check_float_format, discard_on_error
 from .lzc import LeadingZeroCount
 from .round import FPRound
@@ -17,7 +18,7 @@ __all__ = ["FPAdd"]
 _EXTRA = 3
 
 
-class FPAdd(wiring.Component):
+class FPAdd(FixedLatency, wiring.Component):
     """Add two floats of ``fmt``, IEEE 754 round to nearest, ties to even.
 
     Subnormal operands and results are handled in full (``ftz=False``). ``+0 + -0`` is
@@ -77,14 +78,8 @@ class FPAdd(wiring.Component):
     def ftz(self):
         return self._ftz
 
-    #: Register stages from ``a`` / ``b`` to ``o``; a class fact, so timing models read it
-    #: without building the unit.
     LATENCY = 3
 
-    @property
-    def latency(self):
-        """Register stages from ``a`` / ``b`` to ``o``."""
-        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()

@@ -4,13 +4,14 @@ from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..latency import FixedLatency
 from ._check import check_float_format, check_width, discard_on_error
 from .unpack import FPUnpack
 
 __all__ = ["FloatToInt"]
 
 
-class FloatToInt(wiring.Component):
+class FloatToInt(FixedLatency, wiring.Component):
     """Convert a float to a signed two's complement integer, round to nearest, ties to even.
 
     The result saturates to ``[-2**(int_width - 1), 2**(int_width - 1) - 1]``: a finite value
@@ -59,14 +60,8 @@ class FloatToInt(wiring.Component):
     def int_width(self):
         return self._int_width
 
-    #: Register stages from ``a`` to ``o``; a class fact, so timing models read it without
-    #: building the unit.
     LATENCY = 1
 
-    @property
-    def latency(self):
-        """Register stages from ``a`` to ``o``."""
-        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()

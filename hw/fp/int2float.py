@@ -4,6 +4,7 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..latency import FixedLatency
 from ._check import check_float_format, check_width, discard_on_error
 from .lzc import LeadingZeroCount
 from .round import FPRound
@@ -11,7 +12,7 @@ from .round import FPRound
 __all__ = ["IntToFloat"]
 
 
-class IntToFloat(wiring.Component):
+class IntToFloat(FixedLatency, wiring.Component):
     """Convert a signed two's complement integer to a float, round to nearest even.
 
     Exact whenever the integer's magnitude fits the format's significand (a 16-bit integer,
@@ -59,14 +60,8 @@ class IntToFloat(wiring.Component):
     def fmt(self):
         return self._fmt
 
-    #: Register stages from ``a`` to ``o``; a class fact, so timing models read it without
-    #: building the unit.
     LATENCY = 1
 
-    @property
-    def latency(self):
-        """Register stages from ``a`` to ``o``."""
-        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()

@@ -4,6 +4,7 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..latency import FixedLatency
 from ._check import check_bool, check_float_format, discard_on_error
 from .lzc import LeadingZeroCount
 from .round import FPRound
@@ -13,7 +14,7 @@ from .unpack import FPUnpack
 __all__ = ["FPMul"]
 
 
-class FPMul(wiring.Component):
+class FPMul(FixedLatency, wiring.Component):
     """Multiply two ``in_fmt`` floats, rounding the exact product once to ``out_fmt``.
 
     Round to nearest, ties to even. For BF16 operands and an FP32 result the product's 16-bit
@@ -81,14 +82,8 @@ class FPMul(wiring.Component):
     def ftz(self):
         return self._ftz
 
-    #: Register stages from ``a`` / ``b`` to ``o``; a class fact, so timing models read it
-    #: without building the unit.
     LATENCY = 2
 
-    @property
-    def latency(self):
-        """Register stages from ``a`` / ``b`` to ``o``."""
-        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()

@@ -4,6 +4,7 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..latency import FixedLatency
 from ._check import check_bool, check_float_format, discard_on_error
 from .lzc import LeadingZeroCount
 from .round import FPRound
@@ -12,7 +13,7 @@ from .unpack import FPUnpack
 __all__ = ["FloatNarrow"]
 
 
-class FloatNarrow(wiring.Component):
+class FloatNarrow(FixedLatency, wiring.Component):
     """Round a float of ``in_fmt`` into the narrower ``out_fmt``, to nearest, ties to even.
 
     For FP32 to BF16 (same exponent range) the only rounding is of the significand: a value
@@ -77,14 +78,8 @@ class FloatNarrow(wiring.Component):
     def ftz(self):
         return self._ftz
 
-    #: Register stages from ``a`` to ``o``; a class fact, so timing models read it without
-    #: building the unit.
     LATENCY = 1
 
-    @property
-    def latency(self):
-        """Register stages from ``a`` to ``o``."""
-        return self.LATENCY
 
     def elaborate(self, platform):
         m = Module()
