@@ -23,7 +23,7 @@ from sim.backends.cocotb_engine import (
     run_cocotb_engine,
 )
 from sim.golden import same_bits
-from sim.host import ref_program
+from sim.host import BACKENDS, ref_program, run_program
 from sim.operands import random_matrix
 from sim.program import gemm_program
 
@@ -134,3 +134,19 @@ def test_missing_simulator_says_what_is_missing(monkeypatch):
     monkeypatch.setenv("PATH", "")
     assert "not found" in missing_simulator("icarus")
     assert "unknown simulator" in missing_simulator("ghdl")
+
+
+def test_same_program_same_bits_on_every_backend():
+    """One program, four backends: the golden model, the Amaranth simulator, Verilator and
+    Icarus all return the same C."""
+    for simulator in ("verilator", "icarus"):
+        _skip_if_missing(simulator)
+    cfg = TINY_OS
+    prog, a, b = program(cfg, (7, 13, 8), np.random.default_rng(5), mode="int8",
+                         scale=1 / 32, relu=True)
+    results = {backend: run_program(prog, a, b, backend, seed=3, p_valid=P_VALID,
+                                    p_ready=P_READY)
+               for backend in BACKENDS}
+    for backend, res in results.items():
+        assert same_bits(res.c, results["golden"].c, INT8).all(), backend
+        assert (res.cycles is None) == (backend == "golden")
