@@ -35,7 +35,9 @@ __all__ = ["EngineProgram", "gemm_program", "out_mode", "ProgramError"]
 #: How many tiles a STORE trails its tile's last COMPUTE by (when the slots allow).
 STORE_LAG = 2
 #: Weight-stationary: activation rows per COMPUTE, at most.
-WS_CHUNK_ROWS = 256
+WS_CHUNK_ROWS = 128
+#: Output-stationary: K steps per COMPUTE, about at most (chunks are balanced).
+OS_CHUNK_STEPS = 256
 
 
 class ProgramError(ValueError):
@@ -203,14 +205,18 @@ def _os_program(cfg, a, b):
     m, k = a.shape
     n = b.shape[1]
     block_m = rows
-    kc = min(k, cfg.spad_b_lines // 2, cfg.spad_a_lines // 2)
+    # K in balanced chunks of about OS_CHUNK_STEPS (a multiple of the contexts, so only the
+    # last chunk pads): the first tile starts after a chunk's operands, not all of K's.
+    contexts = ArrayTiming(cfg).contexts
+    kc = _ceil(k, _ceil(k, OS_CHUNK_STEPS))
+    kc = min(k, _ceil(kc, contexts) * contexts, cfg.spad_b_lines // 2, cfg.spad_a_lines // 2)
     if kc < 1:
         raise ProgramError("the scratchpad cannot hold one step of a tile")
     nk, nm, nn = _ceil(k, kc), _ceil(m, block_m), _ceil(n, cols)
     buf_a = _Buffer(cfg.spad_a_lines, kc, nm * nk)
     buf_b = _Buffer(cfg.spad_b_lines, kc, nn * nk)
     slots = max(1, cfg.acc_rows // block_m)
-    prog = EngineProgram(cfg, m, n, k_pass=kc, interleave=ArrayTiming(cfg).contexts)
+    prog = EngineProgram(cfg, m, n, k_pass=kc, interleave=contexts)
 
     def a_lines(mi, ki):
         k0 = ki * kc
@@ -264,9 +270,9 @@ def _ws_program(cfg, a, b):
     m, k = a.shape
     n = b.shape[1]
     nk, nn = _ceil(k, rows), _ceil(n, cols)
-    # Activation chunks of a few hundred rows: long enough to hide the next tile's weight
-    # loading, short enough that the first LOAD and the last STORE (which nothing overlaps)
-    # stay small.
+    # Activation chunks of about a hundred rows: long enough to hide the next tile's weight
+    # loading (load_holdoff + rows beats), short enough that the first LOAD and the last
+    # STORE, which nothing overlaps, stay small.
     mc = min(m, WS_CHUNK_ROWS, cfg.spad_a_lines // 2, cfg.acc_rows)
     if mc < 1:
         raise ProgramError("the buffers cannot hold one activation row")
