@@ -122,12 +122,13 @@ class EngineProgram:
 
 
 class _Buffer:
-    """Where operand blocks go in one scratchpad buffer: fixed lines when all fit, else two
-    alternating regions."""
+    """Where operand blocks go in one scratchpad buffer: packed at fixed lines when all
+    ``total_lines`` of them fit, else two alternating regions of the largest block's size."""
 
-    def __init__(self, lines, block_lines, blocks):
+    def __init__(self, lines, block_lines, total_lines):
         self.block_lines = block_lines
-        self.resident = blocks * block_lines <= lines
+        self.resident = total_lines <= lines
+        self.next_free = 0
         if not self.resident and 2 * block_lines > lines:
             raise ProgramError(f"a block of {block_lines} lines does not fit twice in a "
                                f"{lines}-line buffer")
@@ -135,12 +136,13 @@ class _Buffer:
         self.where = {}         # block key -> base (resident)
         self.flip = 0
 
-    def place(self, key):
-        """Return ``(base, needs_load)`` for block ``key``."""
+    def place(self, key, size):
+        """Return ``(base, needs_load)`` for block ``key`` of ``size`` lines."""
         if self.resident:
             if key in self.where:
                 return self.where[key], False
-            base = len(self.where) * self.block_lines
+            base = self.next_free
+            self.next_free += size
             self.where[key] = base
             return base, True
         for base, held in self.held.items():
@@ -213,8 +215,8 @@ def _os_program(cfg, a, b):
     if kc < 1:
         raise ProgramError("the scratchpad cannot hold one step of a tile")
     nk, nm, nn = _ceil(k, kc), _ceil(m, block_m), _ceil(n, cols)
-    buf_a = _Buffer(cfg.spad_a_lines, kc, nm * nk)
-    buf_b = _Buffer(cfg.spad_b_lines, kc, nn * nk)
+    buf_a = _Buffer(cfg.spad_a_lines, kc, nm * k)
+    buf_b = _Buffer(cfg.spad_b_lines, kc, nn * k)
     slots = max(1, cfg.acc_rows // block_m)
     prog = EngineProgram(cfg, m, n, k_pass=kc, interleave=contexts)
 
@@ -233,8 +235,9 @@ def _os_program(cfg, a, b):
 
     def loads(step):
         mi, ni, ki = step
-        base_a, load_a = buf_a.place((mi, ki))
-        base_b, load_b = buf_b.place((ni, ki))
+        steps_k = min(kc, k - ki * kc)
+        base_a, load_a = buf_a.place((mi, ki), steps_k)
+        base_b, load_b = buf_b.place((ni, ki), steps_k)
         for buf, base, needed, lines in (("a", base_a, load_a, lambda: a_lines(mi, ki)),
                                          ("b", base_b, load_b, lambda: b_lines(ni, ki))):
             if needed:
@@ -277,8 +280,8 @@ def _ws_program(cfg, a, b):
     if mc < 1:
         raise ProgramError("the buffers cannot hold one activation row")
     nm = _ceil(m, mc)
-    buf_a = _Buffer(cfg.spad_a_lines, mc, nm * nk)
-    buf_b = _Buffer(cfg.spad_b_lines, rows, nn * nk)
+    buf_a = _Buffer(cfg.spad_a_lines, mc, m * nk)
+    buf_b = _Buffer(cfg.spad_b_lines, rows, nn * nk * rows)
     slots = max(1, cfg.acc_rows // mc)
     prog = EngineProgram(cfg, m, n, k_pass=rows)
 
@@ -297,8 +300,8 @@ def _ws_program(cfg, a, b):
 
     def loads(step):
         mi, ni, ki = step
-        base_a, load_a = buf_a.place((mi, ki))
-        base_b, load_b = buf_b.place((ki, ni))
+        base_a, load_a = buf_a.place((mi, ki), min(mc, m - mi * mc))
+        base_b, load_b = buf_b.place((ki, ni), rows)
         if load_b:
             data = w_lines(ki, ni)
             prog.cmds.append(encode_load("b", base_b, len(data)))

@@ -61,3 +61,14 @@ def test_out_modes_by_name_and_errors():
         gemm_program(cfg, np.ones((2, 3), np.int8), np.ones((2, 2), np.int8))
     with pytest.raises(ProgramError, match=r"at least 1"):
         gemm_program(cfg, np.ones((0, 2), np.int8), np.ones((2, 2), np.int8))
+
+
+def test_uneven_k_chunks_still_load_each_line_once():
+    # K = 2048 in balanced chunks of 258 steps (a multiple of the 3 FP32 contexts): the last
+    # chunk is shorter, and the blocks, packed by their real size, exactly fill buffer A.
+    cfg = Config(rows=16, in_fmt="bf16", dataflow="os", spad_kib=512, acc_kib=256)
+    a = np.zeros((64, 2048), cfg.in_format.dtype)
+    b = np.zeros((2048, 64), cfg.in_format.dtype)
+    prog = gemm_program(cfg, a, b)
+    assert prog.k_pass == 258 and 4 * 2048 == cfg.spad_a_lines
+    assert len(prog.din) == (4 + 4) * 2048
