@@ -8,7 +8,7 @@ input vector per cycle, so throughput and latency are tested along with the valu
 import numpy as np
 from amaranth.sim import Simulator
 
-__all__ = ["rtl_pipeline"]
+__all__ = ["rtl_pipeline", "rtl_impulse"]
 
 
 def rtl_pipeline(dut, inputs, count=None, *, dtype=np.uint64):
@@ -33,3 +33,23 @@ def rtl_pipeline(dut, inputs, count=None, *, dtype=np.uint64):
     sim.add_testbench(testbench)
     sim.run()
     return np.array(out[:count], dtype=dtype)
+
+
+def rtl_impulse(dut, inputs, cycles):
+    """Apply ``inputs`` (port name → integer) for one cycle, then zeros, and return what
+    ``dut.o`` shows before each of ``cycles`` clock edges: the value should appear exactly at
+    index ``dut.latency`` and nowhere else (zeros elsewhere, for units whose zero maps to 0)."""
+    seen = []
+
+    async def testbench(ctx):
+        for k in range(cycles):
+            for port, value in inputs.items():
+                ctx.set(getattr(dut, port), value if k == 0 else 0)
+            seen.append(ctx.get(dut.o))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    return seen

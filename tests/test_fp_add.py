@@ -6,12 +6,11 @@ import ml_dtypes
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from hw.formats import FP32, INT32, FloatFormat
 from hw.fp.add import FPAdd
 from sim.golden import from_bits, ref_add, same_bits
-from sim.pipeline import rtl_pipeline
+from sim.pipeline import rtl_impulse, rtl_pipeline
 
 # Per mode (ieee, ftz): 3,878 directed pairs, 50,000 random pairs; plus 65,536 FP8 E5M2 pairs.
 N_RANDOM = 20_000       # uniform random bit patterns
@@ -135,19 +134,7 @@ def ftz(request):
 def test_latency():
     # 1 + 2 enters for one cycle between zeros: 3.0 shows after exactly `latency` clock edges.
     dut = FPAdd(FP32)
-    seen = []
-
-    async def testbench(ctx):
-        for k in range(dut.latency + 2):
-            ctx.set(dut.a, 0x3F800000 if k == 0 else 0)
-            ctx.set(dut.b, 0x40000000 if k == 0 else 0)
-            seen.append(ctx.get(dut.o))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    seen = rtl_impulse(dut, {"a": 0x3F800000, "b": 0x40000000}, dut.latency + 2)
     assert dut.latency == 3
     assert seen == [0x40400000 if k == dut.latency else 0 for k in range(dut.latency + 2)]
 

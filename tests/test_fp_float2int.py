@@ -6,12 +6,11 @@ import re
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from hw.formats import BF16, FP32, INT8
 from hw.fp.float2int import FloatToInt
 from sim.golden import from_bits, ref_float_to_int, to_bits
-from sim.pipeline import rtl_pipeline
+from sim.pipeline import rtl_impulse, rtl_pipeline
 
 # Per integer width (8, 32): 50 directed values, 10,000 uniformly random bit patterns and
 # 10,000 values with exponents around the integer's range (half of them exact half-integers);
@@ -58,18 +57,7 @@ def random_bits(int_width, seed):
 
 def test_latency():
     dut = FloatToInt(FP32, 8)
-    seen = []
-
-    async def testbench(ctx):
-        for k in range(dut.latency + 2):
-            ctx.set(dut.a, 0xC0400000 if k == 0 else 0)    # -3.0
-            seen.append(ctx.get(dut.o))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    seen = rtl_impulse(dut, {"a": 0xC0400000}, dut.latency + 2)
     assert dut.latency == FloatToInt.LATENCY == 1
     assert seen == [-3 if k == dut.latency else 0 for k in range(dut.latency + 2)]
 

@@ -5,12 +5,11 @@ import re
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from hw.formats import FP32, INT32, FloatFormat
 from hw.fp.int2float import IntToFloat
 from sim.golden import same_bits, to_bits
-from sim.pipeline import rtl_pipeline
+from sim.pipeline import rtl_impulse, rtl_pipeline
 
 # Every 16-bit integer (65,536, exact), and 10,000 random + 23 directed 32-bit integers (rounded).
 N_INT16 = 1 << 16
@@ -37,18 +36,7 @@ def check(values, int_width):
 def test_latency():
     # -3 enters for one cycle between zeros: -3.0 shows after exactly `latency` clock edges.
     dut = IntToFloat(16, FP32)
-    seen = []
-
-    async def testbench(ctx):
-        for k in range(dut.latency + 2):
-            ctx.set(dut.a, -3 if k == 0 else 0)
-            seen.append(ctx.get(dut.o))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    seen = rtl_impulse(dut, {"a": -3}, dut.latency + 2)
     assert dut.latency == 1
     assert seen == [0xC0400000 if k == dut.latency else 0 for k in range(dut.latency + 2)]
 

@@ -5,12 +5,11 @@ import re
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from hw.formats import BF16, FP32, INT8
 from hw.fp.mul import FPMul
 from sim.golden import from_bits, ref_mul, same_bits
-from sim.pipeline import rtl_pipeline
+from sim.pipeline import rtl_impulse, rtl_pipeline
 
 # Per mode (ieee, ftz): 8,800 directed BF16 pairs, 35,000 random BF16 pairs, and 5,028 FP32
 # pairs around FP32's smallest normal.
@@ -109,19 +108,7 @@ def ftz(request):
 def test_latency():
     # 1.5 * 2 enters for one cycle between zeros: 3.0 shows after exactly `latency` clock edges.
     dut = FPMul(BF16, FP32)
-    seen = []
-
-    async def testbench(ctx):
-        for k in range(dut.latency + 2):
-            ctx.set(dut.a, 0x3FC0 if k == 0 else 0)
-            ctx.set(dut.b, 0x4000 if k == 0 else 0)
-            seen.append(ctx.get(dut.o))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    seen = rtl_impulse(dut, {"a": 0x3FC0, "b": 0x4000}, dut.latency + 2)
     assert dut.latency == 2
     assert seen == [0x40400000 if k == dut.latency else 0 for k in range(dut.latency + 2)]
 

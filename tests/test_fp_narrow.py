@@ -6,12 +6,11 @@ import re
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 
 from hw.formats import BF16, FP32, INT8, FloatFormat
 from hw.fp.narrow import FloatNarrow
 from sim.golden import from_bits, ref_narrow, same_bits
-from sim.pipeline import rtl_pipeline
+from sim.pipeline import rtl_impulse, rtl_pipeline
 
 # Per mode (ieee, ftz): 60 directed FP32 patterns, 10,000 uniformly random patterns, 10,000
 # subnormals and smallest normals, 5,000 values at BF16 ties; and 10,000 FP32 to FP8 E5M2.
@@ -66,18 +65,7 @@ def ftz(request):
 
 def test_latency():
     dut = FloatNarrow(FP32, BF16)
-    seen = []
-
-    async def testbench(ctx):
-        for k in range(dut.latency + 2):
-            ctx.set(dut.a, 0xC0400000 if k == 0 else 0)    # -3.0
-            seen.append(ctx.get(dut.o))
-            await ctx.tick()
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    seen = rtl_impulse(dut, {"a": 0xC0400000}, dut.latency + 2)
     assert dut.latency == FloatNarrow.LATENCY == 1
     assert seen == [0xC040 if k == dut.latency else 0 for k in range(dut.latency + 2)]
 
