@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hw.formats import BF16, INT8
 from hw.isa import OutMode, encode_compute, encode_config, encode_load, encode_preload, encode_store
 from hw.postproc import allowed_modes, out_width
 from hw.timing import ArrayTiming
@@ -92,14 +93,13 @@ class EngineProgram:
         return sum(len(s.rows) for s in self.stores)
 
     @property
+    def out_format(self):
+        """The format of C as STORE sends it: INT8, BF16, or the accumulator's."""
+        return {OutMode.INT8: INT8, OutMode.BF16: BF16}.get(self.mode, self.cfg.acc_format)
+
+    @property
     def out_dtype(self):
-        cfg = self.cfg
-        if self.mode == OutMode.INT8:
-            return np.dtype(np.int8)
-        if self.mode == OutMode.BF16:
-            from hw.formats import BF16
-            return BF16.dtype
-        return cfg.acc_format.dtype
+        return self.out_format.dtype
 
     def assemble(self, rows):
         """C (M×N) from the data-out rows (integers, in order)."""
@@ -194,6 +194,53 @@ def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
     return prog
 
 
+@dataclass
+class _Step:
+    """One COMPUTE of a program and what it needs.
+
+    ``loads``: ``(buffer, name, key, lines, make_lines)`` per operand block, in load order;
+    ``issue(bases, acc_row)``: the step's commands, given where its blocks landed (by buffer
+    name) and its tile's accumulator row; ``store``: ``(C rows, first column)`` when this step
+    finishes its tile, else ``None``."""
+    loads: list
+    issue: object
+    store: object = None
+
+
+def _schedule(prog, steps, slots, slot_rows):
+    """Emit ``steps`` into ``prog``: the first step's loads, then each step's commands followed
+    by the next step's loads (so they run during it), and each finished tile's STORE
+    ``STORE_LAG`` tiles later, its accumulator rows rotating over ``slots`` slots."""
+
+    def load(step):
+        bases = {}
+        for buf, name, key, size, make_lines in step.loads:
+            base, needed = buf.place(key, size)
+            if needed:
+                data = make_lines()
+                prog.cmds.append(encode_load(name, base, len(data)))
+                prog.din.extend(data)
+            bases[name] = base
+        return bases
+
+    pending = []
+    lag = min(STORE_LAG, slots - 1)
+    tile = 0
+    bases = load(steps[0])
+    for s, step in enumerate(steps):
+        acc_row = (tile % slots) * slot_rows
+        prog.cmds.extend(step.issue(bases, acc_row))
+        if s + 1 < len(steps):
+            bases = load(steps[s + 1])
+        if step.store is not None:
+            c_rows, n0 = step.store
+            pending.append(_Store(acc_row, c_rows, n0))
+            tile += 1
+            _emit_stores(prog, pending, lag)
+    _emit_stores(prog, pending, 0)
+    return prog
+
+
 def _emit_stores(prog, pending, lag):
     while len(pending) > lag:
         store = pending.pop(0)
@@ -206,7 +253,6 @@ def _os_program(cfg, a, b):
     rows, cols = cfg.rows, cfg.cols
     m, k = a.shape
     n = b.shape[1]
-    block_m = rows
     # K in balanced chunks of about OS_CHUNK_STEPS (a multiple of the contexts, so only the
     # last chunk pads): the first tile starts after a chunk's operands, not all of K's.
     contexts = ArrayTiming(cfg).contexts
@@ -214,57 +260,28 @@ def _os_program(cfg, a, b):
     kc = min(k, _ceil(kc, contexts) * contexts, cfg.spad_b_lines // 2, cfg.spad_a_lines // 2)
     if kc < 1:
         raise ProgramError("the scratchpad cannot hold one step of a tile")
-    nk, nm, nn = _ceil(k, kc), _ceil(m, block_m), _ceil(n, cols)
+    nk, nm, nn = _ceil(k, kc), _ceil(m, rows), _ceil(n, cols)
     buf_a = _Buffer(cfg.spad_a_lines, kc, nm * k)
     buf_b = _Buffer(cfg.spad_b_lines, kc, nn * k)
-    slots = max(1, cfg.acc_rows // block_m)
     prog = EngineProgram(cfg, m, n, k_pass=kc, interleave=contexts)
 
-    def a_lines(mi, ki):
-        k0 = ki * kc
-        r0 = mi * block_m
-        return [pack_lanes(a[r0:r0 + rows, kk], in_fmt, rows)
-                for kk in range(k0, min(k, k0 + kc))]
+    def step(mi, ni, ki):
+        m0, n0, k0 = mi * rows, ni * cols, ki * kc
+        size = min(kc, k - k0)
+        ks = range(k0, k0 + size)
+        return _Step(
+            loads=[
+                (buf_a, "a", (mi, ki), size,
+                 lambda: [pack_lanes(a[m0:m0 + rows, kk], in_fmt, rows) for kk in ks]),
+                (buf_b, "b", (ni, ki), size,
+                 lambda: [pack_lanes(b[kk, n0:n0 + cols], in_fmt, cols) for kk in ks]),
+            ],
+            issue=lambda bases, acc_row: [encode_compute(
+                bases["a"], bases["b"], acc_row, size, accumulate=ki > 0)],
+            store=(list(range(m0, min(m, m0 + rows))), n0) if ki == nk - 1 else None)
 
-    def b_lines(ni, ki):
-        k0 = ki * kc
-        return [pack_lanes(b[kk, ni * cols:(ni + 1) * cols], in_fmt, cols)
-                for kk in range(k0, min(k, k0 + kc))]
-
-    steps = [(mi, ni, ki) for ni in range(nn) for mi in range(nm) for ki in range(nk)]
-
-    def loads(step):
-        mi, ni, ki = step
-        steps_k = min(kc, k - ki * kc)
-        base_a, load_a = buf_a.place((mi, ki), steps_k)
-        base_b, load_b = buf_b.place((ni, ki), steps_k)
-        for buf, base, needed, lines in (("a", base_a, load_a, lambda: a_lines(mi, ki)),
-                                         ("b", base_b, load_b, lambda: b_lines(ni, ki))):
-            if needed:
-                data = lines()
-                prog.cmds.append(encode_load(buf, base, len(data)))
-                prog.din.extend(data)
-        return base_a, base_b
-
-    pending = []
-    lag = min(STORE_LAG, slots - 1)
-    bases = loads(steps[0])
-    tile = 0
-    for s, (mi, ni, ki) in enumerate(steps):
-        slot = tile % slots
-        steps_k = min(kc, k - ki * kc)
-        prog.cmds.append(encode_compute(bases[0], bases[1], slot * block_m, steps_k,
-                                        accumulate=ki > 0))
-        if s + 1 < len(steps):
-            bases = loads(steps[s + 1])
-        if ki == nk - 1:
-            m0 = mi * block_m
-            pending.append(_Store(slot * block_m, list(range(m0, min(m, m0 + block_m))),
-                                  ni * cols))
-            tile += 1
-            _emit_stores(prog, pending, lag)
-    _emit_stores(prog, pending, 0)
-    return prog
+    steps = [step(mi, ni, ki) for ni in range(nn) for mi in range(nm) for ki in range(nk)]
+    return _schedule(prog, steps, max(1, cfg.acc_rows // rows), rows)
 
 
 def _ws_program(cfg, a, b):
@@ -282,52 +299,25 @@ def _ws_program(cfg, a, b):
     nm = _ceil(m, mc)
     buf_a = _Buffer(cfg.spad_a_lines, mc, m * nk)
     buf_b = _Buffer(cfg.spad_b_lines, rows, nn * nk * rows)
-    slots = max(1, cfg.acc_rows // mc)
     prog = EngineProgram(cfg, m, n, k_pass=rows)
+    zero = np.zeros(0, dtype=in_fmt.dtype)
 
-    def a_lines(mi, ki):
-        k0 = ki * rows
-        return [pack_lanes(a[mm, k0:k0 + rows], in_fmt, rows)
-                for mm in range(mi * mc, min(m, (mi + 1) * mc))]
+    def step(mi, ni, ki):
+        m0, n0, k0 = mi * mc, ni * cols, ki * rows
+        size = min(mc, m - m0)
+        return _Step(
+            loads=[  # weights first: the PRELOAD can then start sooner
+                (buf_b, "b", (ki, ni), rows,
+                 lambda: [pack_lanes(b[k0 + r, n0:n0 + cols] if k0 + r < k else zero,
+                                     in_fmt, cols) for r in range(rows)]),
+                (buf_a, "a", (mi, ki), size,
+                 lambda: [pack_lanes(a[mm, k0:k0 + rows], in_fmt, rows)
+                          for mm in range(m0, m0 + size)]),
+            ],
+            issue=lambda bases, acc_row: [
+                encode_preload(bases["b"]),
+                encode_compute(bases["a"], 0, acc_row, size, accumulate=ki > 0)],
+            store=(list(range(m0, m0 + size)), n0) if ki == nk - 1 else None)
 
-    def w_lines(ki, ni):
-        k0 = ki * rows
-        zero = np.zeros(0, dtype=in_fmt.dtype)
-        return [pack_lanes(b[k0 + r, ni * cols:(ni + 1) * cols] if k0 + r < k else zero,
-                           in_fmt, cols) for r in range(rows)]
-
-    steps = [(mi, ni, ki) for ni in range(nn) for mi in range(nm) for ki in range(nk)]
-
-    def loads(step):
-        mi, ni, ki = step
-        base_a, load_a = buf_a.place((mi, ki), min(mc, m - mi * mc))
-        base_b, load_b = buf_b.place((ki, ni), rows)
-        if load_b:
-            data = w_lines(ki, ni)
-            prog.cmds.append(encode_load("b", base_b, len(data)))
-            prog.din.extend(data)
-        if load_a:
-            data = a_lines(mi, ki)
-            prog.cmds.append(encode_load("a", base_a, len(data)))
-            prog.din.extend(data)
-        return base_a, base_b
-
-    pending = []
-    lag = min(STORE_LAG, slots - 1)
-    bases = loads(steps[0])
-    tile = 0
-    for s, (mi, ni, ki) in enumerate(steps):
-        slot = tile % slots
-        rows_m = min(mc, m - mi * mc)
-        prog.cmds.append(encode_preload(bases[1]))
-        prog.cmds.append(encode_compute(bases[0], 0, slot * mc, rows_m, accumulate=ki > 0))
-        if s + 1 < len(steps):
-            bases = loads(steps[s + 1])
-        if ki == nk - 1:
-            m0 = mi * mc
-            pending.append(_Store(slot * mc, list(range(m0, m0 + rows_m)), ni * cols))
-            tile += 1
-            _emit_stores(prog, pending, lag)
-    _emit_stores(prog, pending, 0)
-    return prog
-
+    steps = [step(mi, ni, ki) for ni in range(nn) for mi in range(nm) for ki in range(nk)]
+    return _schedule(prog, steps, max(1, cfg.acc_rows // mc), mc)
