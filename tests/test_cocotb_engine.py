@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hw.config import Config
-from hw.formats import BF16, INT8
+from hw.formats import INT8
 from hw.isa import OutMode
 from sim.backends.cocotb_engine import (
     check_run,
@@ -63,15 +63,6 @@ def _id(case):
         ("-relu" if post.get("relu") else "")
 
 
-def out_format(prog):
-    """The format of the program's C: what STORE sends in its mode."""
-    if prog.mode == OutMode.INT8:
-        return INT8
-    if prog.mode == OutMode.BF16:
-        return BF16
-    return prog.cfg.acc_format
-
-
 def program(cfg, shape, rng, **post):
     m, k, n = shape
     mix = "special" if cfg.in_fmt == "bf16" else "normal"
@@ -83,7 +74,7 @@ def program(cfg, shape, rng, **post):
 
 def check(prog, a, b, c, seed):
     want = ref_program(prog, a, b)
-    match = same_bits(c, want, out_format(prog))
+    match = same_bits(c, want, prog.out_format)
     assert match.all(), (
         f"{(~match).sum()} of {match.size} elements differ (seed {seed});\n"
         f"A={a!r}\nB={b!r}\ngot={c!r}\nwant={want!r}")

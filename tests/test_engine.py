@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 from hw import isa
 from hw.config import Config
 from hw.engine import Engine
-from hw.formats import BF16, INT8
+from hw.formats import INT8
 from sim.golden import same_bits
 from sim.host import ref_program, run_gemm, run_program
 from sim.operands import random_matrix
@@ -21,10 +21,6 @@ from sim.program import gemm_program
 
 FORMATS = [("int8", "int32"), ("int8", "fp32"), ("bf16", "fp32")]
 SMALL = {"spad_kib": 2, "acc_kib": 1}
-
-
-def _fmt(cfg, mode):
-    return {"raw": cfg.acc_format, "int8": INT8, "bf16": BF16}[mode]
 
 
 def _check(cfg, m, k, n, *, mode="raw", relu=False, scale=0.01, seed=0, mix="special",
@@ -35,7 +31,7 @@ def _check(cfg, m, k, n, *, mode="raw", relu=False, scale=0.01, seed=0, mix="spe
     got = run_gemm(a, b, cfg, backend="amaranth", mode=mode, relu=relu, scale=scale,
                    seed=seed, p_valid=p_valid, p_ready=p_ready)
     want = run_gemm(a, b, cfg, backend="golden", mode=mode, relu=relu, scale=scale)
-    bad = ~same_bits(got.c, want.c, _fmt(cfg, mode))
+    bad = ~same_bits(got.c, want.c, got.program.out_format)
     assert not bad.any(), f"{bad.sum()} of {bad.size} differ; first at {np.argwhere(bad)[0]}"
     return got
 
