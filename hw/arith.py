@@ -48,7 +48,6 @@ class IntMulToFloat(FixedLatency, wiring.Component):
 
     LATENCY = IntMul.LATENCY + IntToFloat.LATENCY
 
-
     def elaborate(self, platform):
         m = Module()
         m.submodules.mul = self._mul

@@ -40,7 +40,6 @@ class IntMul(FixedLatency, wiring.Component):
 
     LATENCY = 1
 
-
     def elaborate(self, platform):
         m = Module()
         m.d.sync += self.o.eq(self.a * self.b)
@@ -63,7 +62,6 @@ class IntAdd(FixedLatency, wiring.Component):
         })
 
     LATENCY = 1
-
 
     def elaborate(self, platform):
         m = Module()

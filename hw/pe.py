@@ -9,8 +9,9 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import acc_shape, add_latency, make_adder, make_multiplier, mul_latency, operand_shape
+from .arith import acc_shape, make_adder, make_multiplier, operand_shape
 from .delay import delay
+from .timing import ArrayTiming
 
 __all__ = ["OSPE", "WSPE"]
 
@@ -20,20 +21,21 @@ class _PE(wiring.Component):
 
     def __init__(self, cfg):
         self._cfg = cfg
+        self._timing = ArrayTiming(cfg)
         super().__init__(self.members(cfg))
 
     @property
     def mul_latency(self):
-        return mul_latency(self._cfg)
+        return self._timing.mul_latency
 
     @property
     def add_latency(self):
-        return add_latency(self._cfg)
+        return self._timing.add_latency
 
     @property
     def latency(self):
         """Cycles from a PE's operands to their multiply-add result."""
-        return self.mul_latency + self.add_latency
+        return self._timing.pe_latency
 
 
 class OSPE(_PE):

@@ -80,7 +80,6 @@ class FPAdd(FixedLatency, wiring.Component):
 
     LATENCY = 3
 
-
     def elaborate(self, platform):
         m = Module()
         fmt = self._fmt

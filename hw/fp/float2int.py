@@ -62,7 +62,6 @@ class FloatToInt(FixedLatency, wiring.Component):
 
     LATENCY = 1
 
-
     def elaborate(self, platform):
         m = Module()
         fmt, w = self._fmt, self._int_width

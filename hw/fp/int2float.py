@@ -62,7 +62,6 @@ class IntToFloat(FixedLatency, wiring.Component):
 
     LATENCY = 1
 
-
     def elaborate(self, platform):
         m = Module()
         n, fmt = self._int_width, self._fmt

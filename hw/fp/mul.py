@@ -84,7 +84,6 @@ class FPMul(FixedLatency, wiring.Component):
 
     LATENCY = 2
 
-
     def elaborate(self, platform):
         m = Module()
         fi, fo = self._in_fmt, self._out_fmt

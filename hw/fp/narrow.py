@@ -80,7 +80,6 @@ class FloatNarrow(FixedLatency, wiring.Component):
 
     LATENCY = 1
 
-
     def elaborate(self, platform):
         m = Module()
         fi, fo = self._in_fmt, self._out_fmt
