@@ -12,12 +12,12 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from .array import SystolicArray
-from .blackbox import Gated
+from .array.blackbox import Gated
+from .array.pe import OSPE, WSPE
 from .config import DATAFLOWS, MAX_DIM, SUBNORMALS, Config, ConfigError
 from .engine import AxiEngine
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .manifest import array_manifest, dumps, engine_manifest
-from .pe import OSPE, WSPE
 
 __all__ = ["KINDS", "module_name", "verilog_text", "generate", "main"]
 
@@ -35,7 +35,7 @@ def module_name(cfg, kind="engine"):
 
 def _with_pe(cfg, name, make_top):
     """Verilog of ``make_top(pe_module)`` as module ``name``, with the PE written once as
-    ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.blackbox`)."""
+    ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`)."""
     pe_name = f"{name}_pe"
     pe_class = OSPE if cfg.dataflow == "os" else WSPE
     pe_text = verilog.convert(Gated(pe_class(cfg)), name=pe_name, emit_src=False)

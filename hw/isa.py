@@ -25,8 +25,8 @@ LOAD  2    flags[0] buffer (0 = A, 1 = B),         take ``count`` beats from dat
 PRELOAD 3  arg0 B address                          weight-stationary: shift weight rows
                                                    B[address + rows-1] … B[address] into the
                                                    array's standby bank
-COMPUTE 4  flags[0] accumulate, arg0 A address,    run one tile (see :mod:`hw.controller`) and
-           arg1 B address (OS), arg2 accumulator   write (or add) its rows into accumulator
+COMPUTE 4  flags[0] accumulate, arg0 A address,    run one tile (see :mod:`hw.engine.controller`)
+           arg1 B address (OS), arg2 accumulator   and write (or add) its rows into accumulator
            row, arg3 count (OS: K, WS: rows of A)  rows from arg2
 STORE 5    arg0 accumulator row, arg1 count        send ``count`` rows through post-processing
                                                    to data-out; ``tlast`` on the last

@@ -66,9 +66,9 @@ def engine_manifest(cfg, module_name):
     """Manifest for an :class:`~hw.engine.AxiEngine` top level."""
     from . import isa
     from .engine import AxiEngine
-    from .loader import din_width
-    from .postproc import allowed_modes, postproc_latency
-    from .storer import dout_width
+    from .engine.loader import din_width
+    from .engine.postproc import allowed_modes, postproc_latency
+    from .engine.storer import dout_width
 
     in_bytes = cfg.in_format.width // 8
     acc_bytes = cfg.acc_format.width // 8

@@ -201,7 +201,7 @@ def ref_relu(c, acc_fmt):
 
 
 def ref_postproc(c, cfg, *, relu=False, mode="raw", scale=1.0):
-    """Post-processing of accumulator values ``c`` as :class:`~hw.postproc.PostProc` does it.
+    """Post-processing of accumulator values ``c`` as :class:`~hw.engine.postproc.PostProc` does it.
 
     ReLU first (:func:`ref_relu`) when ``relu``, then by ``mode`` (``"raw"``, ``"int8"``,
     ``"bf16"`` or an :class:`~hw.isa.OutMode`):

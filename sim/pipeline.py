@@ -1,6 +1,6 @@
 """Streaming vectors through a plain pipeline unit on the Amaranth simulator.
 
-The arithmetic units (``hw/fp``, ``hw/intarith.py``, ``hw/postproc.py``) are plain pipelines:
+The arithmetic units (``hw/fp``, ``hw/intarith.py``, ``hw/engine/postproc.py``) are plain pipelines:
 output ``o`` at cycle ``t + latency`` depends only on the inputs at cycle ``t``. This feeds one
 input vector per cycle, so throughput and latency are tested along with the values.
 """

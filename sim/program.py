@@ -6,7 +6,7 @@
   COMPUTE each, accumulating into the tile's accumulator rows after the first). An A block
   ``(m, k-chunk)`` is ``kc`` lines (column ``k`` of the tile's rows of A), a B block
   ``(n, k-chunk)`` is ``kc`` lines (rows of B). With FP32 accumulation each chunk is summed as
-  ``contexts`` interleaved partial sums (:mod:`hw.reducer`): ``prog.interleave``.
+  ``contexts`` interleaved partial sums (:mod:`hw.engine.reducer`): ``prog.interleave``.
 * **Weight-stationary**: weight tiles of ``rows × cols`` (one PRELOAD each), activations in
   chunks of ``mc`` rows of A (one COMPUTE per weight tile and chunk), K in passes of ``rows``.
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hw.engine.postproc import allowed_modes, out_width
 from hw.formats import BF16, INT8
 from hw.isa import OutMode, encode_compute, encode_config, encode_load, encode_preload, encode_store
-from hw.postproc import allowed_modes, out_width
 from hw.timing import ArrayTiming
 
 from .payload import pack_lanes

@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.config import Config
-from hw.memory import AccumulatorMemory
+from hw.engine.memory import AccumulatorMemory
 from sim.golden import from_bits, ref_add, same_bits
 from sim.payload import pack_lanes, pack_struct
 from sim.streams import stream_put

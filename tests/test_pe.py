@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from hw.array.pe import OSPE, WSPE
 from hw.config import Config
-from hw.pe import OSPE, WSPE
 from sim.golden import from_bits, ref_add, ref_dot, ref_mul, same_bits, to_bits
 from sim.operands import random_matrix
 

@@ -9,9 +9,9 @@ from amaranth.back import verilog
 from amaranth.sim import Simulator
 
 from hw.config import Config
+from hw.engine.postproc import PostProc, allowed_modes, out_width, postproc_latency
 from hw.formats import BF16, FP32, INT8, INT32
 from hw.isa import OutMode
-from hw.postproc import PostProc, allowed_modes, out_width, postproc_latency
 from sim.golden import from_bits, ref_postproc, same_bits, to_bits
 
 # Per configuration, 3 lanes: ROWS_PER_BLOCK rows for every (mode, ReLU, scale) (RAW and

@@ -9,7 +9,7 @@ from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from hw.config import Config
-from hw.reducer import ContextReducer
+from hw.engine.reducer import ContextReducer
 from sim.golden import ref_add, same_bits
 from sim.operands import random_matrix
 from sim.payload import pack_lanes, unpack_lanes

@@ -4,7 +4,7 @@ reading the operand lines from the scratchpad.
 Output-stationary, ``L = contexts``: a tile of ``K = count`` steps reads A lines
 ``a_addr … a_addr + K - 1`` (column ``k`` of the tile's ``rows`` rows of A) and B lines
 ``b_addr …`` (row ``k`` of B's column block), one pair per beat; step ``k`` goes to context
-``k mod L``, so all ``L`` contexts work on the same tile (see :mod:`hw.reducer`). K is padded
+``k mod L``, so all ``L`` contexts work on the same tile (see :mod:`hw.engine.reducer`). K is padded
 with zero steps to a multiple of ``L``. The array emits ``L`` partial rows per tile row.
 
 Weight-stationary: PRELOAD reads B lines ``b_addr + rows - 1`` down to ``b_addr`` into the
@@ -19,8 +19,8 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .array import operand_layout
-from .timing import ArrayTiming
+from ..array import operand_layout
+from ..timing import ArrayTiming
 
 __all__ = ["Feeder", "compute_command_layout", "preload_command_layout"]
 

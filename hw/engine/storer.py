@@ -5,9 +5,9 @@ from amaranth.hdl import EnableInserter
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import acc_shape
-from .delay import delay
-from .isa import OutMode
+from ..arith import acc_shape
+from ..delay import delay
+from ..isa import OutMode
 from .postproc import PostProc
 
 __all__ = ["Storer", "store_command_layout", "dout_layout", "dout_width", "STORE_FIFO_DEPTH"]
@@ -19,7 +19,7 @@ STORE_FIFO_DEPTH = 4
 
 def dout_width(cfg):
     """Width of a data-out beat: ``cols`` lanes of 32 bits (narrower outputs pack densely
-    from bit 0, see :mod:`hw.postproc`)."""
+    from bit 0, see :mod:`hw.engine.postproc`)."""
     return cfg.cols * 32
 
 
@@ -61,7 +61,7 @@ class _StorePipe(wiring.Component):
 
 class Storer(wiring.Component):
     """Executes STORE commands: reads ``count`` accumulator rows from ``acc_row`` on, passes
-    them through :class:`~hw.postproc.PostProc` with the CONFIG state (``relu``, ``mode``,
+    them through :class:`~hw.engine.postproc.PostProc` with the CONFIG state (``relu``, ``mode``,
     ``scale``), and sends them on ``dout`` with ``last`` on the final row.
 
     While it runs it reports the rows it still reads (``busy``, ``lo``, ``hi``) so no COMPUTE

@@ -34,12 +34,12 @@ from amaranth.hdl import EnableInserter
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import acc_shape, operand_shape
+from ..arith import acc_shape, operand_shape
+from ..config import Config
+from ..delay import delay
+from ..timing import ArrayTiming
 from .blackbox import BlackBox
-from .config import Config
-from .delay import delay
 from .pe import OSPE, WSPE
-from .timing import ArrayTiming
 
 __all__ = ["SystolicArray", "array_signature", "operand_layout", "result_layout",
            "RESULT_FIFO_DEPTH"]
@@ -241,7 +241,7 @@ class SystolicArray(wiring.Component):
     @property
     def pe_module(self):
         """``None``: PEs are elaborated in place. A name: PEs are instances of that Verilog
-        module, which the exporter writes once (see :mod:`hw.blackbox`)."""
+        module, which the exporter writes once (see :mod:`hw.array.blackbox`)."""
         return self._pe_module
 
     def __getattr__(self, name):

@@ -1,7 +1,7 @@
 """The context reducer: adds an output-stationary tile's interleaved partial sums.
 
 With FP32 accumulation the OS array's PEs hold ``L = contexts`` accumulators in their adder
-pipelines (:class:`~hw.pe.OSPE`). The engine gives all ``L`` contexts the *same* output tile
+pipelines (:class:`~hw.array.pe.OSPE`). The engine gives all ``L`` contexts the *same* output tile
 and deals the steps of K out round-robin (step ``k`` to context ``k mod L``), so a tile is
 ``rows`` rows tall and no array rows are spent on padding when M is not a multiple of
 ``L·rows``. The array then emits, for each tile row ``i``, the ``L`` partial sums
@@ -17,10 +17,10 @@ from amaranth.hdl import EnableInserter
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import acc_shape, make_adder
-from .array import result_layout
-from .delay import delay
-from .timing import ArrayTiming
+from ..arith import acc_shape, make_adder
+from ..array import result_layout
+from ..delay import delay
+from ..timing import ArrayTiming
 
 __all__ = ["ContextReducer"]
 

@@ -9,9 +9,9 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import acc_shape, make_adder, make_multiplier, operand_shape
-from .delay import delay
-from .timing import ArrayTiming
+from ..arith import acc_shape, make_adder, make_multiplier, operand_shape
+from ..delay import delay
+from ..timing import ArrayTiming
 
 __all__ = ["OSPE", "WSPE"]
 

@@ -16,11 +16,11 @@ from amaranth import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .array import SystolicArray
-from .config import Config
+from ..array import SystolicArray
+from ..config import Config
+from ..isa import COMMAND_WIDTH, ERROR_BITS, command_layout
 from .controller import Controller
 from .feeder import Feeder
-from .isa import COMMAND_WIDTH, ERROR_BITS, command_layout
 from .loader import Loader, din_layout, din_width
 from .memory import AccumulatorMemory, Scratchpad
 from .reducer import ContextReducer

@@ -9,16 +9,16 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import acc_shape
-from .config import Config
-from .delay import delay
-from .formats import BF16, FP32, INT8
-from .fp._check import discard_on_error
-from .fp.float2int import FloatToInt
-from .fp.int2float import IntToFloat
-from .fp.mul import FPMul
-from .fp.narrow import FloatNarrow
-from .isa import OutMode
+from ..arith import acc_shape
+from ..config import Config
+from ..delay import delay
+from ..formats import BF16, FP32, INT8
+from ..fp._check import discard_on_error
+from ..fp.float2int import FloatToInt
+from ..fp.int2float import IntToFloat
+from ..fp.mul import FPMul
+from ..fp.narrow import FloatNarrow
+from ..isa import OutMode
 
 __all__ = ["PostProc", "postproc_latency", "allowed_modes", "out_width"]
 

@@ -8,9 +8,9 @@ from amaranth import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import acc_shape, make_adder, operand_shape
-from .delay import delay
-from .timing import ArrayTiming
+from ..arith import acc_shape, make_adder, operand_shape
+from ..delay import delay
+from ..timing import ArrayTiming
 
 __all__ = ["Scratchpad", "AccumulatorMemory", "writeback_layout"]
 

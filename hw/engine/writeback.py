@@ -14,7 +14,7 @@ from amaranth import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .array import result_layout
+from ..array import result_layout
 from .memory import writeback_layout
 
 __all__ = ["Writeback", "descriptor_layout", "WRITEBACK_SLOTS"]

@@ -26,8 +26,8 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..isa import ERROR_BITS, Opcode, OutMode, command_layout
 from .feeder import compute_command_layout, preload_command_layout
-from .isa import ERROR_BITS, Opcode, OutMode, command_layout
 from .loader import load_command_layout
 from .postproc import allowed_modes
 from .storer import store_command_layout
