@@ -8,41 +8,15 @@ to the bench and read the data-out rows, the cycle count and the final status ba
 Waveforms: ``WAVES=1`` (see :mod:`.cocotb_runner`).
 """
 
-from dataclasses import dataclass
-
 from hw.isa import Opcode, decode
 
 from .cocotb_runner import SIMULATORS, build, missing_simulator, run_bench
+from .engine_run import EngineRun, check_run
 
 __all__ = ["SIMULATORS", "missing_simulator", "EngineRun", "run_cocotb_engine",
            "rtl_cocotb_engine_gemm", "check_run"]
 
 _BENCH = "sim.benches.engine_tests"
-
-
-@dataclass
-class EngineRun:
-    """What one run of the engine bench returned.
-
-    Members
-    -------
-    rows : list of int
-        The data-out beats, in order.
-    frames : list of int
-        Beats in each ``tlast``-delimited frame (one frame per STORE).
-    cycles : int
-        From the first command offered to the last row taken.
-    idle, error : int
-        ``status_idle`` and ``status_error`` a few cycles after the last row.
-    extra : int
-        Data-out beats beyond the ones expected.
-    """
-    rows: list
-    frames: list
-    cycles: int
-    idle: int
-    error: int
-    extra: int
 
 
 def _timeout_cycles(cfg, cmds, din, dout_rows, p_valid, p_ready):
@@ -107,18 +81,3 @@ def rtl_cocotb_engine_gemm(prog, simulator, *, seed=0, p_valid=1.0, p_ready=1.0,
                             seed=seed, p_valid=p_valid, p_ready=p_ready, build_dir=build_dir)
     check_run(prog, run)
     return prog.assemble(run.rows), run.cycles
-
-
-def check_run(prog, run):
-    """Raise ``RuntimeError`` unless ``run`` ended as ``prog`` should: no error bits, idle, no
-    extra rows, one ``tlast`` frame per STORE."""
-    if run.error:
-        raise RuntimeError(f"engine reported error bits {run.error:#x}")
-    if not run.idle:
-        raise RuntimeError("engine not idle after its last row")
-    if run.extra:
-        raise RuntimeError(f"engine sent {run.extra} rows more than the program's "
-                           f"{prog.dout_rows}")
-    want = [len(s.rows) for s in prog.stores]
-    if run.frames != want:
-        raise RuntimeError(f"data-out frames (tlast) of {run.frames} rows, expected {want}")
