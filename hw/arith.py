@@ -6,17 +6,16 @@ cycle ``t``, one result per cycle, no other state. The processing elements rely 
 """
 
 from amaranth import Module, signed, unsigned
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .checked import CheckedComponent
 from .fp.add import FPAdd
 from .fp.int2float import IntToFloat
 from .fp.mul import FPMul
 from .intarith import IntAdd, IntMul
-from .latency import FixedLatency
+from .latency import INT_MUL, INT_TO_FLOAT, Pipelined, check_latency
 
-__all__ = ["operand_shape", "acc_shape", "make_multiplier", "make_adder", "IntMulToFloat",
-           "mul_latency", "add_latency"]
+__all__ = ["operand_shape", "acc_shape", "make_multiplier", "make_adder", "IntMulToFloat"]
 
 
 def operand_shape(cfg):
@@ -31,22 +30,33 @@ def acc_shape(cfg):
     return signed(fmt.width) if fmt.kind == "int" else unsigned(fmt.width)
 
 
-class IntMulToFloat(FixedLatency, wiring.Component):
+class IntMulToFloat(Pipelined, CheckedComponent):
     """Exact integer product converted to a float accumulator format (exact for int8 → fp32).
 
-    Latency: the multiplier's 1 plus the converter's.
+    Parameters
+    ----------
+    in_fmt : IntFormat
+    acc_fmt : FloatFormat
+    latency : int
+        Register stages: the multiplier's 1 plus the converter's, 2 (the default) to 16;
+        registers beyond those two go to the converter.
     """
 
-    def __init__(self, in_fmt, acc_fmt):
+    LEAST_LATENCY = INT_MUL + INT_TO_FLOAT
+
+    @classmethod
+    def check(cls, in_fmt, acc_fmt, latency):
+        check_latency(latency, cls.LEAST_LATENCY)
+
+    def __init__(self, in_fmt, acc_fmt, *, latency=INT_MUL + INT_TO_FLOAT):
+        self._latency = latency
         self._mul = IntMul(in_fmt.width, 2 * in_fmt.width)
-        self._cvt = IntToFloat(2 * in_fmt.width, acc_fmt)
+        self._cvt = IntToFloat(2 * in_fmt.width, acc_fmt, latency=latency - INT_MUL)
         super().__init__({
             "a": In(signed(in_fmt.width)),
             "b": In(signed(in_fmt.width)),
             "o": Out(unsigned(acc_fmt.width)),
         })
-
-    LATENCY = IntMul.LATENCY + IntToFloat.LATENCY
 
     def elaborate(self, platform):
         m = Module()
@@ -61,39 +71,21 @@ class IntMulToFloat(FixedLatency, wiring.Component):
         return m
 
 
-def _multiplier_class(cfg):
-    if cfg.in_format.kind == "int":
-        return IntMul if cfg.acc_format.kind == "int" else IntMulToFloat
-    return FPMul
-
-
-def _adder_class(cfg):
-    return IntAdd if cfg.acc_format.kind == "int" else FPAdd
-
-
-def mul_latency(cfg):
-    """Latency of ``make_multiplier(cfg)``, without building it."""
-    return _multiplier_class(cfg).LATENCY
-
-
-def add_latency(cfg):
-    """Latency of ``make_adder(cfg)``, without building it."""
-    return _adder_class(cfg).LATENCY
-
-
 def make_multiplier(cfg):
-    """The multiplier for ``cfg``: operand lanes in, an accumulator-format product out."""
+    """The PE multiplier for ``cfg``: operand lanes in, an accumulator-format product out,
+    ``cfg.pipeline.mul`` stages deep."""
     in_fmt, acc_fmt = cfg.in_format, cfg.acc_format
-    cls = _multiplier_class(cfg)
-    if cls is IntMul:
-        return IntMul(in_fmt.width, acc_fmt.width)
-    if cls is IntMulToFloat:
-        return IntMulToFloat(in_fmt, acc_fmt)
-    return FPMul(in_fmt, acc_fmt, ftz=cfg.ftz)
+    latency = cfg.pipeline.mul
+    if in_fmt.kind == "int":
+        if acc_fmt.kind == "int":
+            return IntMul(in_fmt.width, acc_fmt.width, latency=latency)
+        return IntMulToFloat(in_fmt, acc_fmt, latency=latency)
+    return FPMul(in_fmt, acc_fmt, ftz=cfg.ftz, latency=latency)
 
 
 def make_adder(cfg):
-    """The accumulator adder for ``cfg``."""
-    if _adder_class(cfg) is IntAdd:
-        return IntAdd(cfg.acc_format.width)
-    return FPAdd(cfg.acc_format, ftz=cfg.ftz)
+    """The accumulator adder for ``cfg`` (PEs, the context reducer, accumulate-on-write),
+    ``cfg.pipeline.add`` stages deep."""
+    if cfg.acc_format.kind == "int":
+        return IntAdd(cfg.acc_format.width, latency=cfg.pipeline.add)
+    return FPAdd(cfg.acc_format, ftz=cfg.ftz, latency=cfg.pipeline.add)

@@ -1,17 +1,20 @@
 """The one configuration object: every parameter of a generated design, validated once."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 
+from . import latency as lat
 from .formats import ACC_FORMATS, INPUT_FORMATS
+from .isa import ADDR_WIDTH
 
-__all__ = ["ConfigError", "Config", "DATAFLOWS", "SUBNORMALS", "MAX_DIM", "ALLOWED_ACC",
-           "MAX_KIB", "MAX_LINES"]
+__all__ = ["ConfigError", "Config", "Pipeline", "DATAFLOWS", "SUBNORMALS", "MAX_DIM",
+           "ALLOWED_ACC", "MAX_KIB", "MAX_LINES"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
 MAX_KIB = 16384
-#: Largest number of lines (rows) one memory may have: the ISA's addresses are 16 bits.
-MAX_LINES = 1 << 16
+#: Largest number of lines (rows) one memory may have: the ISA's addresses are
+#: :data:`~hw.isa.ADDR_WIDTH` bits.
+MAX_LINES = 1 << ADDR_WIDTH
 DATAFLOWS = ("os", "ws")
 SUBNORMALS = ("ieee", "ftz")
 #: The accumulator formats each input format may use.
@@ -20,13 +23,33 @@ ALLOWED_ACC = {"int8": ("int32", "fp32"), "bf16": ("fp32",)}
 
 class ConfigError(ValueError):
     """A parameter is out of range. The message names the parameter, the value and what is
-    allowed; command-line front ends print it on one line and exit with status 2."""
+    allowed; command-line front ends print it on one line and exit with status 2, naming
+    parameters their own way (:meth:`message`).
 
-    def __init__(self, param, value, allowed):
+    Parameters
+    ----------
+    param : str
+        The parameter (``"rows"``, ``"pipeline.add"``).
+    value :
+        The value given.
+    allowed : str
+        What is allowed (``"an integer from 1 to 256"``).
+    when : dict or None
+        Other parameters the allowed values depend on, and their values.
+    """
+
+    def __init__(self, param, value, allowed, *, when=None):
         self.param = param
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{param} must be {allowed}, not {value!r}")
+        self.when = dict(when or {})
+        super().__init__(self.message())
+
+    def message(self, name=str):
+        """The message, with each parameter written as ``name(param)``."""
+        when = " and ".join(f"{name(k)} is {v!r}" for k, v in self.when.items())
+        when = f" when {when}" if when else ""
+        return f"{name(self.param)} must be {self.allowed}{when}, not {self.value!r}"
 
 
 def _check_dim(name, value):
@@ -37,6 +60,84 @@ def _check_dim(name, value):
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ConfigError(name, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Register stages of each arithmetic unit a design builds (:mod:`hw.latency`).
+
+    Every field is a latency in cycles; ``None`` (for ``mul`` and ``add``) means the least the
+    configuration's formats allow, and :class:`Config` fills it in. Deeper stages shorten a
+    unit's longest path at the cost of registers; every cycle count (``hw.timing``, the
+    golden schedule, the manifest) follows from these numbers.
+
+    Parameters
+    ----------
+    mul : int or None
+        The PE multiplier: least 1 (int8 → int32), 2 (int8 → fp32: product and conversion),
+        2 (bf16).
+    add : int or None
+        The accumulator adder (PEs, the context reducer, accumulate-on-write): least 1
+        (int32), 3 (fp32). An output-stationary PE keeps one accumulator context per stage.
+    post_convert : int
+        Post-processing's int32 → fp32 conversion (int32 accumulators), least 1.
+    post_mul : int
+        Post-processing's FP32 scale multiply, least 2; 3 puts a register between its
+        normalisation and rounding.
+    post_round : int
+        Post-processing's fp32 → int8 conversion, least 1.
+    post_narrow : int
+        Post-processing's fp32 → bf16 rounding, least 1.
+    """
+    mul: int = None
+    add: int = None
+    post_convert: int = lat.INT_TO_FLOAT
+    post_mul: int = lat.FP_MUL
+    post_round: int = lat.FLOAT_TO_INT
+    post_narrow: int = lat.FLOAT_NARROW
+
+    def least(self, in_fmt, acc_fmt):
+        """The least latency of each field for these formats (names of ``INPUT_FORMATS`` and
+        ``ACC_FORMATS``)."""
+        int_in = INPUT_FORMATS[in_fmt].kind == "int"
+        int_acc = ACC_FORMATS[acc_fmt].kind == "int"
+        if int_in:
+            mul = lat.INT_MUL if int_acc else lat.INT_MUL + lat.INT_TO_FLOAT
+        else:
+            mul = lat.FP_MUL
+        return {"mul": mul, "add": lat.INT_ADD if int_acc else lat.FP_ADD,
+                "post_convert": lat.INT_TO_FLOAT, "post_mul": lat.FP_MUL,
+                "post_round": lat.FLOAT_TO_INT, "post_narrow": lat.FLOAT_NARROW}
+
+    def resolved(self, in_fmt, acc_fmt):
+        """This pipeline with ``None`` fields filled in and every field checked.
+
+        Raises
+        ------
+        ConfigError
+            Naming the field (``pipeline.add``), the value and what is allowed.
+        """
+        least = self.least(in_fmt, acc_fmt)
+        filled = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                value = least[f.name]
+            try:
+                lat.check_latency(value, least[f.name])
+            except ValueError:
+                raise ConfigError(f"pipeline.{f.name}", value,
+                                  f"an integer from {least[f.name]} to {lat.MAX_LATENCY}",
+                                  when={"in_fmt": in_fmt, "acc_fmt": acc_fmt}) from None
+            filled[f.name] = value
+        return replace(self, **filled)
+
+    def suffix(self, names, in_fmt, acc_fmt):
+        """``_<name><value>`` for each of ``names`` deeper than its least (``""`` if none):
+        what module names add so that two pipelines never share one."""
+        least = self.least(in_fmt, acc_fmt)
+        return "".join(f"_{name.replace('_', '')}{getattr(self, name)}" for name in names
+                       if getattr(self, name) != least[name])
 
 
 @dataclass(frozen=True)
@@ -68,6 +169,9 @@ class Config:
         Accumulator memory size in KiB (``None``: 64, or the least the shape allows if more;
         rows of ``cols`` accumulator values): at least one output tile (``rows`` rows), at
         most 65536 rows.
+    pipeline : Pipeline, dict or None
+        Register stages of each arithmetic unit (``None``: the least everywhere); a dict is
+        read as ``Pipeline(**dict)``.
 
     Raises
     ------
@@ -82,6 +186,7 @@ class Config:
     subnormals: str = "ieee"
     spad_kib: int = field(default=None)
     acc_kib: int = field(default=None)
+    pipeline: Pipeline = field(default=None)
 
     def __post_init__(self):
         _check_dim("rows", self.rows)
@@ -93,13 +198,24 @@ class Config:
             object.__setattr__(self, "acc_fmt", ALLOWED_ACC[self.in_fmt][0])
         _check_choice("acc_fmt", self.acc_fmt, tuple(ACC_FORMATS))
         if self.acc_fmt not in ALLOWED_ACC[self.in_fmt]:
-            raise ConfigError(
-                "acc_fmt", self.acc_fmt,
-                f"one of {', '.join(map(repr, ALLOWED_ACC[self.in_fmt]))} "
-                f"when in_fmt is {self.in_fmt!r}")
+            raise ConfigError("acc_fmt", self.acc_fmt,
+                              f"one of {', '.join(map(repr, ALLOWED_ACC[self.in_fmt]))}",
+                              when={"in_fmt": self.in_fmt})
         _check_choice("dataflow", self.dataflow, DATAFLOWS)
         _check_choice("subnormals", self.subnormals, SUBNORMALS)
         self._check_sizes()
+        pipeline = self.pipeline
+        if pipeline is None:
+            pipeline = Pipeline()
+        elif isinstance(pipeline, dict):
+            names = [f.name for f in fields(Pipeline)]
+            for key in pipeline:
+                if key not in names:
+                    raise ConfigError("pipeline", key, f"a dict with keys from {', '.join(names)}")
+            pipeline = Pipeline(**pipeline)
+        elif not isinstance(pipeline, Pipeline):
+            raise ConfigError("pipeline", pipeline, "a Pipeline, a dict or None")
+        object.__setattr__(self, "pipeline", pipeline.resolved(self.in_fmt, self.acc_fmt))
 
     def _check_sizes(self):
         line_bytes = max(self.rows, self.cols) * self.in_format.width // 8
@@ -167,12 +283,15 @@ class Config:
         name = f"{self.dataflow}_{self.rows}x{self.cols}_{self.in_fmt}_{self.acc_fmt}"
         if self.is_float and self.ftz:
             name += "_ftz"
-        return name
+        return name + self.pipeline.suffix(("mul", "add"), self.in_fmt, self.acc_fmt)
 
     @property
     def engine_name(self):
-        """:attr:`name` plus the buffer sizes, which the engine (not the array) depends on."""
-        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k"
+        """:attr:`name` plus the buffer sizes and the post-processing pipeline, which the
+        engine (not the array) depends on."""
+        post = self.pipeline.suffix(("post_convert", "post_mul", "post_round", "post_narrow"),
+                                    self.in_fmt, self.acc_fmt)
+        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k{post}"
 
     def as_dict(self):
         return asdict(self)

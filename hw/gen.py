@@ -7,6 +7,7 @@ files, with no machine paths, dates or random names in them.
 import argparse
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -14,12 +15,12 @@ from amaranth.back import verilog
 from .array import SystolicArray
 from .array.blackbox import Gated
 from .array.pe import OSPE, WSPE
-from .config import DATAFLOWS, MAX_DIM, SUBNORMALS, Config, ConfigError
+from .config import DATAFLOWS, MAX_DIM, SUBNORMALS, Config, ConfigError, Pipeline
 from .engine import AxiEngine
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .manifest import array_manifest, dumps, engine_manifest
 
-__all__ = ["KINDS", "module_name", "verilog_text", "generate", "main"]
+__all__ = ["KINDS", "module_name", "verilog_text", "generate", "option_name", "main"]
 
 
 KINDS = ("engine", "array")
@@ -100,6 +101,11 @@ def _parser():
     p.add_argument("--acc-kib", type=int, default=None, metavar="KIB",
                    help="accumulator memory size in KiB (default: 64, or the least the shape "
                         "needs)")
+    p.add_argument("--pipeline", default=None, metavar="NAME=N,...",
+                   help="register stages of arithmetic units (default: the least each needs): "
+                        "mul and add (the PE's multiplier and accumulator adder), post_convert, "
+                        "post_mul, post_round, post_narrow (post-processing), e.g. "
+                        "--pipeline post_mul=3,add=4")
     p.add_argument("--array", action="store_true",
                    help="write the bare systolic array (stream ports, no buffers or "
                         "controller) instead of the engine")
@@ -108,18 +114,39 @@ def _parser():
     return p
 
 
+def option_name(param):
+    """The command-line option for a :class:`~hw.config.Config` parameter: ``in_fmt`` is
+    ``--in-fmt``, ``pipeline.add`` is ``--pipeline add``."""
+    head, _, field = param.partition(".")
+    option = "--" + head.replace("_", "-")
+    return f"{option} {field}" if field else option
+
+
+def _pipeline(parser, text):
+    """``--pipeline NAME=N,...`` as a dict (``None`` when not given)."""
+    if text is None:
+        return None
+    names = [f.name for f in fields(Pipeline)]
+    depths = {}
+    for item in text.split(","):
+        name, _, value = item.strip().partition("=")
+        if name not in names or not value.strip().lstrip("-").isdigit():
+            parser.error(f"--pipeline must be NAME=N[,NAME=N...] with NAME one of "
+                         f"{', '.join(names)}, not {text!r}")
+        depths[name] = int(value)
+    return depths
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         cfg = Config(rows=args.rows, cols=args.cols, in_fmt=args.in_fmt, acc_fmt=args.acc_fmt,
                      dataflow=args.dataflow, subnormals=args.subnormals,
-                     spad_kib=args.spad_kib, acc_kib=args.acc_kib)
+                     spad_kib=args.spad_kib, acc_kib=args.acc_kib,
+                     pipeline=_pipeline(parser, args.pipeline))
     except ConfigError as e:
-        parser.error(str(e).replace("in_fmt", "--in-fmt").replace("acc_fmt", "--acc-fmt")
-                     .replace("rows ", "--rows ").replace("cols ", "--cols ")
-                     .replace("dataflow", "--dataflow").replace("subnormals", "--subnormals")
-                     .replace("spad_kib", "--spad-kib").replace("acc_kib", "--acc-kib"))
+        parser.error(e.message(option_name))
     start = time.perf_counter()
     try:
         v_path, j_path = generate(cfg, args.out, "array" if args.array else "engine")

@@ -7,13 +7,13 @@ re-deriving widths and latencies. It depends only on the configuration: no dates
 import json
 
 from amaranth import Value
-from amaranth.lib import data, wiring
+from amaranth.lib import data, enum, wiring
 
 from .array import array_signature, operand_layout, result_layout
 from .timing import ArrayTiming
 
 __all__ = ["MANIFEST_VERSION", "port_list", "layout_fields", "array_manifest",
-           "engine_manifest", "dumps"]
+           "isa_manifest", "engine_manifest", "dumps"]
 
 MANIFEST_VERSION = 1
 
@@ -62,13 +62,38 @@ def array_manifest(cfg, module_name):
     }
 
 
+def isa_manifest(cfg):
+    """The instruction set as :mod:`hw.isa` defines it: every opcode's fields with their bit
+    offsets and widths, the out modes ``cfg`` can produce, the error bits."""
+    from . import isa
+
+    def field(f):
+        entry = {"offset": f.offset, "width": f.width}
+        if isinstance(f.shape, type) and issubclass(f.shape, enum.Enum):
+            entry["values"] = {member.name: member.value for member in f.shape}
+        return entry
+
+    return {
+        "version": isa.ISA_VERSION,
+        "command_width": isa.COMMAND_WIDTH,
+        "opcode": {"offset": 0, "width": isa.OPCODE_WIDTH},
+        "reserved": {"offset": isa.RESERVED_OFFSET,
+                     "width": isa.COMMAND_WIDTH - isa.RESERVED_OFFSET},
+        "opcodes": {op.name: op.value for op in isa.Opcode},
+        "fields": {op.name: {name: field(f) for name, f in layout}
+                   for op, layout in isa.LAYOUTS.items()},
+        "out_modes": {mode.name: mode.value for mode in isa.allowed_modes(cfg)},
+        "errors": {err.name: err.value for err in isa.Error},
+    }
+
+
 def engine_manifest(cfg, module_name):
     """Manifest for an :class:`~hw.engine.AxiEngine` top level."""
-    from . import isa
     from .engine import AxiEngine
     from .engine.loader import din_width
-    from .engine.postproc import allowed_modes, postproc_latency
+    from .engine.postproc import postproc_latency
     from .engine.storer import dout_width
+    from .isa import COMMAND_WIDTH, allowed_modes, out_width
 
     in_bytes = cfg.in_format.width // 8
     acc_bytes = cfg.acc_format.width // 8
@@ -79,27 +104,21 @@ def engine_manifest(cfg, module_name):
         "config": cfg.as_dict(),
         "ports": port_list(AxiEngine.signature_for(cfg)),
         "streams": {
-            "s_axis_cmd": {"direction": "input", "width": isa.COMMAND_WIDTH},
+            "s_axis_cmd": {"direction": "input", "width": COMMAND_WIDTH},
             "s_axis_data": {"direction": "input", "width": din_width(cfg),
                             "lane_width": cfg.in_format.width,
                             "lanes": {"a": cfg.rows, "b": cfg.cols}},
             "m_axis_data": {"direction": "output", "width": dout_width(cfg),
                             "lanes": cfg.cols,
-                            "lane_width": {"raw": cfg.acc_format.width, "int8": 8,
-                                           "bf16": 16}},
+                            "lane_width": {mode.name.lower(): out_width(mode)
+                                           for mode in allowed_modes(cfg)}},
         },
         "buffers": {
             "spad_a": {"lines": cfg.spad_a_lines, "line_bytes": cfg.rows * in_bytes},
             "spad_b": {"lines": cfg.spad_b_lines, "line_bytes": cfg.cols * in_bytes},
             "acc": {"rows": cfg.acc_rows, "row_bytes": cfg.cols * acc_bytes},
         },
-        "isa": {
-            "version": isa.ISA_VERSION,
-            "command_width": isa.COMMAND_WIDTH,
-            "opcodes": {op.name: op.value for op in isa.Opcode},
-            "out_modes": {mode.name: mode.value for mode in allowed_modes(cfg)},
-            "errors": {err.name: err.value for err in isa.Error},
-        },
+        "isa": isa_manifest(cfg),
         "timing": {**ArrayTiming(cfg).as_dict(), "postproc_latency": postproc_latency(cfg)},
     }
 

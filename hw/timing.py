@@ -2,10 +2,9 @@
 
 The hardware (:class:`~hw.array.SystolicArray` exposes these as properties), the golden
 schedule (:func:`sim.array_program.due_cycles`), the manifest and the cycle model all read this
-one description, so none of them re-derives a latency. It builds no hardware.
+one description, so none of them re-derives a latency. It builds no hardware: every unit's
+depth is the configuration's (:class:`hw.config.Pipeline`).
 """
-
-from .arith import add_latency, mul_latency
 
 __all__ = ["ArrayTiming", "RESULT_FIFO_LATENCY"]
 
@@ -21,18 +20,22 @@ class ArrayTiming:
     cfg : hw.config.Config
     """
 
+    #: The facts, by property name.
+    FACTS = ("mul_latency", "add_latency", "pe_latency", "contexts", "latency", "row_interval",
+             "tile_spacing", "load_holdoff")
+
     def __init__(self, cfg):
         self._cfg = cfg
 
     @property
     def mul_latency(self):
-        """Multiplier pipeline depth."""
-        return mul_latency(self._cfg)
+        """Multiplier pipeline depth (``cfg.pipeline.mul``)."""
+        return self._cfg.pipeline.mul
 
     @property
     def add_latency(self):
-        """Accumulator adder pipeline depth."""
-        return add_latency(self._cfg)
+        """Accumulator adder pipeline depth (``cfg.pipeline.add``)."""
+        return self._cfg.pipeline.add
 
     @property
     def pe_latency(self):
@@ -84,6 +87,5 @@ class ArrayTiming:
         return (self._cfg.rows - 1) * self.add_latency + self._cfg.cols
 
     def as_dict(self):
-        names = ("mul_latency", "add_latency", "pe_latency", "contexts", "latency",
-                 "row_interval", "tile_spacing", "load_holdoff")
-        return {name: getattr(self, name) for name in names}
+        """Every fact by name (the manifest's ``timing``)."""
+        return {name: getattr(self, name) for name in self.FACTS}

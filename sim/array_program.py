@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.array import operand_layout
+from hw.timing import ArrayTiming
 
 from .golden import ref_add
 from .payload import pack_lanes, pack_struct, unpack_lanes
@@ -84,11 +85,24 @@ class ArrayProgram:
         return result
 
 
-def array_program(cfg, a, b, contexts=1):
+def array_program(cfg, a, b, contexts=None):
     """Tile ``a`` (M×K) @ ``b`` (K×N) into operand beats for a ``cfg`` array.
 
-    ``contexts`` is the array's (``SystolicArray(cfg).contexts``) for output-stationary.
+    ``contexts`` is the array's interleaved accumulator contexts
+    (:attr:`hw.timing.ArrayTiming.contexts`, the default); the beats are only right for that
+    number, so any other value is an error.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not chain, or ``contexts`` is not the array's.
     """
+    expected = ArrayTiming(cfg).contexts
+    if contexts is None:
+        contexts = expected
+    elif contexts != expected:
+        raise ValueError(f"contexts must be {expected} for a {cfg.name} array (its "
+                         f"ArrayTiming.contexts), not {contexts!r}")
     in_fmt = cfg.in_format
     a = np.asarray(a, dtype=in_fmt.dtype)
     b = np.asarray(b, dtype=in_fmt.dtype)

@@ -221,14 +221,13 @@ def ref_postproc(c, cfg, *, relu=False, mode="raw", scale=1.0):
         For a mode the configuration's accumulator cannot produce.
     """
     from hw.formats import BF16, INT8
-    from hw.isa import OutMode
+    from hw.isa import OutMode, allowed_modes, out_mode
 
-    if isinstance(mode, str):
-        names = {m.name.lower(): m for m in OutMode}
-        if mode not in names:
-            raise ValueError(f"mode must be one of {', '.join(map(repr, names))}, not {mode!r}")
-        mode = names[mode]
-    mode = OutMode(mode)
+    mode = out_mode(mode)
+    if mode not in allowed_modes(cfg):
+        allowed = " or ".join(m.name for m in allowed_modes(cfg))
+        raise ValueError(f"mode must be {allowed} for {cfg.acc_fmt} accumulation, "
+                         f"not {mode.name}")
     acc_fmt = cfg.acc_format
     c = np.asarray(c, dtype=acc_fmt.dtype)
     if relu:
@@ -236,9 +235,6 @@ def ref_postproc(c, cfg, *, relu=False, mode="raw", scale=1.0):
     if mode == OutMode.RAW:
         return c.copy()
     if mode == OutMode.BF16:
-        if acc_fmt.kind == "int":
-            raise ValueError(f"mode must be RAW or INT8 for {acc_fmt.name} accumulation, "
-                             f"not {mode.name}")
         return ref_narrow(c, BF16, cfg.ftz)
     x = c.astype(np.float32)               # int32 to float32: round to nearest even
     s = np.float32(scale)

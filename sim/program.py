@@ -24,14 +24,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.engine.postproc import allowed_modes, out_width
-from hw.formats import BF16, INT8
-from hw.isa import OutMode, encode_compute, encode_config, encode_load, encode_preload, encode_store
+from hw.isa import (
+    OutMode,
+    allowed_modes,
+    encode_compute,
+    encode_config,
+    encode_load,
+    encode_preload,
+    encode_store,
+    out_format,
+    out_mode,
+    out_width,
+)
 from hw.timing import ArrayTiming
 
 from .payload import pack_lanes
 
-__all__ = ["EngineProgram", "gemm_program", "out_mode", "ProgramError"]
+__all__ = ["EngineProgram", "gemm_program", "ProgramError"]
 
 #: How many tiles a STORE trails its tile's last COMPUTE by (when the slots allow).
 STORE_LAG = 2
@@ -95,7 +104,7 @@ class EngineProgram:
     @property
     def out_format(self):
         """The format of C as STORE sends it: INT8, BF16, or the accumulator's."""
-        return {OutMode.INT8: INT8, OutMode.BF16: BF16}.get(self.mode, self.cfg.acc_format)
+        return out_format(self.mode, self.cfg.acc_format)
 
     @property
     def out_dtype(self):
@@ -152,18 +161,6 @@ class _Buffer:
         self.flip ^= 1
         self.held[base] = key
         return base, True
-
-
-def out_mode(mode):
-    """``mode`` as an :class:`~hw.isa.OutMode`: a member, its value, or its name
-    (``"raw"``, ``"int8"``, ``"bf16"``, any case)."""
-    if isinstance(mode, str):
-        try:
-            return OutMode[mode.upper()]
-        except KeyError:
-            raise ValueError(f"mode must be one of 'raw', 'int8', 'bf16', not {mode!r}") \
-                from None
-    return OutMode(mode)
 
 
 def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):

@@ -24,7 +24,7 @@ def test_accumulate_on_write_back_to_back(in_fmt):
     accum = [0, 1, 1, 0, 0, 1, 0, 1, 1, 1]
     values = (rng.standard_normal((len(addrs), 3)) * 100)
     values = values.astype(np.int32) if acc.kind == "int" else values.astype(np.float32)
-    layout = dut.wb.payload.shape()
+    layout = dut.write.row.payload.shape()
     words = [pack_struct(layout, addr=a, data=pack_lanes(v, acc, 3), accumulate=c,
                          last=n == len(addrs) - 1)
              for n, (a, v, c) in enumerate(zip(addrs, values, accum, strict=True))]
@@ -34,14 +34,14 @@ def test_accumulate_on_write_back_to_back(in_fmt):
     got = {}
 
     async def bench(ctx):
-        await stream_put(ctx, dut.wb, words)
+        await stream_put(ctx, dut.write.row, words)
         for _ in range(10):
             await ctx.tick()
         for a in sorted(model):
-            ctx.set(dut.rd_addr, a)
-            ctx.set(dut.rd_en, 1)
+            ctx.set(dut.read.addr, a)
+            ctx.set(dut.read.en, 1)
             await ctx.tick()
-            got[a] = ctx.get(dut.rd_data.as_value())
+            got[a] = ctx.get(dut.read.data.as_value())
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

@@ -9,9 +9,9 @@ from amaranth.back import verilog
 from amaranth.sim import Simulator
 
 from hw.config import Config
-from hw.engine.postproc import PostProc, allowed_modes, out_width, postproc_latency
+from hw.engine.postproc import PostProc, postproc_latency
 from hw.formats import BF16, FP32, INT8, INT32
-from hw.isa import OutMode
+from hw.isa import OutMode, allowed_modes, out_width
 from sim.golden import from_bits, ref_postproc, same_bits, to_bits
 
 # Per configuration, 3 lanes: ROWS_PER_BLOCK rows for every (mode, ReLU, scale) (RAW and
@@ -216,7 +216,7 @@ def test_errors():
         postproc_latency(None)
     with pytest.raises(TypeError, match=re.escape("cfg must be a Config, not {'cols': 3}")):
         allowed_modes({"cols": 3})
-    with pytest.raises(ValueError, match="mode must be one of RAW, INT8, BF16, not 3"):
+    with pytest.raises(ValueError, match="mode must be one of .raw., .int8., .bf16., not 3"):
         out_width(3)
     with pytest.raises(ValueError, match="mode must be one of 'raw', 'int8', 'bf16', not 'fp8'"):
         ref_postproc([1], CONFIGS["int8_int32"], mode="fp8")

@@ -6,7 +6,8 @@ import pytest
 
 from hw import isa
 from hw.config import Config
-from sim.program import ProgramError, gemm_program, out_mode
+from hw.isa import out_mode
+from sim.program import ProgramError, gemm_program
 
 
 def _ops(prog):
@@ -20,13 +21,13 @@ def test_loads_consume_exactly_the_data(dataflow):
     prog = gemm_program(cfg, rng.integers(-9, 9, (30, 70)).astype(np.int8),
                         rng.integers(-9, 9, (70, 20)).astype(np.int8))
     loads = [isa.decode(w) for w in prog.cmds if isa.decode(w)["opcode"] == isa.Opcode.LOAD]
-    assert sum(ld["arg1"] for ld in loads) == len(prog.din)
+    assert sum(ld["count"] for ld in loads) == len(prog.din)
     stores = [isa.decode(w) for w in prog.cmds if isa.decode(w)["opcode"] == isa.Opcode.STORE]
-    assert sum(st["arg1"] for st in stores) == prog.dout_rows == 30 * 7  # 7 column blocks
+    assert sum(st["count"] for st in stores) == prog.dout_rows == 30 * 7  # 7 column blocks
     assert _ops(prog)[0] == isa.Opcode.CONFIG
     for ld in loads:
-        lines = cfg.spad_b_lines if ld["flags"] & 1 else cfg.spad_a_lines
-        assert ld["arg0"] + ld["arg1"] <= lines
+        lines = cfg.spad_b_lines if ld["buffer"] == isa.Buffer.B else cfg.spad_a_lines
+        assert ld["addr"] + ld["count"] <= lines
 
 
 def test_resident_operands_load_once():

@@ -31,12 +31,13 @@ still use the bank it overwrites are in flight (``load_holdoff``).
 
 from amaranth import Const, Module, Mux, Signal
 from amaranth.hdl import EnableInserter
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arith import acc_shape, operand_shape
 from ..config import Config
 from ..delay import delay
+from ..fifo import StreamFIFO
 from ..timing import ArrayTiming
 from .blackbox import BlackBox
 from .pe import OSPE, WSPE
@@ -245,9 +246,9 @@ class SystolicArray(wiring.Component):
         return self._pe_module
 
     def __getattr__(self, name):
-        # Timing facts (latency, contexts, row_interval, ...) are the configuration's.
-        if name in ("mul_latency", "add_latency", "pe_latency", "contexts", "latency",
-                    "row_interval", "tile_spacing", "load_holdoff"):
+        # The timing facts (latency, contexts, row_interval, ...) are the configuration's:
+        # ArrayTiming.FACTS names them once.
+        if name in ArrayTiming.FACTS:
             return getattr(self.timing, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -257,8 +258,7 @@ class SystolicArray(wiring.Component):
         en = Signal()
         grid_class = _OSGrid if cfg.dataflow == "os" else _WSGrid
         m.submodules.grid = grid = EnableInserter(en)(grid_class(cfg, self._pe_module))
-        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
-            width=result_layout(cfg).size, depth=RESULT_FIFO_DEPTH)
+        m.submodules.out_fifo = out_fifo = StreamFIFO(result_layout(cfg), RESULT_FIFO_DEPTH)
 
         take = Signal()
         m.d.comb += [
@@ -266,12 +266,10 @@ class SystolicArray(wiring.Component):
             grid.beat.eq(self.i.payload),
             grid.take.eq(take),
             grid.en.eq(en),
-            out_fifo.w_data.eq(grid.res),
-            out_fifo.w_en.eq(en & grid.res_valid),
-            self.o.payload.eq(out_fifo.r_data),
-            self.o.valid.eq(out_fifo.r_rdy),
-            out_fifo.r_en.eq(self.o.ready),
+            out_fifo.w.payload.eq(grid.res),
+            out_fifo.w.valid.eq(en & grid.res_valid),
         ]
+        wiring.connect(m, out_fifo.r, wiring.flipped(self.o))
 
         if cfg.dataflow == "os":
             self._os_control(m, en, take, out_fifo)
@@ -288,7 +286,7 @@ class SystolicArray(wiring.Component):
 
         # Inside a tile the grid waits for operands rather than take a bubble.
         m.d.comb += [
-            en.eq(out_fifo.w_rdy & (self.i.valid | ~tile_open)),
+            en.eq(out_fifo.w.ready & (self.i.valid | ~tile_open)),
             self.i.ready.eq(en & (tile_open | (gap >= spacing))),
             this_ctx.eq(Mux(tile_open, ctx, 0)),
         ]
@@ -312,7 +310,7 @@ class SystolicArray(wiring.Component):
         beat = self.i.payload
 
         m.d.comb += [
-            en.eq(out_fifo.w_rdy),
+            en.eq(out_fifo.w.ready),
             bank_now.eq(bank ^ beat.first),
             target.eq(~bank_now),
             self.i.ready.eq(en & ~(beat.load & (Mux(target, busy[1], busy[0]) != 0))),

@@ -2,10 +2,11 @@
 controller that dispatches the instruction set (:mod:`hw.isa`) to them.
 
 ``memory`` (scratchpad, accumulator memory), ``loader``, ``feeder``, ``writeback``,
-``reducer``, ``storer``, ``postproc``, ``controller``, and ``engine`` (the units joined, and
-the AXI4-Stream top).
+``reducer``, ``storer``, ``postproc``, ``controller``; ``links`` (the signatures that join
+them), ``engine`` (the units joined) and ``top`` (the AXI4-Stream top level).
 """
 
-from .engine import AxiEngine, Engine, status_layout
+from .engine import Engine, engine_signature
+from .top import AxiEngine
 
-__all__ = ["Engine", "AxiEngine", "status_layout"]
+__all__ = ["Engine", "AxiEngine", "engine_signature"]

@@ -22,16 +22,19 @@ An illegal command is not executed: it sets its :class:`~hw.isa.Error` bit in ``
 beats.
 """
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import ERROR_BITS, Opcode, OutMode, command_layout
-from .feeder import compute_command_layout, preload_command_layout
-from .loader import load_command_layout
-from .postproc import allowed_modes
-from .storer import store_command_layout
-from .writeback import WRITEBACK_SLOTS, descriptor_layout
+from ..isa import Buffer, Opcode, allowed_modes, command_layout, error_layout
+from .links import (
+    FeederControl,
+    LoaderControl,
+    Status,
+    StorerControl,
+    WritebackControl,
+    ranges,
+)
 
 __all__ = ["Controller"]
 
@@ -40,40 +43,75 @@ def _overlap(lo1, hi1, lo2, hi2):
     return (lo1 < hi2) & (lo2 < hi1)
 
 
+def _hits(lines, lo, hi):
+    """A unit's :class:`~hw.engine.links.LineRange` ``lines`` (or one slot of it, as a
+    ``(busy, lo, hi)`` tuple) is busy and overlaps ``lo … hi-1``."""
+    busy, start, end = lines if isinstance(lines, tuple) else (lines.busy, lines.lo, lines.hi)
+    return busy & _overlap(lo, hi, start, end)
+
+
+def _past(start, count, limit):
+    """``start … start+count-1`` runs past a buffer of ``limit`` lines. The sum is one bit
+    wider than its operands, so it cannot wrap."""
+    return (start + count) > limit
+
+
+def _any(terms):
+    result = 0
+    for term in terms:
+        result = result | term
+    return result
+
+
+def _steer(m, payload, fields):
+    """Drive every field of a unit's command ``payload`` from the command field of the same
+    name in ``fields`` (one opcode's view of the held command)."""
+    for name, _ in payload.shape():
+        if name in dict(fields.shape()):
+            m.d.comb += payload[name].eq(fields[name])
+
+
 class Controller(wiring.Component):
     """Decode, check and in-order dispatch (see the module docstring).
 
     Parameters
     ----------
     cfg : hw.config.Config
-    loader, feeder, writeback, storer :
-        The units, whose busy ranges and idle flags the hazard checks read.
 
-    Ports: ``cmd`` in; ``load``, ``compute``, ``desc``, ``preload``, ``store`` out (to the
-    units); ``relu``, ``mode``, ``scale`` (the CONFIG state); ``error`` (sticky
-    :class:`~hw.isa.Error` bits), ``idle`` (no command held and every unit idle).
+    Members
+    -------
+    cmd : ``In(stream.Signature(command_layout))``
+        Commands, decoded by field name (:data:`hw.isa.LAYOUTS`).
+    loader, feeder, writeback, storer : ``Out(LoaderControl())``, ``Out(FeederControl())``,
+        ``Out(WritebackControl())``, ``Out(StorerControl())``
+        One link per unit (:mod:`hw.engine.links`): its commands out, the lines or rows it
+        still uses and whether it is idle back. ``storer.post`` carries the CONFIG state.
+    status : ``Out(Status())``
+        ``idle`` (no command held and every unit idle) and ``error`` (sticky
+        :class:`~hw.isa.Error` bits).
+
+    Throughput: one command per cycle at most.
     """
 
-    def __init__(self, cfg, loader, feeder, writeback, storer):
+    def __init__(self, cfg):
         self._cfg = cfg
-        self._units = (loader, feeder, writeback, storer)
         super().__init__({
             "cmd": In(stream.Signature(command_layout)),
-            "load": Out(stream.Signature(load_command_layout)),
-            "compute": Out(stream.Signature(compute_command_layout)),
-            "desc": Out(stream.Signature(descriptor_layout)),
-            "preload": Out(stream.Signature(preload_command_layout)),
-            "store": Out(stream.Signature(store_command_layout)),
-            "relu": Out(1), "mode": Out(OutMode), "scale": Out(32, init=0x3F800000),
-            "error": Out(ERROR_BITS), "idle": Out(1),
+            "loader": Out(LoaderControl()),
+            "feeder": Out(FeederControl()),
+            "writeback": Out(WritebackControl()),
+            "storer": Out(StorerControl()),
+            "status": Out(Status()),
         })
+
+    @property
+    def tile_rows(self):
+        """Accumulator rows an output-stationary COMPUTE writes (the context reducer folds
+        the contexts, so a tile is ``rows`` tall)."""
+        return self._cfg.rows
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._cfg
-        loader, feeder, writeback, storer = self._units
-        tile_rows = cfg.rows  # OS tile rows (the context reducer folds the contexts)
-
         cur = Signal(command_layout)
         held = Signal()
         consume = Signal()
@@ -83,123 +121,138 @@ class Controller(wiring.Component):
         with m.Elif(consume):
             m.d.sync += held.eq(0)
 
-        op, flags = cur.opcode, cur.flags
-        a0, a1, a2, a3 = cur.arg0, cur.arg1, cur.arg2, cur.arg3
-        is_os = cfg.dataflow == "os"
-
-        # Checks. Sums are taken 18 bits wide so an address plus a count cannot wrap.
-        def past(start, count, limit):
-            return (start + count) > limit
-
-        load_lines = Mux(flags[0], cfg.spad_b_lines, cfg.spad_a_lines)
-        known = Signal()
-        m.d.comb += known.eq((op == Opcode.NOP) | (op == Opcode.CONFIG) | (op == Opcode.LOAD)
-                             | (op == Opcode.PRELOAD) | (op == Opcode.COMPUTE)
-                             | (op == Opcode.STORE) | (op == Opcode.FENCE))
-        bad_opcode = ~known | (cur.reserved != 0)
-        bad_address = Signal()
-        bad_count = Signal()
-        bad_mode = Signal()
-        mode_ok = Signal()
-        m.d.comb += mode_ok.eq(0)
-        for mode in allowed_modes(cfg):
-            with m.If(flags[1:3] == mode.value):
-                m.d.comb += mode_ok.eq(1)
-        with m.Switch(op):
-            with m.Case(Opcode.CONFIG):
-                m.d.comb += bad_mode.eq(~mode_ok)
-            with m.Case(Opcode.LOAD):
-                m.d.comb += [bad_count.eq(a1 == 0), bad_address.eq(past(a0, a1, load_lines))]
-            with m.Case(Opcode.PRELOAD):
-                m.d.comb += bad_mode.eq(is_os)
-                m.d.comb += bad_address.eq(past(a0, cfg.rows, cfg.spad_b_lines))
-            with m.Case(Opcode.COMPUTE):
-                m.d.comb += bad_count.eq(a3 == 0)
-                if is_os:
-                    m.d.comb += bad_address.eq(
-                        past(a0, a3, cfg.spad_a_lines)
-                        | past(a1, a3, cfg.spad_b_lines)
-                        | past(a2, tile_rows, cfg.acc_rows))
-                else:
-                    m.d.comb += bad_address.eq(past(a0, a3, cfg.spad_a_lines)
-                                               | past(a2, a3, cfg.acc_rows))
-            with m.Case(Opcode.STORE):
-                m.d.comb += [bad_count.eq(a1 == 0), bad_address.eq(past(a0, a1, cfg.acc_rows))]
-        illegal = Signal()
-        m.d.comb += illegal.eq(bad_opcode | bad_address | bad_count | bad_mode)
-
-        # Hazards against what the units are still doing.
-        load_hi = a0 + a1
-        load_war = Mux(flags[0],
-                       feeder.b_busy & _overlap(a0, load_hi, feeder.b_lo, feeder.b_hi),
-                       feeder.a_busy & _overlap(a0, load_hi, feeder.a_lo, feeder.a_hi))
-        loading_a = loader.busy & ~loader.busy_buf
-        loading_b = loader.busy & loader.busy_buf
-        if is_os:
-            compute_raw = ((loading_a & _overlap(a0, a0 + a3, loader.lo, loader.hi))
-                           | (loading_b & _overlap(a1, a1 + a3, loader.lo, loader.hi)))
-            acc_hi = a2 + tile_rows
-        else:
-            compute_raw = loading_a & _overlap(a0, a0 + a3, loader.lo, loader.hi)
-            acc_hi = a2 + a3
-        compute_war = storer.busy & _overlap(a2, acc_hi, storer.lo, storer.hi)
-        preload_raw = loading_b & _overlap(a0, a0 + cfg.rows, loader.lo, loader.hi)
-        store_raw = Signal()
-        m.d.comb += store_raw.eq(0)
-        for n in range(WRITEBACK_SLOTS):
-            with m.If(writeback.pend_valid[n]
-                      & _overlap(a0, a0 + a1, writeback.pend_lo[n], writeback.pend_hi[n])):
-                m.d.comb += store_raw.eq(1)
-        all_idle = Signal()
-        m.d.comb += [
-            all_idle.eq(~loader.busy & feeder.idle & writeback.idle & storer.drained),
-            self.idle.eq(~held & all_idle),
-        ]
+        errors = self._check(m, cur)
+        waits = self._hazards(m, cur)
+        m.d.comb += self.status.idle.eq(~held & waits["all_idle"])
 
         # Payloads are steered from the held command; valids say which unit takes it.
-        m.d.comb += [
-            self.load.payload.buf.eq(flags[0]), self.load.payload.addr.eq(a0),
-            self.load.payload.count.eq(a1), self.load.payload.drop.eq(illegal),
-            self.compute.payload.a_addr.eq(a0), self.compute.payload.b_addr.eq(a1),
-            self.compute.payload.count.eq(a3),
-            self.desc.payload.acc_row.eq(a2),
-            self.desc.payload.rows.eq(tile_rows if is_os else a3),
-            self.desc.payload.accumulate.eq(flags[0]),
-            self.preload.payload.b_addr.eq(a0),
-            self.store.payload.acc_row.eq(a0), self.store.payload.count.eq(a1),
-        ]
+        illegal = errors.as_value().any()
+        _steer(m, self.loader.cmd.payload, cur.load)
+        m.d.comb += self.loader.cmd.payload.drop.eq(illegal)
+        _steer(m, self.feeder.compute.payload, cur.compute)
+        _steer(m, self.feeder.preload.payload, cur.preload)
+        _steer(m, self.writeback.desc.payload, cur.compute)
+        m.d.comb += self.writeback.desc.payload.rows.eq(
+            self.tile_rows if self._cfg.dataflow == "os" else cur.compute.count)
+        _steer(m, self.storer.cmd.payload, cur.store)
+
         with m.If(held):
-            with m.If(illegal & ~((op == Opcode.LOAD) & (a1 != 0) & ~bad_opcode)):
-                m.d.comb += consume.eq(1)
-                m.d.sync += self.error.eq(self.error | Cat(bad_opcode, bad_address, bad_count,
-                                                           bad_mode))
-            with m.Else():
-                with m.Switch(op):
-                    with m.Case(Opcode.NOP):
-                        m.d.comb += consume.eq(1)
-                    with m.Case(Opcode.CONFIG):
-                        with m.If(storer.idle):
-                            m.d.comb += consume.eq(1)
-                            m.d.sync += [self.relu.eq(flags[0]), self.mode.eq(flags[1:3]),
-                                         self.scale.eq(Cat(a1, a2))]
-                    with m.Case(Opcode.LOAD):
-                        with m.If(illegal):
-                            m.d.sync += self.error.eq(self.error | Cat(0, bad_address, 0, 0))
-                            m.d.comb += [self.load.valid.eq(1), consume.eq(self.load.ready)]
-                        with m.Elif(~load_war):
-                            m.d.comb += [self.load.valid.eq(1), consume.eq(self.load.ready)]
-                    with m.Case(Opcode.PRELOAD):
-                        with m.If(~preload_raw):
-                            m.d.comb += [self.preload.valid.eq(1),
-                                         consume.eq(self.preload.ready)]
-                    with m.Case(Opcode.COMPUTE):
-                        ready = self.compute.ready & self.desc.ready
-                        with m.If(~compute_raw & ~compute_war & ready):
-                            m.d.comb += [self.compute.valid.eq(1), self.desc.valid.eq(1),
-                                         consume.eq(1)]
-                    with m.Case(Opcode.STORE):
-                        with m.If(~store_raw):
-                            m.d.comb += [self.store.valid.eq(1), consume.eq(self.store.ready)]
-                    with m.Case(Opcode.FENCE):
-                        m.d.comb += consume.eq(all_idle)
+            self._dispatch(m, cur, consume, errors, waits)
         return m
+
+    def _check(self, m, cur):
+        """The held command's :class:`~hw.isa.Error` bits, by name (all clear: legal)."""
+        cfg = self._cfg
+        errors = Signal(error_layout)
+        op = cur.opcode
+        m.d.comb += errors.bad_opcode.eq(~_any(op == o for o in Opcode) | (cur.reserved != 0))
+        with m.Switch(op):
+            with m.Case(Opcode.CONFIG):
+                m.d.comb += errors.bad_mode.eq(
+                    ~_any(cur.config.out_mode == mode for mode in allowed_modes(cfg)))
+            with m.Case(Opcode.LOAD):
+                load = cur.load
+                lines = Mux(load.buffer == Buffer.B, cfg.spad_b_lines, cfg.spad_a_lines)
+                m.d.comb += [errors.bad_count.eq(load.count == 0),
+                             errors.bad_address.eq(_past(load.addr, load.count, lines))]
+            with m.Case(Opcode.PRELOAD):
+                m.d.comb += [
+                    errors.bad_mode.eq(cfg.dataflow == "os"),
+                    errors.bad_address.eq(_past(cur.preload.b_addr, cfg.rows,
+                                                cfg.spad_b_lines)),
+                ]
+            with m.Case(Opcode.COMPUTE):
+                c = cur.compute
+                m.d.comb += errors.bad_count.eq(c.count == 0)
+                if cfg.dataflow == "os":
+                    m.d.comb += errors.bad_address.eq(
+                        _past(c.a_addr, c.count, cfg.spad_a_lines)
+                        | _past(c.b_addr, c.count, cfg.spad_b_lines)
+                        | _past(c.acc_row, self.tile_rows, cfg.acc_rows))
+                else:
+                    m.d.comb += errors.bad_address.eq(
+                        _past(c.a_addr, c.count, cfg.spad_a_lines)
+                        | _past(c.acc_row, c.count, cfg.acc_rows))
+            with m.Case(Opcode.STORE):
+                s = cur.store
+                m.d.comb += [errors.bad_count.eq(s.count == 0),
+                             errors.bad_address.eq(_past(s.acc_row, s.count, cfg.acc_rows))]
+        return errors
+
+    def _hazards(self, m, cur):
+        """What the held command must wait for, by name, against what the units still do."""
+        cfg = self._cfg
+        loader, feeder, writeback, storer = self.loader, self.feeder, self.writeback, self.storer
+        load, c, s = cur.load, cur.compute, cur.store
+        waits = {name: Signal(name=name) for name in (
+            "load_war", "compute_raw", "compute_war", "preload_raw", "store_raw", "all_idle")}
+        reads_a = _hits(loader.lines_a, c.a_addr, c.a_addr + c.count)
+        if cfg.dataflow == "os":
+            compute_raw = reads_a | _hits(loader.lines_b, c.b_addr, c.b_addr + c.count)
+            acc_hi = c.acc_row + self.tile_rows
+        else:
+            compute_raw = reads_a
+            acc_hi = c.acc_row + c.count
+        m.d.comb += [
+            # A LOAD must not overwrite lines a running tile still reads.
+            waits["load_war"].eq(Mux(
+                load.buffer == Buffer.B,
+                _hits(feeder.lines_b, load.addr, load.addr + load.count),
+                _hits(feeder.lines_a, load.addr, load.addr + load.count))),
+            # A tile must not read lines a LOAD still writes, nor overwrite rows a STORE reads.
+            waits["compute_raw"].eq(compute_raw),
+            waits["compute_war"].eq(_hits(storer.lines, c.acc_row, acc_hi)),
+            waits["preload_raw"].eq(_hits(loader.lines_b, cur.preload.b_addr,
+                                          cur.preload.b_addr + cfg.rows)),
+            # A STORE must not read rows a dispatched COMPUTE has still to write.
+            waits["store_raw"].eq(_any(_hits(pending, s.acc_row, s.acc_row + s.count)
+                                       for pending in ranges(writeback.pending))),
+            waits["all_idle"].eq(~loader.lines_a.busy & ~loader.lines_b.busy & feeder.idle
+                                 & writeback.idle & storer.drained),
+        ]
+        return waits
+
+    def _dispatch(self, m, cur, consume, errors, waits):
+        """Retire an illegal command (a LOAD after taking its beats), or hand a legal one to
+        its unit once nothing it must wait for is in the way."""
+        op = cur.opcode
+        status = self.status
+        illegal = errors.as_value().any()
+        # An illegal LOAD with a count still takes its beats (dropped) to keep data-in in step.
+        drains_beats = (op == Opcode.LOAD) & (cur.load.count != 0) & ~errors.bad_opcode
+        with m.If(illegal & ~drains_beats):
+            m.d.comb += consume.eq(1)
+            m.d.sync += status.error.eq(status.error | errors.as_value())
+        with m.Else():
+            with m.Switch(op):
+                with m.Case(Opcode.NOP):
+                    m.d.comb += consume.eq(1)
+                with m.Case(Opcode.CONFIG):
+                    with m.If(self.storer.idle):
+                        post = self.storer.post
+                        m.d.comb += consume.eq(1)
+                        m.d.sync += [post.relu.eq(cur.config.relu),
+                                     post.mode.eq(cur.config.out_mode),
+                                     post.scale.eq(cur.config.scale)]
+                with m.Case(Opcode.LOAD):
+                    go = self.loader.cmd
+                    with m.If(illegal):
+                        m.d.sync += status.error.eq(status.error | errors.as_value())
+                        m.d.comb += [go.valid.eq(1), consume.eq(go.ready)]
+                    with m.Elif(~waits["load_war"]):
+                        m.d.comb += [go.valid.eq(1), consume.eq(go.ready)]
+                with m.Case(Opcode.PRELOAD):
+                    go = self.feeder.preload
+                    with m.If(~waits["preload_raw"]):
+                        m.d.comb += [go.valid.eq(1), consume.eq(go.ready)]
+                with m.Case(Opcode.COMPUTE):
+                    compute, desc = self.feeder.compute, self.writeback.desc
+                    with m.If(~waits["compute_raw"] & ~waits["compute_war"]
+                              & compute.ready & desc.ready):
+                        m.d.comb += [compute.valid.eq(1), desc.valid.eq(1), consume.eq(1)]
+                with m.Case(Opcode.STORE):
+                    go = self.storer.cmd
+                    with m.If(~waits["store_raw"]):
+                        m.d.comb += [go.valid.eq(1), consume.eq(go.ready)]
+                with m.Case(Opcode.FENCE):
+                    m.d.comb += consume.eq(waits["all_idle"])

@@ -15,44 +15,43 @@ previous COMPUTE once that has issued its first beat: its weight beats ride on t
 beats as the activations, so weight loading costs no array cycles.
 """
 
-from amaranth import Module, Signal, unsigned
+from amaranth import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..array import operand_layout
+from ..isa import ADDR_WIDTH
 from ..timing import ArrayTiming
+from .links import FeederControl, spad_read
 
-__all__ = ["Feeder", "compute_command_layout", "preload_command_layout"]
-
-compute_command_layout = data.StructLayout({"a_addr": 16, "b_addr": 16, "count": 16})
-preload_command_layout = data.StructLayout({"b_addr": 16})
+__all__ = ["Feeder"]
 
 
 class Feeder(wiring.Component):
     """Reads scratchpad lines and streams operand beats into the array (``beat``).
 
-    Ports: ``cmd`` (COMPUTE), ``pre`` (PRELOAD, weight-stationary only); scratchpad read ports
-    ``a_raddr``/``a_ren``/``a_rdata`` and ``b_*``; ``beat`` to the array's ``i``. While a
-    command runs it reports the lines it still reads (``a_busy`` with ``a_lo``/``a_hi``,
-    ``b_busy`` with ``b_lo``/``b_hi``) so the controller keeps loads off them; ``act_started``
-    says the running COMPUTE has issued its first beat.
+    Members
+    -------
+    ctrl : ``In(FeederControl())``
+        COMPUTE (``ctrl.compute``) and PRELOAD (``ctrl.preload``, weight-stationary only)
+        commands; back, the lines it still reads from each buffer while a command runs
+        (``ctrl.lines_a``, ``ctrl.lines_b``), so the controller keeps loads off them, and
+        ``ctrl.idle``.
+    read_a, read_b : ``In(spad_read(cfg, "a"))``, ``In(spad_read(cfg, "b"))``
+        The scratchpad buffers' read ports.
+    beat : ``Out(stream.Signature(operand_layout(cfg)))``
+        Operand beats to the array's ``i``.
 
     Throughput: one beat per cycle while the array accepts them.
     """
 
     def __init__(self, cfg):
         self._cfg = cfg
-        layout = operand_layout(cfg)
         super().__init__({
-            "cmd": In(stream.Signature(compute_command_layout)),
-            "pre": In(stream.Signature(preload_command_layout)),
-            "a_raddr": Out(16), "a_ren": Out(1), "a_rdata": In(layout["a"].shape),
-            "b_raddr": Out(16), "b_ren": Out(1), "b_rdata": In(layout["b"].shape),
-            "beat": Out(stream.Signature(layout)),
-            "a_busy": Out(1), "a_lo": Out(16), "a_hi": Out(unsigned(17)),
-            "b_busy": Out(1), "b_lo": Out(16), "b_hi": Out(unsigned(17)),
-            "act_started": Out(1),
-            "idle": Out(1),
+            "ctrl": In(FeederControl()),
+            "read_a": In(spad_read(cfg, "a")),
+            "read_b": In(spad_read(cfg, "b")),
+            "beat": Out(stream.Signature(operand_layout(cfg))),
         })
 
     def elaborate(self, platform):
@@ -64,10 +63,10 @@ class Feeder(wiring.Component):
         advance = Signal()
         m.d.comb += [
             advance.eq(~self.beat.valid | self.beat.ready),
-            self.a_ren.eq(advance),
-            self.b_ren.eq(advance),
-            self.beat.payload.a.eq(self.a_rdata),
-            self.beat.payload.b.eq(self.b_rdata),
+            self.read_a.en.eq(advance),
+            self.read_b.en.eq(advance),
+            self.beat.payload.a.eq(self.read_a.data),
+            self.beat.payload.b.eq(self.read_b.data),
         ]
         flags = Signal(data.StructLayout({"first": 1, "last": 1, "load": 1, "compute": 1}))
         issued = Signal()
@@ -87,21 +86,21 @@ class Feeder(wiring.Component):
         return m
 
     def _os(self, m, advance, flags, issued, contexts):
+        ctrl = self.ctrl
         active = Signal()
-        base = Signal(17)        # first step of the current round of contexts
+        base = Signal(ADDR_WIDTH + 1)    # first step of the current round of contexts
         c = Signal(range(max(contexts, 2)))
-        a_addr = Signal(16)
-        b_addr = Signal(16)
-        count = Signal(16)
+        a_addr = Signal(ADDR_WIDTH)
+        b_addr = Signal(ADDR_WIDTH)
+        count = Signal(ADDR_WIDTH)
         pad = Signal()
         last_round = Signal()
         m.d.comb += [
-            self.cmd.ready.eq(~active),
-            self.pre.ready.eq(1),  # no PRELOAD on an OS engine (the controller rejects it)
-            self.a_busy.eq(active), self.b_busy.eq(active),
-            self.act_started.eq(active),
-            self.idle.eq(~active & ~self.beat.valid),
-            self.a_raddr.eq(a_addr), self.b_raddr.eq(b_addr),
+            ctrl.compute.ready.eq(~active),
+            ctrl.preload.ready.eq(1),  # no PRELOAD on an OS engine (the controller rejects it)
+            ctrl.lines_a.busy.eq(active), ctrl.lines_b.busy.eq(active),
+            ctrl.idle.eq(~active & ~self.beat.valid),
+            self.read_a.addr.eq(a_addr), self.read_b.addr.eq(b_addr),
             issued.eq(active),
             last_round.eq(base + contexts >= count),
             flags.first.eq(base == 0),
@@ -112,13 +111,13 @@ class Feeder(wiring.Component):
             m.d.sync += pad.eq(active & (base + c >= count))
         with m.If(pad):
             m.d.comb += [self.beat.payload.a.eq(0), self.beat.payload.b.eq(0)]
-        with m.If(self.cmd.valid & self.cmd.ready):
-            p = self.cmd.payload
+        with m.If(ctrl.compute.valid & ctrl.compute.ready):
+            p = ctrl.compute.payload
             m.d.sync += [
                 active.eq(1), base.eq(0), c.eq(0), count.eq(p.count),
                 a_addr.eq(p.a_addr), b_addr.eq(p.b_addr),
-                self.a_lo.eq(p.a_addr), self.a_hi.eq(p.a_addr + p.count),
-                self.b_lo.eq(p.b_addr), self.b_hi.eq(p.b_addr + p.count),
+                ctrl.lines_a.lo.eq(p.a_addr), ctrl.lines_a.hi.eq(p.a_addr + p.count),
+                ctrl.lines_b.lo.eq(p.b_addr), ctrl.lines_b.hi.eq(p.b_addr + p.count),
             ]
         with m.If(active & advance):
             with m.If(base + c + 1 < count):
@@ -131,6 +130,7 @@ class Feeder(wiring.Component):
                 m.d.sync += c.eq(c + 1)
 
     def _ws(self, m, advance, flags, issued):
+        ctrl = self.ctrl
         rows = self._cfg.rows
         holdoff = ArrayTiming(self._cfg).load_holdoff
         # Weight beats for the next tile go to the bank the previous tile used until just
@@ -140,37 +140,36 @@ class Feeder(wiring.Component):
         since = Signal(range(holdoff + 1), init=holdoff)
         act = Signal()
         act_first = Signal()
-        a_addr = Signal(16)
-        remaining = Signal(16)
+        a_addr = Signal(ADDR_WIDTH)
+        remaining = Signal(ADDR_WIDTH)
         pre = Signal()
-        b_addr = Signal(16)
+        b_addr = Signal(ADDR_WIDTH)
         pre_left = Signal(range(rows + 1))
         pre_go = Signal()
 
         m.d.comb += [
-            self.cmd.ready.eq(~act & ~pre),
-            self.pre.ready.eq(~pre & (~act | ~act_first)),
-            self.a_busy.eq(act), self.b_busy.eq(pre),
-            self.act_started.eq(act & ~act_first),
-            self.idle.eq(~act & ~pre & ~self.beat.valid),
-            self.a_raddr.eq(a_addr), self.b_raddr.eq(b_addr),
+            ctrl.compute.ready.eq(~act & ~pre),
+            ctrl.preload.ready.eq(~pre & (~act | ~act_first)),
+            ctrl.lines_a.busy.eq(act), ctrl.lines_b.busy.eq(pre),
+            ctrl.idle.eq(~act & ~pre & ~self.beat.valid),
+            self.read_a.addr.eq(a_addr), self.read_b.addr.eq(b_addr),
             pre_go.eq(pre & (~act | (since == holdoff))),
             issued.eq(act | pre_go),
             flags.compute.eq(act),
             flags.first.eq(act & act_first),
             flags.load.eq(pre_go),
         ]
-        with m.If(self.cmd.valid & self.cmd.ready):
-            p = self.cmd.payload
+        with m.If(ctrl.compute.valid & ctrl.compute.ready):
+            p = ctrl.compute.payload
             m.d.sync += [
                 act.eq(1), act_first.eq(1), a_addr.eq(p.a_addr), remaining.eq(p.count),
-                self.a_lo.eq(p.a_addr), self.a_hi.eq(p.a_addr + p.count),
+                ctrl.lines_a.lo.eq(p.a_addr), ctrl.lines_a.hi.eq(p.a_addr + p.count),
             ]
-        with m.If(self.pre.valid & self.pre.ready):
-            p = self.pre.payload
+        with m.If(ctrl.preload.valid & ctrl.preload.ready):
+            p = ctrl.preload.payload
             m.d.sync += [
                 pre.eq(1), b_addr.eq(p.b_addr + rows - 1), pre_left.eq(rows),
-                self.b_lo.eq(p.b_addr), self.b_hi.eq(p.b_addr + rows),
+                ctrl.lines_b.lo.eq(p.b_addr), ctrl.lines_b.hi.eq(p.b_addr + rows),
             ]
         with m.If(act & advance):
             m.d.sync += [act_first.eq(0), a_addr.eq(a_addr + 1), remaining.eq(remaining - 1)]

@@ -1,10 +1,13 @@
 """The loader: moves data-in beats into scratchpad lines (the LOAD command)."""
 
-from amaranth import Module, Signal, unsigned
+from amaranth import Module, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
-__all__ = ["Loader", "load_command_layout", "din_layout", "din_width"]
+from ..isa import ADDR_WIDTH, Buffer
+from .links import LoaderControl, spad_write
+
+__all__ = ["Loader", "din_layout", "din_width"]
 
 
 def din_width(cfg):
@@ -16,64 +19,69 @@ def din_layout(cfg):
     return data.StructLayout({"data": din_width(cfg), "last": 1})
 
 
-load_command_layout = data.StructLayout({
-    "buf": 1,        # 0: scratchpad A, 1: scratchpad B
-    "addr": 16,
-    "count": 16,
-    "drop": 1,       # an illegal LOAD: consume the beats, write nothing
-})
-
-
 class Loader(wiring.Component):
     """Executes LOAD commands: ``count`` beats from ``din`` into consecutive lines of buffer A
-    or B, one line per beat. While busy it reports the lines it may still write (``busy``,
-    ``busy_buf``, ``lo``, ``hi``: lines ``lo`` … ``hi - 1``) so the controller keeps computes
-    from reading them early and keeps it from overwriting lines a tile still reads.
+    or B, one line per beat.
 
-    Throughput: one line per cycle. ``tlast`` on data-in is ignored (a LOAD's ``count`` says
-    where it ends).
+    While busy it reports the lines it may still write (``ctrl.lines_a`` or ``ctrl.lines_b``)
+    so the controller keeps computes from reading them early and keeps it from overwriting
+    lines a tile still reads.
+
+    Members
+    -------
+    ctrl : ``In(LoaderControl())``
+        LOAD commands from the controller; the lines in use back.
+    din : ``In(stream.Signature(din_layout(cfg)))``
+        Data-in beats; ``last`` is ignored (a LOAD's ``count`` says where it ends).
+    write_a, write_b : ``In(spad_write(cfg, "a"))``, ``In(spad_write(cfg, "b"))``
+        The scratchpad buffers' write ports.
+
+    Throughput: one line per cycle.
     """
 
     def __init__(self, cfg):
         self._cfg = cfg
-        w = cfg.in_format.width
         super().__init__({
-            "cmd": In(stream.Signature(load_command_layout)),
+            "ctrl": In(LoaderControl()),
             "din": In(stream.Signature(din_layout(cfg))),
-            "waddr": Out(16), "wdata_a": Out(cfg.rows * w), "wdata_b": Out(cfg.cols * w),
-            "wen_a": Out(1), "wen_b": Out(1),
-            "busy": Out(1), "busy_buf": Out(1), "lo": Out(16), "hi": Out(unsigned(17)),
+            "write_a": In(spad_write(cfg, "a")),
+            "write_b": In(spad_write(cfg, "b")),
         })
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self._cfg
-        w = cfg.in_format.width
-        addr = Signal(16)
-        remaining = Signal(16)
+        cmd = self.ctrl.cmd
+        busy = Signal()
+        buffer = Signal(Buffer)
+        addr = Signal(ADDR_WIDTH)
+        remaining = Signal(ADDR_WIDTH)
         drop = Signal()
+        lo = Signal(ADDR_WIDTH)
+        hi = Signal(ADDR_WIDTH + 1)
 
-        m.d.comb += [
-            self.cmd.ready.eq(~self.busy),
-            self.din.ready.eq(self.busy),
-            self.waddr.eq(addr),
-            self.wdata_a.eq(self.din.payload.data[:cfg.rows * w]),
-            self.wdata_b.eq(self.din.payload.data[:cfg.cols * w]),
-        ]
         beat = self.din.valid & self.din.ready
         m.d.comb += [
-            self.wen_a.eq(beat & ~drop & ~self.busy_buf),
-            self.wen_b.eq(beat & ~drop & self.busy_buf),
+            cmd.ready.eq(~busy),
+            self.din.ready.eq(busy),
         ]
-        with m.If(self.cmd.valid & self.cmd.ready):
-            p = self.cmd.payload
+        for name, write, lines in ((Buffer.A, self.write_a, self.ctrl.lines_a),
+                                   (Buffer.B, self.write_b, self.ctrl.lines_b)):
+            ours = buffer == name
+            m.d.comb += [
+                write.addr.eq(addr),
+                write.data.eq(self.din.payload.data),
+                write.en.eq(beat & ~drop & ours),
+                lines.busy.eq(busy & ours), lines.lo.eq(lo), lines.hi.eq(hi),
+            ]
+        with m.If(cmd.valid & cmd.ready):
+            p = cmd.payload
             m.d.sync += [
-                self.busy.eq(1), self.busy_buf.eq(p.buf), drop.eq(p.drop),
+                busy.eq(1), buffer.eq(p.buffer), drop.eq(p.drop),
                 addr.eq(p.addr), remaining.eq(p.count),
-                self.lo.eq(p.addr), self.hi.eq(p.addr + p.count),
+                lo.eq(p.addr), hi.eq(p.addr + p.count),
             ]
         with m.If(beat):
             m.d.sync += [addr.eq(addr + 1), remaining.eq(remaining - 1)]
             with m.If(remaining == 1):
-                m.d.sync += self.busy.eq(0)
+                m.d.sync += busy.eq(0)
         return m

@@ -6,58 +6,44 @@ with the row they came with, so the controller may change them on any cycle.
 """
 
 from amaranth import Cat, Module, Mux, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from ..arith import acc_shape
+from ..checked import CheckedComponent
 from ..config import Config
 from ..delay import delay
 from ..formats import BF16, FP32, INT8
-from ..fp._check import discard_on_error
 from ..fp.float2int import FloatToInt
 from ..fp.int2float import IntToFloat
 from ..fp.mul import FPMul
 from ..fp.narrow import FloatNarrow
-from ..isa import OutMode
+from ..isa import OutMode, allowed_modes
 
-__all__ = ["PostProc", "postproc_latency", "allowed_modes", "out_width"]
-
-_OUT_WIDTH = {OutMode.RAW: 32, OutMode.INT8: INT8.width, OutMode.BF16: BF16.width}
-
+__all__ = ["PostProc", "postproc_latency"]
 
 def _check_cfg(cfg):
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a Config, not {cfg!r}")
 
 
-def allowed_modes(cfg):
-    """The out modes ``cfg``'s accumulator can produce: RAW and INT8, and BF16 for fp32."""
-    _check_cfg(cfg)
-    if cfg.is_float:
-        return (OutMode.RAW, OutMode.INT8, OutMode.BF16)
-    return (OutMode.RAW, OutMode.INT8)
-
-
-def out_width(mode):
-    """Bits of one output lane in ``mode``: 32 (RAW), 8 (INT8) or 16 (BF16)."""
-    try:
-        mode = OutMode(mode)
-    except ValueError:
-        raise ValueError(f"mode must be one of {', '.join(m.name for m in OutMode)}, "
-                         f"not {mode!r}") from None
-    return _OUT_WIDTH[mode]
+def _paths(cfg):
+    """Latency of the INT8 path (int32 → fp32 conversion for int32 accumulators, the scale
+    multiply, fp32 → int8) and of the BF16 path (fp32 accumulators only; 0 otherwise)."""
+    pipe = cfg.pipeline
+    convert = 0 if cfg.is_float else pipe.post_convert
+    return convert + pipe.post_mul + pipe.post_round, pipe.post_narrow if cfg.is_float else 0
 
 
 def postproc_latency(cfg):
-    """Latency of ``PostProc(cfg)`` in cycles, without building it: that of the INT8 path,
-    the slowest (int32 to float32 conversion for int32 accumulators, the scale multiply, the
-    float to int8 conversion)."""
+    """Latency of ``PostProc(cfg)`` in cycles, without building it: that of its slowest path
+    with the depths of ``cfg.pipeline`` (4 for int32 accumulators and 3 for fp32 by
+    default, the INT8 path's)."""
     _check_cfg(cfg)
-    convert = 0 if cfg.is_float else IntToFloat.LATENCY
-    return convert + FPMul.LATENCY + FloatToInt.LATENCY
+    return max(_paths(cfg))
 
 
-class PostProc(wiring.Component):
+class PostProc(CheckedComponent):
     """Post-process one row of ``cfg.cols`` accumulator values per cycle.
 
     Per lane ``x``, first ReLU when ``relu`` is set: ``max(x, 0)`` for int32; for fp32 a value
@@ -80,10 +66,11 @@ class PostProc(wiring.Component):
     this unit (:func:`allowed_modes`).
 
     The output row is packed densely: lane ``n`` occupies bits ``[n*w, (n+1)*w)`` of ``o``,
-    ``w`` = :func:`out_width` of the mode (32, 8 or 16); the bits above ``cols*w`` are zero.
+    ``w`` = :func:`~hw.isa.out_width` of the mode (32, 8 or 16); the bits above ``cols*w`` are zero.
 
     Every mode has the same latency, that of the slowest path (:func:`postproc_latency`: 4
-    cycles for int32 accumulators, 3 for fp32); faster paths are delayed with registers.
+    cycles for int32 accumulators, 3 for fp32, with the least depth of each unit; each unit's
+    depth is ``cfg.pipeline``'s); faster paths are delayed with registers.
     Throughput one row per cycle. A plain pipeline: ``o`` depends only on ``i``, ``relu``,
     ``mode`` and ``scale`` from :attr:`latency` cycles before, so the enclosing design may
     stall it with ``EnableInserter``.
@@ -112,9 +99,11 @@ class PostProc(wiring.Component):
         If ``cfg`` is not a :class:`~hw.config.Config`.
     """
 
+    @staticmethod
+    def check(cfg):
+        _check_cfg(cfg)
+
     def __init__(self, cfg):
-        with discard_on_error(self):
-            _check_cfg(cfg)
         self._cfg = cfg
         super().__init__({
             "i": In(data.ArrayLayout(acc_shape(cfg), cfg.cols)),
@@ -135,17 +124,19 @@ class PostProc(wiring.Component):
 
     @property
     def modes(self):
-        """The out modes this unit produces (:func:`allowed_modes`)."""
+        """The out modes this unit produces (:func:`~hw.isa.allowed_modes`)."""
         return allowed_modes(self._cfg)
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
+        pipe = cfg.pipeline
         lat = self.latency
         is_float = cfg.is_float
+        int8_path, bf16_path = _paths(cfg)
 
-        # The int32 path converts first, so its multiply (and scale) come one stage later.
-        scale = delay(m, self.scale, 0 if is_float else IntToFloat.LATENCY, name="scale")
+        # The int32 path converts first, so its multiply (and scale) come that much later.
+        scale = delay(m, self.scale, 0 if is_float else pipe.post_convert, name="scale")
         mode = delay(m, self.mode, lat, name="mode")
 
         raw, int8, bf16 = [], [], []
@@ -159,24 +150,24 @@ class PostProc(wiring.Component):
                 f = r
             else:
                 m.d.comb += r.eq(Mux(self.relu & (x < 0), 0, x))
-                cvt = IntToFloat(32, FP32)
+                cvt = IntToFloat(32, FP32, latency=pipe.post_convert)
                 m.submodules[f"cvt{n}"] = cvt
                 m.d.comb += cvt.a.eq(r)
                 f = cvt.o
             raw.append(delay(m, r, lat, name=f"raw{n}"))
 
-            mul = FPMul(FP32, FP32, ftz=cfg.ftz)
-            f2i = FloatToInt(FP32, INT8.width)
+            mul = FPMul(FP32, FP32, ftz=cfg.ftz, latency=pipe.post_mul)
+            f2i = FloatToInt(FP32, INT8.width, latency=pipe.post_round)
             m.submodules[f"mul{n}"] = mul
             m.submodules[f"f2i{n}"] = f2i
             m.d.comb += [mul.a.eq(f), mul.b.eq(scale), f2i.a.eq(mul.o)]
-            int8.append(f2i.o)
+            int8.append(delay(m, f2i.o, lat - int8_path, name=f"int8_{n}"))
 
             if is_float:
-                nar = FloatNarrow(FP32, BF16, ftz=cfg.ftz)
+                nar = FloatNarrow(FP32, BF16, ftz=cfg.ftz, latency=pipe.post_narrow)
                 m.submodules[f"narrow{n}"] = nar
                 m.d.comb += nar.a.eq(r)
-                bf16.append(delay(m, nar.o, lat - FloatNarrow.LATENCY, name=f"bf16_{n}"))
+                bf16.append(delay(m, nar.o, lat - bf16_path, name=f"bf16_{n}"))
 
         with m.Switch(mode):
             with m.Case(OutMode.RAW):

@@ -14,12 +14,13 @@ With one context (INT32) it is a wire.
 
 from amaranth import Module, Mux, Signal
 from amaranth.hdl import EnableInserter
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arith import acc_shape, make_adder
 from ..array import result_layout
 from ..delay import delay
+from ..fifo import StreamFIFO
 from ..timing import ArrayTiming
 
 __all__ = ["ContextReducer"]
@@ -95,23 +96,20 @@ class ContextReducer(wiring.Component):
         en = Signal()
         ranks = _Ranks(cfg, contexts)
         m.submodules.ranks = EnableInserter(en)(ranks)
-        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(
-            width=result_layout(cfg).size, depth=_FIFO_DEPTH)
+        m.submodules.out_fifo = out_fifo = StreamFIFO(result_layout(cfg), _FIFO_DEPTH)
 
         held = Signal(data.ArrayLayout(result_layout(cfg), contexts - 1))
         c = Signal(range(contexts))
         last = c == contexts - 1
         take = self.i.valid & self.i.ready
         m.d.comb += [
-            en.eq(out_fifo.w_rdy),
+            en.eq(out_fifo.w.ready),
             self.i.ready.eq(~last | en),
             ranks.valid_in.eq(take & last),
-            out_fifo.w_en.eq(en & ranks.valid_out),
-            out_fifo.w_data.eq(ranks.total),
-            self.o.payload.eq(out_fifo.r_data),
-            self.o.valid.eq(out_fifo.r_rdy),
-            out_fifo.r_en.eq(self.o.ready),
+            out_fifo.w.valid.eq(en & ranks.valid_out),
+            out_fifo.w.payload.eq(ranks.total),
         ]
+        wiring.connect(m, out_fifo.r, wiring.flipped(self.o))
         for j in range(contexts - 1):
             m.d.comb += ranks.parts[j].eq(held[j])
         m.d.comb += ranks.parts[contexts - 1].eq(self.i.payload)

@@ -5,9 +5,9 @@ accumulate) when it is dispatched. Result rows leave the array in a fixed order,
 descriptor at the front says where each goes: row ``r`` of a tile (after the context
 reducer, for output-stationary) lands in accumulator row ``acc_row + r``.
 
-A descriptor's rows stay *pending* (``pend_valid``/``pend_lo``/``pend_hi``, one entry per
-slot) until the accumulator memory reports its last write, so the controller can hold back a
-STORE that would read them early.
+A descriptor's rows stay *pending* (``ctrl.pending``, a :class:`~hw.engine.links.LineRange`
+with a range per slot) until the accumulator memory reports its last write, so the controller can hold
+back a STORE that would read them early.
 """
 
 from amaranth import Module, Signal
@@ -15,36 +15,33 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..array import result_layout
-from .memory import writeback_layout
+from .links import WRITEBACK_SLOTS, AccumulatorWrite, WritebackControl, descriptor_layout
 
-__all__ = ["Writeback", "descriptor_layout", "WRITEBACK_SLOTS"]
-
-#: COMPUTE commands that may be in flight between dispatch and their last accumulator write
-#: (a power of two: the slot pointers wrap by truncation).
-WRITEBACK_SLOTS = 4
-
-descriptor_layout = data.StructLayout({"acc_row": 16, "rows": 17, "accumulate": 1})
+__all__ = ["Writeback"]
 
 
 class Writeback(wiring.Component):
     """Routes result rows (``res``, from the array) to the accumulator memory (``wb``).
 
-    Ports: ``desc`` (descriptor per COMPUTE, ready while a slot is free), ``res``, ``wb``,
-    ``done`` (from the accumulator memory: a descriptor's last write landed), ``pend_*`` (the
-    pending row ranges), ``idle``. Throughput: one row per cycle.
+    Members
+    -------
+    ctrl : ``In(WritebackControl())``
+        A descriptor per COMPUTE (``ctrl.desc``, ready while a slot is free); back, the
+        pending row ranges (``ctrl.pending``) and ``ctrl.idle``.
+    res : ``In(stream.Signature(result_layout(cfg)))``
+        Result rows from the array (through the context reducer).
+    acc : ``Out(AccumulatorWrite(cfg))``
+        Rows to the accumulator memory; ``acc.done`` says a descriptor's last write landed.
+
+    Throughput: one row per cycle.
     """
 
     def __init__(self, cfg):
         self._cfg = cfg
         super().__init__({
-            "desc": In(stream.Signature(descriptor_layout)),
+            "ctrl": In(WritebackControl()),
             "res": In(stream.Signature(result_layout(cfg))),
-            "wb": Out(stream.Signature(writeback_layout(cfg))),
-            "done": In(1),
-            "pend_valid": Out(WRITEBACK_SLOTS),
-            "pend_lo": Out(data.ArrayLayout(16, WRITEBACK_SLOTS)),
-            "pend_hi": Out(data.ArrayLayout(17, WRITEBACK_SLOTS)),
-            "idle": Out(1),
+            "acc": Out(AccumulatorWrite(cfg)),
         })
 
     def elaborate(self, platform):
@@ -59,11 +56,12 @@ class Writeback(wiring.Component):
         used = Signal(range(slots + 1))     # slots between head and tail
         routed = Signal(range(slots + 1))   # slots between cur and tail
 
-        push = self.desc.valid & self.desc.ready
-        free = self.done
-        m.d.comb += self.desc.ready.eq(used < slots)
+        ctrl, wb = self.ctrl, self.acc.row
+        push = ctrl.desc.valid & ctrl.desc.ready
+        free = self.acc.done
+        m.d.comb += ctrl.desc.ready.eq(used < slots)
         with m.If(push):
-            m.d.sync += [table[tail].eq(self.desc.payload), tail.eq(tail + 1)]
+            m.d.sync += [table[tail].eq(ctrl.desc.payload), tail.eq(tail + 1)]
         with m.If(push & ~free):
             m.d.sync += used.eq(used + 1)
         with m.Elif(~push & free):
@@ -77,27 +75,27 @@ class Writeback(wiring.Component):
             # Slot n is live when it lies in [head, head + used); age wraps by truncation.
             m.d.comb += [
                 age.eq(n - head),
-                self.pend_valid[n].eq(age < used),
-                self.pend_lo[n].eq(entry.acc_row),
-                self.pend_hi[n].eq(entry.acc_row + entry.rows),
+                ctrl.pending.busy[n].eq(age < used),
+                ctrl.pending.lo[n].eq(entry.acc_row),
+                ctrl.pending.hi[n].eq(entry.acc_row + entry.rows),
             ]
 
         # Row counter within the current descriptor.
-        row = Signal(17)
+        row = Signal(descriptor_layout["rows"].shape)
         desc = table[cur]
         have = Signal()
         m.d.comb += [
             have.eq(routed != 0),
-            self.wb.valid.eq(self.res.valid & have),
-            self.res.ready.eq(self.wb.ready & have),
-            self.wb.payload.data.eq(self.res.payload),
-            self.wb.payload.accumulate.eq(desc.accumulate),
-            self.wb.payload.last.eq(row == desc.rows - 1),
-            self.idle.eq(used == 0),
+            wb.valid.eq(self.res.valid & have),
+            self.res.ready.eq(wb.ready & have),
+            wb.payload.data.eq(self.res.payload),
+            wb.payload.accumulate.eq(desc.accumulate),
+            wb.payload.last.eq(row == desc.rows - 1),
+            ctrl.idle.eq(used == 0),
         ]
-        m.d.comb += self.wb.payload.addr.eq(desc.acc_row + row)
+        m.d.comb += wb.payload.addr.eq(desc.acc_row + row)
 
-        moved = self.wb.valid & self.wb.ready
+        moved = wb.valid & wb.ready
         done_routing = moved & (row == desc.rows - 1)
         with m.If(push & ~done_routing):
             m.d.sync += routed.eq(routed + 1)

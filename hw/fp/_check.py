@@ -5,22 +5,9 @@ passed rather than deep inside elaboration. Messages name the parameter, the val
 allowed, as the rest of the project's do.
 """
 
-from contextlib import contextmanager
-
 from ..formats import FloatFormat
 
-__all__ = ["check_float_format", "check_bool", "check_width", "discard_on_error"]
-
-
-@contextmanager
-def discard_on_error(component):
-    """Run constructor checks; if one raises, the half-built ``component`` is discarded, so
-    silence Amaranth's warning that it was created but never elaborated."""
-    try:
-        yield
-    except Exception:
-        component._MustUse__silence = True
-        raise
+__all__ = ["check_float_format", "check_bool", "check_width"]
 
 
 def check_float_format(name, fmt):

@@ -1,11 +1,12 @@
 """Floating-point addition: IEEE-754 sum of two values of one format, rounded to nearest even."""
 
 from amaranth import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..latency import FixedLatency
-from ._check import check_bool, check_float_format, discard_on_error
+from ..checked import CheckedComponent
+from ..delay import delay
+from ..latency import FP_ADD, Pipelined, check_latency
+from ._check import check_bool, check_float_format
 from .lzc import LeadingZeroCount
 from .round import FPRound
 from .unpack import FPUnpack
@@ -18,7 +19,7 @@ __all__ = ["FPAdd"]
 _EXTRA = 3
 
 
-class FPAdd(FixedLatency, wiring.Component):
+class FPAdd(Pipelined, CheckedComponent):
     """Add two floats of ``fmt``, IEEE 754 round to nearest, ties to even.
 
     Subnormal operands and results are handled in full (``ftz=False``). ``+0 + -0`` is
@@ -44,6 +45,8 @@ class FPAdd(FixedLatency, wiring.Component):
     ftz : bool
         Flush to zero: subnormal operands read as zeros of the same sign, and results that are
         subnormal after rounding become zeros of the same sign.
+    latency : int
+        Register stages, 3 (the default) to 16 (:mod:`hw.latency`).
 
     Members
     -------
@@ -58,10 +61,14 @@ class FPAdd(FixedLatency, wiring.Component):
         If ``fmt`` is not a :class:`~hw.formats.FloatFormat` or ``ftz`` is not a bool.
     """
 
-    def __init__(self, fmt, *, ftz=False):
-        with discard_on_error(self):
-            check_float_format("fmt", fmt)
-            check_bool("ftz", ftz)
+    @classmethod
+    def check(cls, fmt, ftz, latency):
+        check_float_format("fmt", fmt)
+        check_bool("ftz", ftz)
+        check_latency(latency, cls.LEAST_LATENCY)
+
+    def __init__(self, fmt, *, ftz=False, latency=FP_ADD):
+        self._latency = latency
         self._fmt = fmt
         self._ftz = ftz
         super().__init__({
@@ -78,7 +85,7 @@ class FPAdd(FixedLatency, wiring.Component):
     def ftz(self):
         return self._ftz
 
-    LATENCY = 3
+    LEAST_LATENCY = FP_ADD
 
     def elaborate(self, platform):
         m = Module()
@@ -173,5 +180,6 @@ class FPAdd(FixedLatency, wiring.Component):
             rnd.i.is_inf.eq(s2_inf),
             rnd.i.is_nan.eq(s2_nan),
         ]
-        m.d.sync += self.o.eq(rnd.o)
+        # Registers beyond the unit's own go at the output (for retiming).
+        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency, name="retime"))
         return m

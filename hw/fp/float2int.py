@@ -1,17 +1,18 @@
 """Float to integer conversion: round to nearest even, saturating at the integer's range."""
 
 from amaranth import Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..latency import FixedLatency
-from ._check import check_float_format, check_width, discard_on_error
+from ..checked import CheckedComponent
+from ..delay import delay
+from ..latency import FLOAT_TO_INT, Pipelined, check_latency
+from ._check import check_float_format, check_width
 from .unpack import FPUnpack
 
 __all__ = ["FloatToInt"]
 
 
-class FloatToInt(FixedLatency, wiring.Component):
+class FloatToInt(Pipelined, CheckedComponent):
     """Convert a float to a signed two's complement integer, round to nearest, ties to even.
 
     The result saturates to ``[-2**(int_width - 1), 2**(int_width - 1) - 1]``: a finite value
@@ -29,6 +30,8 @@ class FloatToInt(FixedLatency, wiring.Component):
         Format of the float.
     int_width : int
         Width of the integer, sign included, at least 2.
+    latency : int
+        Register stages, 1 (the default) to 16 (:mod:`hw.latency`).
 
     Members
     -------
@@ -44,10 +47,14 @@ class FloatToInt(FixedLatency, wiring.Component):
         integer >= 2.
     """
 
-    def __init__(self, fmt, int_width):
-        with discard_on_error(self):
-            check_float_format("fmt", fmt)
-            check_width("int_width", int_width, 2)
+    @classmethod
+    def check(cls, fmt, int_width, latency):
+        check_float_format("fmt", fmt)
+        check_width("int_width", int_width, 2)
+        check_latency(latency, cls.LEAST_LATENCY)
+
+    def __init__(self, fmt, int_width, *, latency=FLOAT_TO_INT):
+        self._latency = latency
         self._fmt = fmt
         self._int_width = int_width
         super().__init__({"a": In(fmt.width), "o": Out(signed(int_width))})
@@ -60,10 +67,11 @@ class FloatToInt(FixedLatency, wiring.Component):
     def int_width(self):
         return self._int_width
 
-    LATENCY = 1
+    LEAST_LATENCY = FLOAT_TO_INT
 
     def elaborate(self, platform):
         m = Module()
+        result = Signal.like(self.o)
         fmt, w = self._fmt, self._int_width
         p = fmt.sig_width
 
@@ -96,9 +104,11 @@ class FloatToInt(FixedLatency, wiring.Component):
         max_int = Const((1 << (w - 1)) - 1, signed(w))
         min_int = Const(-(1 << (w - 1)), signed(w))
         with m.If(a.is_nan | small):
-            m.d.sync += self.o.eq(0)
+            m.d.comb += result.eq(0)
         with m.Elif(a.is_inf | big | too_big):
-            m.d.sync += self.o.eq(Mux(a.sign, min_int, max_int))
+            m.d.comb += result.eq(Mux(a.sign, min_int, max_int))
         with m.Else():
-            m.d.sync += self.o.eq(Mux(a.sign, -mag, mag))
+            m.d.comb += result.eq(Mux(a.sign, -mag, mag))
+        # Registers beyond the unit's own go at the output (for retiming).
+        m.d.sync += self.o.eq(delay(m, result, self.extra_latency, name="retime"))
         return m

@@ -1,18 +1,19 @@
 """Integer to float conversion: a signed integer rounded (when it must be) into a float format."""
 
 from amaranth import Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..latency import FixedLatency
-from ._check import check_float_format, check_width, discard_on_error
+from ..checked import CheckedComponent
+from ..delay import delay
+from ..latency import INT_TO_FLOAT, Pipelined, check_latency
+from ._check import check_float_format, check_width
 from .lzc import LeadingZeroCount
 from .round import FPRound
 
 __all__ = ["IntToFloat"]
 
 
-class IntToFloat(FixedLatency, wiring.Component):
+class IntToFloat(Pipelined, CheckedComponent):
     """Convert a signed two's complement integer to a float, round to nearest even.
 
     Exact whenever the integer's magnitude fits the format's significand (a 16-bit integer,
@@ -29,6 +30,8 @@ class IntToFloat(FixedLatency, wiring.Component):
         Width of the integer, sign included, at least 2.
     fmt : FloatFormat
         Result format.
+    latency : int
+        Register stages, 1 (the default) to 16 (:mod:`hw.latency`).
 
     Members
     -------
@@ -44,10 +47,14 @@ class IntToFloat(FixedLatency, wiring.Component):
         :class:`~hw.formats.FloatFormat`.
     """
 
-    def __init__(self, int_width, fmt):
-        with discard_on_error(self):
-            check_width("int_width", int_width, 2)
-            check_float_format("fmt", fmt)
+    @classmethod
+    def check(cls, int_width, fmt, latency):
+        check_width("int_width", int_width, 2)
+        check_float_format("fmt", fmt)
+        check_latency(latency, cls.LEAST_LATENCY)
+
+    def __init__(self, int_width, fmt, *, latency=INT_TO_FLOAT):
+        self._latency = latency
         self._int_width = int_width
         self._fmt = fmt
         super().__init__({"a": In(signed(int_width)), "o": Out(fmt.width)})
@@ -60,7 +67,7 @@ class IntToFloat(FixedLatency, wiring.Component):
     def fmt(self):
         return self._fmt
 
-    LATENCY = 1
+    LEAST_LATENCY = INT_TO_FLOAT
 
     def elaborate(self, platform):
         m = Module()
@@ -84,5 +91,6 @@ class IntToFloat(FixedLatency, wiring.Component):
             rnd.i.is_inf.eq(0),
             rnd.i.is_nan.eq(0),
         ]
-        m.d.sync += self.o.eq(rnd.o)
+        # Registers beyond the unit's own go at the output (for retiming).
+        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency, name="retime"))
         return m

@@ -1,15 +1,15 @@
 """Leading-zero count: how far to shift a significand left to normalise it."""
 
 from amaranth import Module
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._check import check_width, discard_on_error
+from ..checked import CheckedComponent
+from ._check import check_width
 
 __all__ = ["LeadingZeroCount"]
 
 
-class LeadingZeroCount(wiring.Component):
+class LeadingZeroCount(CheckedComponent):
     """Count the leading zeros of an unsigned value.
 
     Combinational (latency 0, throughput one value per cycle).
@@ -32,9 +32,11 @@ class LeadingZeroCount(wiring.Component):
         If ``width`` is not an integer >= 1.
     """
 
+    @staticmethod
+    def check(width):
+        check_width("width", width, 1)
+
     def __init__(self, width):
-        with discard_on_error(self):
-            check_width("width", width, 1)
         self._width = width
         super().__init__({"i": In(width), "o": Out(range(width + 1))})
 

@@ -1,11 +1,12 @@
 """Floating-point multiplication: the exact product, rounded once into the output format."""
 
 from amaranth import Module, Signal
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..latency import FixedLatency
-from ._check import check_bool, check_float_format, discard_on_error
+from ..checked import CheckedComponent
+from ..delay import delay
+from ..latency import FP_MUL, Pipelined, check_latency
+from ._check import check_bool, check_float_format
 from .lzc import LeadingZeroCount
 from .round import FPRound
 from .sigmul import SigMul
@@ -14,7 +15,7 @@ from .unpack import FPUnpack
 __all__ = ["FPMul"]
 
 
-class FPMul(FixedLatency, wiring.Component):
+class FPMul(Pipelined, CheckedComponent):
     """Multiply two ``in_fmt`` floats, rounding the exact product once to ``out_fmt``.
 
     Round to nearest, ties to even. For BF16 operands and an FP32 result the product's 16-bit
@@ -29,9 +30,11 @@ class FPMul(FixedLatency, wiring.Component):
 
     Pipeline: stage 1 unpacks and multiplies the significands (:class:`~hw.fp.sigmul.SigMul`)
     into a register; stage 2 normalises, rounds (:class:`~hw.fp.round.FPRound`) and packs
-    into the output register. Latency :attr:`latency` = 2 cycles, throughput one product per
-    cycle; ``o`` depends only on ``a`` and ``b`` from :attr:`latency` cycles before, so the
-    enclosing design may stall the pipeline with ``EnableInserter``.
+    into the output register. Latency :attr:`latency`, 2 cycles by default; with 3 or more a
+    register divides stage 2 between normalisation and rounding, and registers beyond that go
+    at the output. Throughput one product per cycle; ``o`` depends only on ``a`` and ``b``
+    from :attr:`latency` cycles before, so the enclosing design may stall the pipeline with
+    ``EnableInserter``.
 
     Parameters
     ----------
@@ -42,6 +45,8 @@ class FPMul(FixedLatency, wiring.Component):
     ftz : bool
         Flush to zero: subnormal operands read as zeros of the same sign, and results that are
         subnormal after rounding become zeros of the same sign.
+    latency : int
+        Register stages, 2 (the default) to 16 (:mod:`hw.latency`).
 
     Members
     -------
@@ -56,11 +61,15 @@ class FPMul(FixedLatency, wiring.Component):
         If a format is not a :class:`~hw.formats.FloatFormat` or ``ftz`` is not a bool.
     """
 
-    def __init__(self, in_fmt, out_fmt, *, ftz=False):
-        with discard_on_error(self):
-            check_float_format("in_fmt", in_fmt)
-            check_float_format("out_fmt", out_fmt)
-            check_bool("ftz", ftz)
+    @classmethod
+    def check(cls, in_fmt, out_fmt, ftz, latency):
+        check_float_format("in_fmt", in_fmt)
+        check_float_format("out_fmt", out_fmt)
+        check_bool("ftz", ftz)
+        check_latency(latency, cls.LEAST_LATENCY)
+
+    def __init__(self, in_fmt, out_fmt, *, ftz=False, latency=FP_MUL):
+        self._latency = latency
         self._in_fmt = in_fmt
         self._out_fmt = out_fmt
         self._ftz = ftz
@@ -82,7 +91,7 @@ class FPMul(FixedLatency, wiring.Component):
     def ftz(self):
         return self._ftz
 
-    LATENCY = 2
+    LEAST_LATENCY = FP_MUL
 
     def elaborate(self, platform):
         m = Module()
@@ -127,14 +136,19 @@ class FPMul(FixedLatency, wiring.Component):
         m.d.comb += exp.eq(exp_sum - 2 * fi.bias + fo.bias + 1 - lzc.o)
 
         m.submodules.round = rnd = FPRound(fo, pw, len(exp), ftz=self._ftz)
+        normalised = Signal(rnd.i.shape())
         m.d.comb += [
-            rnd.i.sign.eq(sign),
-            rnd.i.exp.eq(exp),
-            rnd.i.sig.eq(prod << lzc.o),
-            rnd.i.sticky.eq(0),
-            rnd.i.is_zero.eq(is_zero),
-            rnd.i.is_inf.eq(is_inf),
-            rnd.i.is_nan.eq(is_nan),
+            normalised.sign.eq(sign),
+            normalised.exp.eq(exp),
+            normalised.sig.eq(prod << lzc.o),
+            normalised.sticky.eq(0),
+            normalised.is_zero.eq(is_zero),
+            normalised.is_inf.eq(is_inf),
+            normalised.is_nan.eq(is_nan),
         ]
-        m.d.sync += self.o.eq(rnd.o)
+        # A first register beyond the unit's own splits normalisation from rounding (the
+        # longest path of stage 2); any further ones go at the output, for retiming.
+        split = min(self.extra_latency, 1)
+        m.d.comb += rnd.i.eq(delay(m, normalised, split, name="normalised"))
+        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency - split, name="retime"))
         return m

@@ -1,11 +1,12 @@
 """Float narrowing: a float rounded into a format with fewer significand or exponent bits."""
 
 from amaranth import Module, Signal
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..latency import FixedLatency
-from ._check import check_bool, check_float_format, discard_on_error
+from ..checked import CheckedComponent
+from ..delay import delay
+from ..latency import FLOAT_NARROW, Pipelined, check_latency
+from ._check import check_bool, check_float_format
 from .lzc import LeadingZeroCount
 from .round import FPRound
 from .unpack import FPUnpack
@@ -13,7 +14,7 @@ from .unpack import FPUnpack
 __all__ = ["FloatNarrow"]
 
 
-class FloatNarrow(FixedLatency, wiring.Component):
+class FloatNarrow(Pipelined, CheckedComponent):
     """Round a float of ``in_fmt`` into the narrower ``out_fmt``, to nearest, ties to even.
 
     For FP32 to BF16 (same exponent range) the only rounding is of the significand: a value
@@ -37,6 +38,8 @@ class FloatNarrow(FixedLatency, wiring.Component):
     ftz : bool
         Flush to zero: a subnormal input reads as a zero of the same sign, and a result that
         is subnormal after rounding becomes a zero of the same sign.
+    latency : int
+        Register stages, 1 (the default) to 16 (:mod:`hw.latency`).
 
     Members
     -------
@@ -52,15 +55,19 @@ class FloatNarrow(FixedLatency, wiring.Component):
         ``in_fmt`` in either field, or ``ftz`` is not a bool.
     """
 
-    def __init__(self, in_fmt, out_fmt, *, ftz=False):
-        with discard_on_error(self):
-            check_float_format("in_fmt", in_fmt)
-            check_float_format("out_fmt", out_fmt)
-            if out_fmt.exp_width > in_fmt.exp_width or out_fmt.sig_width > in_fmt.sig_width:
-                raise ValueError(
-                    f"out_fmt must have no more exp_width or sig_width than in_fmt "
-                    f"({in_fmt.exp_width}, {in_fmt.sig_width}), not {out_fmt!r}")
-            check_bool("ftz", ftz)
+    @classmethod
+    def check(cls, in_fmt, out_fmt, ftz, latency):
+        check_float_format("in_fmt", in_fmt)
+        check_float_format("out_fmt", out_fmt)
+        if out_fmt.exp_width > in_fmt.exp_width or out_fmt.sig_width > in_fmt.sig_width:
+            raise ValueError(
+                f"out_fmt must have no more exp_width or sig_width than in_fmt "
+                f"({in_fmt.exp_width}, {in_fmt.sig_width}), not {out_fmt!r}")
+        check_bool("ftz", ftz)
+        check_latency(latency, cls.LEAST_LATENCY)
+
+    def __init__(self, in_fmt, out_fmt, *, ftz=False, latency=FLOAT_NARROW):
+        self._latency = latency
         self._in_fmt = in_fmt
         self._out_fmt = out_fmt
         self._ftz = ftz
@@ -78,7 +85,7 @@ class FloatNarrow(FixedLatency, wiring.Component):
     def ftz(self):
         return self._ftz
 
-    LATENCY = 1
+    LEAST_LATENCY = FLOAT_NARROW
 
     def elaborate(self, platform):
         m = Module()
@@ -114,5 +121,6 @@ class FloatNarrow(FixedLatency, wiring.Component):
             rnd.i.is_inf.eq(a.is_inf),
             rnd.i.is_nan.eq(a.is_nan),
         ]
-        m.d.sync += self.o.eq(rnd.o)
+        # Registers beyond the unit's own go at the output (for retiming).
+        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency, name="retime"))
         return m

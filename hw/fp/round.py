@@ -1,10 +1,11 @@
 """Rounding and packing: the one place a float result is rounded to nearest even and packed."""
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
-from ._check import check_bool, check_float_format, check_width, discard_on_error
+from ..checked import CheckedComponent
+from ._check import check_bool, check_float_format, check_width
 
 __all__ = ["round_input_layout", "FPRound"]
 
@@ -39,7 +40,7 @@ def round_input_layout(sig_width, exp_width):
     })
 
 
-class FPRound(wiring.Component):
+class FPRound(CheckedComponent):
     """Round an exact or sticky-extended result to nearest, ties to even, and pack it.
 
     Combinational (latency 0, throughput one value per cycle): the operators register its
@@ -82,12 +83,14 @@ class FPRound(wiring.Component):
         integer, or ``ftz`` is not a bool.
     """
 
+    @staticmethod
+    def check(fmt, sig_width, exp_width, ftz):
+        check_float_format("fmt", fmt)
+        check_width("sig_width", sig_width, 1)
+        check_width("exp_width", exp_width, 2)
+        check_bool("ftz", ftz)
+
     def __init__(self, fmt, sig_width, exp_width, *, ftz=False):
-        with discard_on_error(self):
-            check_float_format("fmt", fmt)
-            check_width("sig_width", sig_width, 1)
-            check_width("exp_width", exp_width, 2)
-            check_bool("ftz", ftz)
         self._fmt = fmt
         self._sig_width = sig_width
         self._exp_width = exp_width

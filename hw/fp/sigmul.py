@@ -1,15 +1,15 @@
 """The significand multiplier, apart so that synthesis maps it onto a DSP block."""
 
 from amaranth import Module
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._check import check_width, discard_on_error
+from ..checked import CheckedComponent
+from ._check import check_width
 
 __all__ = ["SigMul"]
 
 
-class SigMul(wiring.Component):
+class SigMul(CheckedComponent):
     """Exact unsigned product of two significands.
 
     Combinational (latency 0, throughput one product per cycle); :class:`~hw.fp.mul.FPMul`
@@ -33,9 +33,11 @@ class SigMul(wiring.Component):
         If ``width`` is not an integer >= 1.
     """
 
+    @staticmethod
+    def check(width):
+        check_width("width", width, 1)
+
     def __init__(self, width):
-        with discard_on_error(self):
-            check_width("width", width, 1)
         self._width = width
         super().__init__({"a": In(width), "b": In(width), "o": Out(2 * width)})
 

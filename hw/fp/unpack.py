@@ -1,10 +1,11 @@
 """Unpacking: a packed IEEE-style float split into the fields the arithmetic works on."""
 
 from amaranth import Cat, Module, Mux
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
-from ._check import check_bool, check_float_format, discard_on_error
+from ..checked import CheckedComponent
+from ._check import check_bool, check_float_format
 
 __all__ = ["unpacked_layout", "FPUnpack"]
 
@@ -35,7 +36,7 @@ def unpacked_layout(fmt):
     })
 
 
-class FPUnpack(wiring.Component):
+class FPUnpack(CheckedComponent):
     """Split a packed float into sign, biased exponent, significand and classification.
 
     Combinational (latency 0, throughput one value per cycle). Every operator unpacks its
@@ -62,10 +63,12 @@ class FPUnpack(wiring.Component):
         If ``fmt`` is not a :class:`~hw.formats.FloatFormat` or ``ftz`` is not a bool.
     """
 
+    @staticmethod
+    def check(fmt, ftz):
+        check_float_format("fmt", fmt)
+        check_bool("ftz", ftz)
+
     def __init__(self, fmt, *, ftz=False):
-        with discard_on_error(self):
-            check_float_format("fmt", fmt)
-            check_bool("ftz", ftz)
         self._fmt = fmt
         self._ftz = ftz
         super().__init__({"i": In(fmt.width), "o": Out(unpacked_layout(fmt))})

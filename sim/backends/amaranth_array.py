@@ -10,7 +10,7 @@ from hw.array import SystolicArray
 from ..array_program import array_program
 from ..streams import stream_get, stream_put
 
-__all__ = ["rtl_array_gemm", "run_array_beats"]
+__all__ = ["rtl_array_schedule", "rtl_array_gemm", "run_array_beats"]
 
 
 def run_array_beats(dut, beats, result_rows, *, seed=0, p_valid=1.0, p_ready=1.0,
@@ -43,6 +43,38 @@ def run_array_beats(dut, beats, result_rows, *, seed=0, p_valid=1.0, p_ready=1.0
     else:
         sim.run()
     return out["rows"], out["cycles"]
+
+
+def rtl_array_schedule(dut, beats, result_rows, *, limit=10_000):
+    """Stream ``beats`` into ``dut`` back to back with ``o`` always ready. Returns
+    ``(accepted, results)``: the cycle each beat was accepted and the cycle each result row
+    was on ``o``, for checking against :func:`sim.array_program.due_cycles`."""
+    accepted, results = [], []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        pending = list(beats)
+        cycle = 0
+        while len(results) < result_rows:
+            if pending:
+                ctx.set(dut.i.payload.as_value(), pending[0])
+            ctx.set(dut.i.valid, bool(pending))
+            _, _, ready, valid = await ctx.tick().sample(dut.i.ready, dut.o.valid)
+            if pending and ready:
+                accepted.append(cycle)
+                pending.pop(0)
+            if valid:
+                results.append(cycle)
+            cycle += 1
+            if cycle >= limit:
+                raise TimeoutError(f"array hung: {len(results)} of {result_rows} rows after "
+                                   f"{cycle} cycles")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return accepted, results
 
 
 def rtl_array_gemm(cfg, a, b, *, seed=0, p_valid=1.0, p_ready=1.0):

@@ -27,7 +27,7 @@ def _timeout_cycles(cfg, cmds, din, dout_rows, p_valid, p_ready):
     for word in cmds:
         fields = decode(word)
         if fields["opcode"] == Opcode.COMPUTE:
-            work += 4 * fields["arg3"] * cfg.rows + 8 * (cfg.rows + cfg.cols) + 100
+            work += 4 * fields["count"] * cfg.rows + 8 * (cfg.rows + cfg.cols) + 100
         elif fields["opcode"] == Opcode.PRELOAD:
             work += 8 * cfg.rows + 100
     return int(10_000 + work + 40 * slack * (len(cmds) + len(din) + dout_rows))

@@ -1,0 +1,193 @@
+# amaranth: UnusedElaboratable=no
+"""Pipeline depth as a parameter: every unit at deeper latencies is still bit-exact and
+exactly ``latency`` cycles deep; a configuration's depths reach its timing facts, its
+post-processing and its manifest, and arrays and engines built with them stay bit-exact
+and cycle-exact."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hw.array import SystolicArray
+from hw.config import Config, ConfigError, Pipeline
+from hw.engine.postproc import PostProc, postproc_latency
+from hw.formats import BF16, FP32
+from hw.fp.add import FPAdd
+from hw.fp.float2int import FloatToInt
+from hw.fp.int2float import IntToFloat
+from hw.fp.mul import FPMul
+from hw.fp.narrow import FloatNarrow
+from hw.gen import main, module_name, option_name
+from hw.intarith import IntAdd, IntMul
+from hw.timing import ArrayTiming
+from sim.array_program import array_k_pass, array_program, due_cycles
+from sim.backends.amaranth_array import rtl_array_gemm, rtl_array_schedule
+from sim.golden import from_bits, ref_add, ref_gemm, ref_mul, same_bits, to_bits
+from sim.host import ref_program, run_gemm
+from sim.operands import random_matrix
+from sim.pipeline import rtl_impulse, rtl_pipeline
+
+
+def _fp32_bits(rng, n):
+    """FP32 patterns: uniform bits and moderate values, where rounding matters."""
+    uniform = rng.integers(0, 1 << 32, n, dtype=np.uint64)
+    moderate = to_bits(rng.standard_normal(n).astype(np.float32) * 1e3, FP32)
+    return np.where(rng.random(n) < 0.5, uniform, moderate).astype(np.uint64)
+
+
+@pytest.mark.parametrize("latency", [3, 4])
+def test_fp_mul_deeper(latency):
+    # 3 divides normalisation from rounding; 4 adds a register at the output as well.
+    rng = np.random.default_rng(latency)
+    a, b = _fp32_bits(rng, 3000), _fp32_bits(rng, 3000)
+    dut = FPMul(FP32, FP32, latency=latency)
+    assert dut.latency == latency and dut.extra_latency == latency - 2
+    got = rtl_pipeline(dut, {"a": a, "b": b})
+    want = ref_mul(from_bits(a, FP32), from_bits(b, FP32), FP32)
+    assert same_bits(from_bits(got, FP32), want, FP32).all()
+    seen = rtl_impulse(FPMul(BF16, FP32, latency=latency), {"a": 0x4000, "b": 0x4040},
+                       latency + 2)
+    assert seen == [0x40C00000 if k == latency else 0 for k in range(latency + 2)]
+
+
+def test_fp_add_deeper():
+    rng = np.random.default_rng(1)
+    a, b = _fp32_bits(rng, 3000), _fp32_bits(rng, 3000)
+    dut = FPAdd(FP32, latency=5)
+    got = rtl_pipeline(dut, {"a": a, "b": b})
+    want = ref_add(from_bits(a, FP32), from_bits(b, FP32), FP32)
+    assert same_bits(from_bits(got, FP32), want, FP32).all()
+
+
+@pytest.mark.parametrize("make, inputs", [
+    (lambda: IntMul(8, 16, latency=3), {"a": 7, "b": -3}),
+    (lambda: IntAdd(32, latency=2), {"a": 5, "b": 6}),
+    (lambda: IntToFloat(32, FP32, latency=2), {"a": 3}),
+    (lambda: FloatToInt(FP32, 8, latency=3), {"a": 0x40400000}),
+    (lambda: FloatNarrow(FP32, BF16, latency=2), {"a": 0x40400000}),
+])
+def test_units_are_exactly_latency_deep(make, inputs):
+    dut = make()
+    seen = rtl_impulse(dut, inputs, dut.latency + 2)
+    assert [k for k, value in enumerate(seen) if value] == [dut.latency]
+
+
+@pytest.mark.parametrize("make, pattern", [
+    (lambda: FPMul(FP32, FP32, latency=1), r"^latency must be an integer from 2 to 16, not 1$"),
+    (lambda: FPAdd(FP32, latency=17), r"^latency must be an integer from 3 to 16, not 17$"),
+    (lambda: IntAdd(32, latency=True), r"^latency must be an integer from 1 to 16, not True$"),
+    (lambda: IntMul(8, 16, latency="2"), r"^latency must be an integer from 1 to 16, not '2'$"),
+])
+def test_latency_errors(make, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make()
+
+
+def test_config_defaults_are_the_least():
+    assert Config(rows=2).pipeline == Pipeline(mul=1, add=1)
+    assert Config(rows=2, acc_fmt="fp32").pipeline == Pipeline(mul=2, add=3)
+    assert Config(rows=2, in_fmt="bf16").pipeline == Pipeline(mul=2, add=3)
+    assert Config(rows=2, in_fmt="bf16").name == "os_2x2_bf16_fp32"
+
+
+def test_config_depths_reach_timing_postproc_and_names():
+    cfg = Config(rows=3, cols=2, in_fmt="bf16", dataflow="ws",
+                 pipeline={"mul": 3, "add": 4, "post_mul": 3, "post_round": 2})
+    timing = ArrayTiming(cfg)
+    assert (timing.mul_latency, timing.add_latency, timing.pe_latency) == (3, 4, 7)
+    assert timing.load_holdoff == 2 * 4 + 2
+    assert postproc_latency(cfg) == PostProc(cfg).latency == 3 + 2
+    assert cfg.name == "ws_3x2_bf16_fp32_mul3_add4"
+    assert cfg.engine_name == "ws_3x2_bf16_fp32_mul3_add4_s128k_a64k_postmul3_postround2"
+    assert Config(rows=3, cols=2, in_fmt="bf16", pipeline={"post_narrow": 5}).pipeline \
+        .post_narrow == 5
+    assert postproc_latency(Config(rows=2, in_fmt="bf16", pipeline={"post_narrow": 5})) == 5
+    # The array's OS contexts follow the adder's depth.
+    assert ArrayTiming(Config(rows=2, pipeline={"add": 2})).contexts == 2
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"pipeline": {"add": 2}, "acc_fmt": "fp32"},
+     r"^pipeline\.add must be an integer from 3 to 16 when in_fmt is 'int8' and acc_fmt is "
+     r"'fp32', not 2$"),
+    ({"pipeline": {"mul": 17}}, r"^pipeline\.mul must be an integer from 1 to 16"),
+    ({"pipeline": {"post_mul": 1}}, r"^pipeline\.post_mul must be an integer from 2 to 16"),
+    ({"pipeline": {"depth": 1}}, r"^pipeline must be a dict with keys from mul, add, .*, "
+                                 r"not 'depth'$"),
+    ({"pipeline": 3}, r"^pipeline must be a Pipeline, a dict or None, not 3$"),
+])
+def test_config_pipeline_errors(kwargs, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        Config(rows=2, **kwargs)
+
+
+def test_gen_pipeline_option(tmp_path, capsys):
+    assert main(["--rows", "2", "--array", "--pipeline", "add=2,mul=2",
+                 "--out", str(tmp_path)]) == 0
+    cfg = Config(rows=2, pipeline={"add": 2, "mul": 2})
+    manifest = json.loads((tmp_path / f"{module_name(cfg, 'array')}.json").read_text())
+    assert manifest["config"]["pipeline"]["add"] == 2
+    assert manifest["timing"]["contexts"] == 2 and manifest["timing"]["pe_latency"] == 4
+    for args, message in [
+        (["--pipeline", "add=0"], "--pipeline add must be an integer from 1 to 16 when "
+                                  "--in-fmt is 'int8' and --acc-fmt is 'int32', not 0"),
+        (["--pipeline", "add"], "--pipeline must be NAME=N[,NAME=N...]"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            main(args + ["--out", str(tmp_path / "bad")])
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+    assert option_name("spad_kib") == "--spad-kib"
+    assert option_name("pipeline.post_mul") == "--pipeline post_mul"
+
+
+DEEP = [
+    ("os", "int8", "int32", {"mul": 2, "add": 2}),
+    ("ws", "int8", "int32", {"mul": 3, "add": 2}),
+    ("os", "bf16", "fp32", {"mul": 3, "add": 4}),
+    ("ws", "bf16", "fp32", {"mul": 4, "add": 5}),
+]
+
+
+@pytest.mark.parametrize("dataflow, in_fmt, acc_fmt, depths", DEEP)
+def test_deeper_array_is_bit_exact_and_on_schedule(dataflow, in_fmt, acc_fmt, depths):
+    cfg = Config(rows=3, cols=2, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow,
+                 pipeline=depths)
+    rng = np.random.default_rng(len(cfg.name))
+    a, b = random_matrix(cfg, (8, 7), rng), random_matrix(cfg, (7, 5), rng)
+    got, _ = rtl_array_gemm(cfg, a, b, seed=2, p_valid=0.7, p_ready=0.6)
+    want = ref_gemm(a, b, cfg, k_pass=array_k_pass(cfg))
+    assert same_bits(got, want, cfg.acc_format).all()
+    dut = SystolicArray(cfg)
+    prog = array_program(cfg, a, b)
+    accepted, results = rtl_array_schedule(dut, prog.beats, prog.result_rows)
+    assert results == due_cycles(dut, prog, accepted)
+
+
+@pytest.mark.parametrize("dataflow, in_fmt, acc_fmt, depths", [
+    ("os", "int8", "int32", {"add": 2, "post_convert": 2, "post_mul": 3, "post_round": 2}),
+    ("ws", "bf16", "fp32", {"mul": 3, "add": 4, "post_mul": 4, "post_narrow": 2}),
+    ("os", "bf16", "fp32", {"add": 4, "post_narrow": 6}),
+])
+def test_deeper_engine_is_bit_exact(dataflow, in_fmt, acc_fmt, depths):
+    cfg = Config(rows=3, cols=2, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow,
+                 spad_kib=1, acc_kib=1, pipeline=depths)
+    rng = np.random.default_rng(7)
+    a, b = random_matrix(cfg, (7, 40), rng), random_matrix(cfg, (40, 5), rng)
+    for mode in ("int8", "bf16" if cfg.is_float else "raw"):
+        got = run_gemm(a, b, cfg, backend="amaranth", mode=mode, relu=True, scale=0.01,
+                       seed=1, p_valid=0.8, p_ready=0.7)
+        want = ref_program(got.program, a, b)
+        assert same_bits(got.c, want, got.program.out_format).all(), mode
+    # An OS engine deals K to as many partial sums as the adder has stages.
+    assert got.program.interleave == (cfg.pipeline.add if dataflow == "os" else 1)
+
+
+def test_array_program_contexts_must_be_the_arrays():
+    cfg = Config(rows=2, in_fmt="bf16")
+    a = np.zeros((2, 2), dtype=BF16.dtype)
+    assert array_program(cfg, a, a).beats == array_program(cfg, a, a, contexts=3).beats
+    with pytest.raises(ValueError, match=r"^contexts must be 3 for a os_2x2_bf16_fp32 array "
+                                         r"\(its ArrayTiming\.contexts\), not 1$"):
+        array_program(cfg, a, a, contexts=1)
