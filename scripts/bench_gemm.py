@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """GEMM benchmark: measured cycles and utilization against the SCALE-Sim formulas.
 
-    python scripts/bench_gemm.py                       # 16×16, both dataflows and formats
-    python scripts/bench_gemm.py --shapes 256x256x256 --in-fmt int8 --dataflow os
-    python scripts/bench_gemm.py --backend amaranth --rows 4 --shapes 64x64x64
+    python -m scripts.bench_gemm                       # 16×16, both dataflows and formats
+    python -m scripts.bench_gemm --shapes 256x256x256 --in-fmt int8 --dataflow os
+    python -m scripts.bench_gemm --backend amaranth --rows 4 --shapes 64x64x64
 
 For each GEMM it runs the engine program on a cycle-accurate backend (cocotb on Verilator by
 default), checks the result bit for bit against the golden model, and prints the cycles from
@@ -18,17 +17,14 @@ which charge every fold its fill and drain; the engine overlaps folds, loads and
 import argparse
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from hw.config import Config, ConfigError  # noqa: E402
-from sim.golden import same_bits  # noqa: E402
-from sim.host import BACKENDS, ref_program, run_program  # noqa: E402
-from sim.operands import random_matrix  # noqa: E402
-from sim.program import gemm_program  # noqa: E402
+from hw.config import Config, ConfigError
+from sim.golden import same_bits
+from sim.host import BACKENDS, ref_program, run_program
+from sim.operands import random_matrix
+from sim.program import gemm_program
 
 DEFAULT_SHAPES = [
     "64x64x64", "128x128x128", "256x256x256",   # square
@@ -65,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv=None):
-    p = _Parser(prog="scripts/bench_gemm.py", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="python -m scripts.bench_gemm", description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=16, help="array rows (default 16)")
     p.add_argument("--cols", type=int, default=None, help="array columns (default: rows)")
     p.add_argument("--dataflow", choices=("os", "ws", "both"), default="both")

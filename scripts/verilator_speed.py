@@ -1,6 +1,6 @@
 """Verilator simulation speed of a generated engine under cocotb: cycles per wall-clock second.
 
-    python scripts/verilator_speed.py [--rows 16] [--sizes 64 128]
+    python -m scripts.verilator_speed [--rows 16] [--sizes 64 128]
 
 Builds the engine once (not timed; cached in ``build/cocotb/verilator/``), then runs square
 int8 GEMMs through :func:`sim.backends.cocotb_engine.rtl_cocotb_engine_gemm` with no stalls,
@@ -11,19 +11,16 @@ the run (simulator start-up and cocotb included, build excluded) and cycles per 
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hw.config import Config  # noqa: E402
-from sim.backends.cocotb_engine import rtl_cocotb_engine_gemm  # noqa: E402
-from sim.backends.cocotb_runner import build, missing_simulator  # noqa: E402
-from sim.golden import same_bits  # noqa: E402
-from sim.host import ref_program  # noqa: E402
-from sim.operands import random_matrix  # noqa: E402
-from sim.program import gemm_program  # noqa: E402
+from hw.config import Config
+from sim.backends.cocotb_engine import rtl_cocotb_engine_gemm
+from sim.backends.cocotb_runner import build, missing_simulator
+from sim.golden import same_bits
+from sim.host import ref_program
+from sim.operands import random_matrix
+from sim.program import gemm_program
 
 
 def main(argv=None):
