@@ -58,7 +58,7 @@ def random_bits(int_width, seed):
 def test_latency():
     dut = FloatToInt(FP32, 8)
     seen = rtl_impulse(dut, {"a": 0xC0400000}, dut.latency + 2)
-    assert dut.latency == FloatToInt.LATENCY == 1
+    assert dut.latency == FloatToInt.LEAST_LATENCY == 1
     assert seen == [-3 if k == dut.latency else 0 for k in range(dut.latency + 2)]
 
 

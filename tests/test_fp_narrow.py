@@ -66,7 +66,7 @@ def ftz(request):
 def test_latency():
     dut = FloatNarrow(FP32, BF16)
     seen = rtl_impulse(dut, {"a": 0xC0400000}, dut.latency + 2)
-    assert dut.latency == FloatNarrow.LATENCY == 1
+    assert dut.latency == FloatNarrow.LEAST_LATENCY == 1
     assert seen == [0xC040 if k == dut.latency else 0 for k in range(dut.latency + 2)]
 
 
