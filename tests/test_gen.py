@@ -9,7 +9,7 @@ import pytest
 
 from hw.config import Config
 from hw.gen import generate, main, module_name
-from sim.tools import ToolMissing, find_yosys, verilator_env
+from sim.tools import find_yosys, verilator_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -154,11 +154,8 @@ def lint_dir(tmp_path_factory):
 
 
 @pytest.mark.parametrize("cfg, kind", LINT_CASES, ids=LINT_IDS)
-def test_verilator_lint_clean(cfg, kind, lint_dir):
-    try:
-        env = {**os.environ, **verilator_env()}
-    except ToolMissing as e:
-        pytest.skip(str(e))
+def test_verilator_lint_clean(cfg, kind, lint_dir, require_tool):
+    env = {**os.environ, **require_tool(verilator_env)}
     path = lint_dir[cfg, kind]
     # Amaranth's Verilog trips Verilator's WIDTH style warnings; errors are what we forbid.
     r = subprocess.run(["verilator", "--lint-only", "-Wno-fatal", "-Wno-WIDTH", str(path)],
@@ -168,11 +165,8 @@ def test_verilator_lint_clean(cfg, kind, lint_dir):
 
 
 @pytest.mark.parametrize("cfg, kind", LINT_CASES, ids=LINT_IDS)
-def test_yosys_reads_cleanly(cfg, kind, lint_dir):
-    try:
-        yosys = find_yosys()
-    except ToolMissing as e:
-        pytest.skip(str(e))
+def test_yosys_reads_cleanly(cfg, kind, lint_dir, require_tool):
+    yosys = require_tool(find_yosys)
     path = lint_dir[cfg, kind]
     top = module_name(cfg, kind)
     log = path.with_suffix(".yosys.log")
