@@ -1,12 +1,14 @@
-"""``sim.backends.cocotb_runner``: what the build cache key covers and that a build is redone
-when it changes and reused when not."""
+"""``sim.backends.cocotb_runner``: what the build cache key covers, that a build is redone when
+it changes and reused when not, and that a run refuses another copy of the benches."""
 
 import subprocess
 
+import numpy as np
 import pytest
 
 from hw.config import Config
 from sim.backends import cocotb_runner
+from sim.backends.cocotb_array import rtl_cocotb_array_gemm
 from sim.backends.cocotb_runner import build, build_key, missing_simulator
 
 VERILOG = "module top(input a, output b); assign b = a; endmodule\n"
@@ -115,3 +117,16 @@ def test_build_is_reused_until_the_version_changes(tmp_path, monkeypatch, requir
     build(TINY, "array", "icarus", build_dir=tmp_path)
     assert first.product.stat().st_mtime_ns != made
     assert (tmp_path / "build.stamp").read_text() != stamp
+
+
+def test_run_refuses_another_copy_of_the_benches(tmp_path, monkeypatch, require_tool):
+    """The simulator's Python imports the bench from ``sys.path``; a run from a copy other
+    than this process's fails (here: this process pretends to live elsewhere)."""
+    require_tool(missing_simulator("icarus"))
+    a = np.ones((2, 2), dtype=np.int8)
+    c, _ = rtl_cocotb_array_gemm(TINY, a, a, "icarus", build_dir=tmp_path)
+    assert (c == 2).all()
+    monkeypatch.setattr(cocotb_runner, "_BENCHES", tmp_path / "elsewhere")
+    with pytest.raises(RuntimeError, match=r"the simulator ran the benches in /.*/sim/benches, "
+                                           r"not .*/elsewhere"):
+        rtl_cocotb_array_gemm(TINY, a, a, "icarus", build_dir=tmp_path)

@@ -15,7 +15,10 @@ the result back.
 * **Runs**: every run gets its own ``run-*`` folder in the build folder. The job (a dict) goes
   to the bench as ``job.json``, named by an environment variable; the runner adds ``"out"``,
   the path where the bench writes its result as JSON. The run folder is deleted after a
-  successful run unless waveforms are on.
+  successful run unless waveforms are on. The simulator's Python imports the bench from
+  ``sys.path``, which cocotb hands it as ``PYTHONPATH``: the installed package (``pip install
+  -e .``), or the checkout when Python runs from its root (``python -m pytest``). A run fails if
+  that bench is not this process's copy of :mod:`sim.benches`.
 * **Waveforms**: ``WAVES=1`` (cocotb's own variable) builds with tracing and dumps
   ``dump.vcd`` (Verilator, in the run folder) or ``<module>.fst`` (Icarus, in the build
   folder).
@@ -32,7 +35,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,19 +100,6 @@ def _patched(mapping):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-@contextlib.contextmanager
-def _on_sys_path(folder):
-    """The simulator's Python imports the bench by module name, from the runner's sys.path."""
-    added = str(folder) not in sys.path
-    if added:
-        sys.path.insert(0, str(folder))
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(str(folder))
 
 
 def _tool_env(simulator):
@@ -275,12 +264,17 @@ def build(cfg, kind, simulator, *, build_dir=None):
     return built
 
 
+#: This process's copy of the cocotb benches, which the simulator must run.
+_BENCHES = Path(__file__).resolve().parents[1] / "benches"
+
+
 def run_bench(built, bench, job, *, job_env, testcase=None, tag="run"):
-    """Run cocotb module ``bench`` (a dotted name importable from the project root) on
-    ``built`` with ``job`` and return the result the bench wrote.
+    """Run cocotb module ``bench`` (a dotted name in :mod:`sim.benches`) on ``built`` with
+    ``job`` and return the result the bench wrote.
 
     The job goes to ``<run folder>/job.json`` with ``"out"`` added (where the bench must write
-    its result as JSON), and ``job_env`` names that file in the bench's environment.
+    its result with :func:`sim.benches.write_result`), and ``job_env`` names that file in the
+    bench's environment.
     ``testcase`` picks the bench's test(s) (all of them by default); ``tag`` starts the run
     folder's name.
 
@@ -288,7 +282,8 @@ def run_bench(built, bench, job, *, job_env, testcase=None, tag="run"):
     ------
     RuntimeError
         When a test fails or writes no result: the simulation log's tail, which has cocotb's
-        assertion message.
+        assertion message. Also when the simulator's Python imported another copy of the
+        benches than this process's (another checkout's installed package, say).
     """
     from cocotb_tools.runner import get_results, get_runner
 
@@ -299,7 +294,7 @@ def run_bench(built, bench, job, *, job_env, testcase=None, tag="run"):
     log = run_dir / "sim.log"
     results = run_dir / "results.xml"
     try:
-        with _on_sys_path(_ROOT), _patched({job_env: str(job_path)}):
+        with _patched({job_env: str(job_path)}):
             get_runner(built.simulator).test(
                 test_module=bench, hdl_toplevel=built.top, hdl_toplevel_lang="verilog",
                 testcase=testcase, build_dir=built.folder, test_dir=run_dir,
@@ -312,6 +307,10 @@ def run_bench(built, bench, job, *, job_env, testcase=None, tag="run"):
         raise RuntimeError(f"{built.simulator} simulation of {built.top} failed ({e}); see "
                            f"{log}:\n" + _tail(log)) from None
     result = json.loads(out.read_text())
+    benches = result.pop("benches", None)
+    if benches is None or Path(benches) != _BENCHES:
+        raise RuntimeError(f"the simulator ran the benches in {benches}, not {_BENCHES}: run "
+                           f"Python from the checkout's root, or pip install -e it")
     if not built.waves:
         shutil.rmtree(run_dir, ignore_errors=True)
     return result

@@ -12,8 +12,8 @@ and the bench writes ``{"rows": [int, ...], "frames": [int, ...], "cycles": int,
 "idle": int, "error": int, "extra": int}`` to ``out``: the data-out beats, how many beats
 each ``tlast``-delimited frame held, cycles from the first command offered to the last row
 taken (both edges counted once), the final status, and beats that came after the expected
-ones. Payloads are the packed integers of :mod:`sim.program`; the bench knows nothing of
-their layout.
+ones (see :func:`sim.benches.write_result`). Payloads are the packed integers of
+:mod:`sim.program`; the bench knows nothing of their layout.
 
 The streams are driven by cocotbext-axi's ``AxiStreamSource`` (``s_axis_cmd``,
 ``s_axis_data``) and ``AxiStreamSink`` (``m_axis_data``), with seeded random idle cycles on
@@ -40,6 +40,8 @@ from cocotb.clock import Clock
 from cocotb.simtime import convert, get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+
+from . import write_result
 
 __all__ = ["TB"]
 
@@ -187,9 +189,8 @@ async def _run(tb, job):
     idle, error = tb.status()
     tb.log.info("%d commands, %d data beats in, %d rows out, %d cycles; idle=%d error=%#x",
                 len(job["cmds"]), len(job["din"]), len(tb.rows), cycles, idle, error)
-    with open(job["out"], "w") as f:
-        json.dump({"rows": tb.rows, "frames": tb.frames, "cycles": cycles, "idle": idle,
-                   "error": error, "extra": extra}, f)
+    write_result(job, {"rows": tb.rows, "frames": tb.frames, "cycles": cycles, "idle": idle,
+                       "error": error, "extra": extra})
 
 
 def _load_job():
