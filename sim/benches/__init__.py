@@ -1,6 +1,9 @@
 """cocotb-side test benches: run inside the simulator by ``cocotb_tools.runner``, never
-collected by pytest (``*_tests.py`` names, outside ``tests/``). The pytest side lives in
-:mod:`sim.backends`."""
+collected by pytest (outside ``tests/``). The pytest side lives in :mod:`sim.backends`.
+
+:mod:`.engine_tb` is the engine bench to use in a cocotb test of your own; the ``*_tests``
+modules hold the cocotb tests that :mod:`sim.backends` runs with a JSON job.
+"""
 
 import json
 import os
