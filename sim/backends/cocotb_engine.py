@@ -4,9 +4,12 @@ tests): the Verilator / Icarus twin of :mod:`.amaranth_engine`.
 The pytest side of :mod:`sim.benches.engine_tests`: build the configuration's engine with
 :mod:`.cocotb_runner` (one cached build per simulator and design, in
 ``build/cocotb/<simulator>/engine_<cfg.engine_name>/``), hand the commands and data-in beats
-to the bench and read the data-out rows, the cycle count and the final status back.
+to the bench (:class:`sim.benches.engine_tb.EngineTB`, which a cocotb test of your own can
+use directly) and read the data-out rows, the cycle count and the final status back.
 Waveforms: ``WAVES=1`` (see :mod:`.cocotb_runner`).
 """
+
+from dataclasses import asdict
 
 from hw.isa import Opcode, decode
 
@@ -53,7 +56,7 @@ def run_cocotb_engine(cfg, cmds, din, dout_rows, simulator, *, seed=0, p_valid=1
     built = build(cfg, "engine", simulator, build_dir=build_dir)
     if timeout_cycles is None:
         timeout_cycles = _timeout_cycles(cfg, cmds, din, dout_rows, p_valid, p_ready)
-    job = {"cmds": [int(c) for c in cmds], "din": [int(d) for d in din],
+    job = {"config": asdict(cfg), "cmds": [int(c) for c in cmds], "din": [int(d) for d in din],
            "dout_rows": int(dout_rows), "seed": seed, "p_valid": p_valid, "p_ready": p_ready,
            "timeout_cycles": timeout_cycles}
     testcase = "run_engine_job"

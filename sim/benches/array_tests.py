@@ -6,7 +6,8 @@ Verilog and starts it. The job comes in as a JSON file named by ``ARRAY_TB_JOB``
     {"beats": [int, ...], "result_rows": int, "seed": int,
      "p_valid": float, "p_ready": float, "out": "path/to/result.json"}
 
-and the bench writes ``{"rows": [int, ...], "cycles": int}`` to ``out``. Payloads are the
+and the bench writes ``{"rows": [int, ...], "cycles": int}`` to ``out`` (see
+:func:`sim.benches.write_result`). Payloads are the
 packed integers of :mod:`sim.array_program`; the bench knows nothing of their layout.
 
 The handshake is :mod:`amaranth.lib.stream`'s: a beat moves at a rising edge where ``valid``
@@ -22,6 +23,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ReadOnly, RisingEdge, SimTimeoutError, with_timeout
+
+from . import write_result
 
 __all__ = ["TB"]
 
@@ -140,5 +143,4 @@ async def run_array_job(dut):
             f"no progress after {limit} cycles: {tb.sent} of {len(job['beats'])} beats "
             f"accepted, {len(tb.rows)} of {job['result_rows']} rows taken") from None
     tb.log.info("%d beats in, %d rows out, %d cycles", len(job["beats"]), len(rows), tb.cycles)
-    with open(job["out"], "w") as f:
-        json.dump({"rows": rows, "cycles": tb.cycles}, f)
+    write_result(job, {"rows": rows, "cycles": tb.cycles})

@@ -1,0 +1,64 @@
+"""What every test shares: a missing tool skips a test on a developer's machine and fails it
+in CI.
+
+A test that needs a simulator or tool asks for it through the ``require_tool`` fixture. When
+the ``CI`` environment variable is true (``1``, ``true``, ``yes`` or ``on``; ``.ci/run`` and
+most CI services set ``CI=true``), a missing tool fails the test, and so does any other skip:
+CI runs every test (STYLE.md, rule 16). Elsewhere the test is skipped with the reason.
+"""
+
+import os
+
+import pytest
+
+from sim.tools import ToolMissing
+
+
+def in_ci():
+    """True when the ``CI`` environment variable says this is a CI run."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@pytest.fixture
+def require_tool():
+    """A function ``require(what)`` that stops the test when a tool is missing: a skip with
+    the reason, or a failure under CI.
+
+    ``what`` is either a reason (a sentence naming what is absent, as
+    :func:`sim.backends.cocotb_runner.missing_simulator` returns; ``None`` or ``""`` when
+    nothing is) or a finder from :mod:`sim.tools` (``verilator_env``, ``find_yosys``, ...),
+    which ``require`` calls and whose result it returns unless it raises
+    :class:`~sim.tools.ToolMissing`.
+    """
+    def require(what):
+        result = None
+        if callable(what):
+            try:
+                result = what()
+                reason = None
+            except ToolMissing as e:
+                reason = str(e)
+        else:
+            reason = what
+        if reason:
+            if in_ci():
+                pytest.fail(f"{reason} (CI is set, and in CI a missing tool fails the run)",
+                            pytrace=False)
+            pytest.skip(reason)
+        return result
+    return require
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI, turn any skip (one that bypassed ``require_tool``, a skip mark) into a
+    failure that quotes its reason; expected failures (``xfail``) stay as they are."""
+    outcome = yield
+    report = outcome.get_result()
+    if not (in_ci() and report.skipped and not hasattr(report, "wasxfail")):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    reason = str(reason).removeprefix("Skipped: ")
+    report.outcome = "failed"
+    report.longrepr = f"skipped under CI ({reason}); CI runs every test, only a developer's " \
+                      f"machine may skip"
