@@ -4,6 +4,9 @@ dataflows and every post-processing mode, bit-exact against the golden model, wi
 idle cycles on cmd and data-in and backpressure on data-out; reset in the middle of a GEMM;
 illegal commands and addresses."""
 
+import random
+from dataclasses import dataclass, field
+
 import numpy as np
 import pytest
 from amaranth import Signal
@@ -14,9 +17,10 @@ from hw import isa
 from hw.config import Config
 from hw.engine import Engine
 from hw.formats import INT8
-from sim.golden import same_bits
+from sim.golden import ref_gemm, same_bits
 from sim.host import ref_program, run_gemm, run_program
 from sim.operands import random_matrix
+from sim.payload import pack_lanes, unpack_lanes
 from sim.program import gemm_program
 
 FORMATS = [("int8", "int32"), ("int8", "fp32"), ("bf16", "fp32")]
@@ -90,6 +94,32 @@ def test_16x16_engine_smoke(dataflow):
            p_valid=0.9, p_ready=0.9)
 
 
+@dataclass
+class _Trace:
+    """What :meth:`_Driver.trace` saw, cycles counted from 0.
+
+    Members
+    -------
+    cmd_at, din_at, row_at : list of int
+        The cycle each command, data-in beat and data-out row was taken on.
+    rows, lasts : list of int
+        Each data-out row's ``data`` and ``last``.
+    cmd_ready, idle : list of int
+        ``cmd.ready`` and ``status.idle`` on every cycle.
+    """
+    cmd_at: list = field(default_factory=list)
+    din_at: list = field(default_factory=list)
+    row_at: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    lasts: list = field(default_factory=list)
+    cmd_ready: list = field(default_factory=list)
+    idle: list = field(default_factory=list)
+
+    def idle_from(self, cycle):
+        """``status.idle`` held on every cycle from ``cycle`` to the end of the trace."""
+        return cycle < len(self.idle) and all(self.idle[cycle:])
+
+
 class _Driver:
     """Drives an engine's three streams from one testbench, cycle by cycle, so a test can
     stop in the middle of a program and reset."""
@@ -122,6 +152,45 @@ class _Driver:
         ctx.set(dut.cmd.valid, 0)
         ctx.set(dut.din.valid, 0)
         return got
+
+    async def trace(self, ctx, cmds, din, *, rows, ready, settle=10):
+        """Offer ``cmds`` and ``din`` back to back and take data-out on the cycles where
+        ``ready(cycle, cmd_at)`` is true (``cmd_at``: the cycles the commands so far were taken
+        on), until every command is taken, ``rows`` rows came and ``settle`` more cycles
+        passed. Returns a :class:`_Trace` of every cycle."""
+        dut = self.dut
+        t = _Trace()
+        cmds, din = list(cmds), list(din)
+        cycle = quiet = 0
+        while quiet < settle:
+            for port, queue in ((dut.cmd, cmds), (dut.din, din)):
+                if queue:
+                    ctx.set(port.payload.as_value(), queue[0])
+                ctx.set(port.valid, bool(queue))
+            take = bool(ready(cycle, t.cmd_at))
+            ctx.set(dut.dout.ready, take)
+            _, _, c_rdy, d_rdy, o_vld, o_data, o_last, idle = await ctx.tick().sample(
+                dut.cmd.ready, dut.din.ready, dut.dout.valid, dut.dout.payload.data,
+                dut.dout.payload.last, dut.status.idle)
+            t.cmd_ready.append(c_rdy)
+            t.idle.append(idle)
+            if cmds and c_rdy:
+                cmds.pop(0)
+                t.cmd_at.append(cycle)
+            if din and d_rdy:
+                din.pop(0)
+                t.din_at.append(cycle)
+            if o_vld and take:
+                t.row_at.append(cycle)
+                t.rows.append(o_data)
+                t.lasts.append(o_last)
+            quiet = quiet + 1 if not cmds and len(t.rows) >= rows else 0
+            cycle += 1
+            assert cycle < 100_000, "engine hung"
+        ctx.set(dut.cmd.valid, 0)
+        ctx.set(dut.din.valid, 0)
+        ctx.set(dut.dout.ready, 0)
+        return t
 
     async def reset(self, ctx, cycles=3):
         ctx.set(self.rst, 1)
@@ -223,6 +292,76 @@ def test_fence_waits_for_stores_and_status_goes_idle():
     assert out["idle"]
     assert same_bits(prog.assemble(out["rows"]), ref_program(prog, a, b),
                      cfg.acc_format).all()
+
+
+#: Cycles data-out is held back (``ready`` low) once the FENCE is taken.
+FENCE_HOLD = 40
+#: Cycles after the command behind a FENCE is taken by which the engine must be idle: the
+#: controller holds that command (a NOP) a cycle and retires it, and nothing else may run.
+IDLE_AFTER = 3
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_fence_holds_the_next_command_until_data_out_drains(dataflow):
+    # A GEMM, a FENCE, a NOP; data-out randomly stalled, then held back for FENCE_HOLD cycles
+    # once the FENCE is in. The NOP must not be taken until the last row is.
+    cfg = Config(rows=2, cols=2, dataflow=dataflow, **SMALL)
+    rng = np.random.default_rng(8)
+    a, b = random_matrix(cfg, (6, 5), rng), random_matrix(cfg, (5, 3), rng)
+    prog = gemm_program(cfg, a, b)
+    fence = len(prog.cmds)
+    stalls = random.Random(1)
+    out = {}
+
+    def ready(cycle, cmd_at):
+        if len(cmd_at) > fence and cycle <= cmd_at[fence] + FENCE_HOLD:
+            return False
+        return stalls.random() < 0.5
+
+    async def bench(ctx, drv, dut):
+        out["t"] = await drv.trace(ctx, prog.cmds + [isa.encode_fence(), isa.encode_nop()],
+                                   prog.din, rows=prog.dout_rows, ready=ready)
+
+    _simulate(cfg, bench)
+    t = out["t"]
+    fence_at, next_at, last_row_at = t.cmd_at[fence], t.cmd_at[fence + 1], t.row_at[-1]
+    assert last_row_at > fence_at + FENCE_HOLD, "no row was left to hold back at the FENCE"
+    # Cycle by cycle: from the FENCE's arrival until the last row is taken, cmd.ready is low.
+    held = t.cmd_ready[fence_at + 1:last_row_at + 1]
+    assert not any(held), f"cmd.ready high {held.index(1) + 1} cycles after the FENCE came"
+    assert next_at > last_row_at
+    assert t.idle_from(next_at + IDLE_AFTER), "something still ran when the NOP was taken"
+    ends = np.cumsum([len(s.rows) for s in prog.stores]) - 1
+    assert [n for n, last in enumerate(t.lasts) if last] == ends.tolist()
+    assert same_bits(prog.assemble(t.rows), ref_program(prog, a, b), cfg.acc_format).all()
+
+
+def test_fence_waits_for_a_compute_with_nothing_to_store():
+    # Tiler-free: LOAD, LOAD, COMPUTE, FENCE, NOP. No data-out to wait for, so only the FENCE
+    # keeps the NOP out until the COMPUTE has written its rows; then a STORE reads them.
+    cfg = Config(rows=2, cols=2, dataflow="os", **SMALL)
+    k = 40
+    rng = np.random.default_rng(12)
+    a, b = random_matrix(cfg, (2, k), rng), random_matrix(cfg, (k, 2), rng)
+    fmt = cfg.in_format
+    din = ([pack_lanes(a[:, kk], fmt, 2) for kk in range(k)]
+           + [pack_lanes(b[kk, :], fmt, 2) for kk in range(k)])
+    cmds = [isa.encode_load("a", 0, k), isa.encode_load("b", 0, k),
+            isa.encode_compute(0, 0, 0, k), isa.encode_fence(), isa.encode_nop()]
+    out = {}
+
+    async def bench(ctx, drv, dut):
+        out["t"] = await drv.trace(ctx, cmds, din, rows=0, ready=lambda *_: True)
+        out["rows"] = await drv.run(ctx, [isa.encode_store(0, 2)], [], rows=2)
+
+    _simulate(cfg, bench)
+    t = out["t"]
+    # The COMPUTE cannot start before its last operand line is in, and feeds K steps.
+    next_at = t.cmd_at[4]
+    assert next_at >= t.din_at[-1] + k, "the NOP went in before the COMPUTE could have finished"
+    assert t.idle_from(next_at + IDLE_AFTER), "the COMPUTE still ran when the NOP was taken"
+    got = np.array([unpack_lanes(r, cfg.acc_format, 2) for r in out["rows"]])
+    assert same_bits(got, ref_gemm(a, b, cfg), cfg.acc_format).all()
 
 
 def test_loads_compute_and_stores_overlap():
