@@ -39,7 +39,7 @@ def test_gemm_with_stalls(rows, cols, in_fmt, acc_fmt, dataflow):
 
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 @pytest.mark.parametrize("subnormals", ["ieee", "ftz"])
-@pytest.mark.parametrize("mix", ["subnormal", "special"])
+@pytest.mark.parametrize("mix", ["subnormal", "special", "nonfinite"])
 def test_bf16_subnormals_and_specials(dataflow, subnormals, mix):
     cfg = Config(rows=3, cols=2, in_fmt="bf16", dataflow=dataflow, subnormals=subnormals)
     _check_gemm(cfg, 7, 9, 5, seed=7, mix=mix)
