@@ -4,7 +4,8 @@ import numpy as np
 
 from .golden import from_bits
 
-__all__ = ["random_matrix", "MIXES", "SPECIAL_EXP_SPAN", "P_FINITE_SPECIAL", "P_NONFINITE"]
+__all__ = ["random_matrix", "large_int8_matrix", "MIXES", "SPECIAL_EXP_SPAN", "P_FINITE_SPECIAL",
+           "P_NONFINITE"]
 
 #: Value mixes :func:`random_matrix` knows.
 MIXES = ("normal", "special", "nonfinite", "subnormal")
@@ -94,3 +95,13 @@ def random_matrix(cfg, shape, rng, mix="normal"):
         values[pick] = from_bits(rng.choice(specials, size=int(pick.sum())), fmt)
     return values
 
+
+def large_int8_matrix(shape, rng):
+    """Random int8 values of magnitude 112 to 127, one in 32 negative: products of about
+    1.25·10^4 on average, so FP32 sums of them pass 2^24 after about 1,350 steps.
+
+    Below 2^24 every integer is a float32 and INT8→FP32 accumulation is exact whatever the
+    order; above it the sums round, and the order of the additions shows in the bits.
+    """
+    values = rng.integers(112, 128, shape)
+    return np.where(rng.random(shape) < 1 / 32, -values, values).astype(np.int8)

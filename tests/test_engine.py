@@ -16,10 +16,10 @@ from amaranth.sim import Simulator
 from hw import isa
 from hw.config import Config
 from hw.engine import Engine
-from hw.formats import INT8
+from hw.formats import FP32, INT8
 from sim.golden import ref_gemm, same_bits
 from sim.host import ref_program, run_gemm, run_program
-from sim.operands import random_matrix
+from sim.operands import large_int8_matrix, random_matrix
 from sim.payload import pack_lanes, unpack_lanes
 from sim.program import gemm_program
 
@@ -74,6 +74,35 @@ def test_k_split_over_several_passes(in_fmt, dataflow):
     assert prog.k_pass < 150
     got = run_program(prog, a, b, "amaranth", seed=1, p_valid=0.8, p_ready=0.7)
     assert same_bits(got.c, ref_program(prog, a, b), cfg.acc_format).all()
+
+
+#: K for INT8→FP32 sums past 2^24 (:func:`~sim.operands.large_int8_matrix`): below that every
+#: sum is exact and no summation order shows.
+BIG_K = 1800
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_int8_fp32_sums_past_2_to_the_24(dataflow):
+    # K in passes added in the accumulator memory (OS: double-buffered chunks of 85 steps,
+    # each summed as interleaved partials; WS: passes of `rows`), the sums past 2^24 for the
+    # last third of them or so.
+    cfg = Config(rows=3, cols=2, in_fmt="int8", acc_fmt="fp32", dataflow=dataflow,
+                 spad_kib=1, acc_kib=1)
+    rng = np.random.default_rng(24)
+    a, b = large_int8_matrix((3, BIG_K), rng), large_int8_matrix((BIG_K, 2), rng)
+    assert (a.astype(np.int64) @ b.astype(np.int64) > 2**24).all()
+    prog = gemm_program(cfg, a, b)
+    assert prog.k_pass < BIG_K
+    want = ref_program(prog, a, b)
+    # The order matters for these operands: K in one sequential pass, or the passes backwards,
+    # gives other bits.
+    for other in (ref_gemm(a, b, cfg),
+                  ref_gemm(a[:, ::-1], b[::-1, :], cfg, k_pass=prog.k_pass,
+                           interleave=prog.interleave)):
+        assert not same_bits(other, want, FP32).all()
+    got = run_program(prog, a, b, "amaranth", seed=24, p_valid=0.9, p_ready=0.8)
+    bad = ~same_bits(got.c, want, FP32)
+    assert not bad.any(), f"{bad.sum()} of {bad.size} differ; first at {np.argwhere(bad)[0]}"
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
