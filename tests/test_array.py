@@ -8,10 +8,11 @@ from amaranth.sim import Simulator
 
 from hw.array import SystolicArray
 from hw.config import Config
+from hw.formats import FP32
 from sim.array_program import array_k_pass, array_program, due_cycles
 from sim.backends.amaranth_array import rtl_array_gemm
 from sim.golden import ref_gemm, same_bits
-from sim.operands import random_matrix
+from sim.operands import large_int8_matrix, random_matrix
 
 FORMATS = [("int8", "int32"), ("int8", "fp32"), ("bf16", "fp32")]
 SHAPES = [(1, 1), (2, 3), (4, 4), (8, 8)]
@@ -39,10 +40,38 @@ def test_gemm_with_stalls(rows, cols, in_fmt, acc_fmt, dataflow):
 
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 @pytest.mark.parametrize("subnormals", ["ieee", "ftz"])
-@pytest.mark.parametrize("mix", ["subnormal", "special"])
+@pytest.mark.parametrize("mix", ["subnormal", "special", "nonfinite"])
 def test_bf16_subnormals_and_specials(dataflow, subnormals, mix):
     cfg = Config(rows=3, cols=2, in_fmt="bf16", dataflow=dataflow, subnormals=subnormals)
     _check_gemm(cfg, 7, 9, 5, seed=7, mix=mix)
+
+
+#: K for INT8→FP32 sums past 2^24 (:func:`~sim.operands.large_int8_matrix`): below that every
+#: sum is exact and no summation order shows.
+BIG_K = 1800
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_int8_fp32_sums_past_2_to_the_24(dataflow):
+    cfg = Config(rows=3, cols=2, in_fmt="int8", acc_fmt="fp32", dataflow=dataflow)
+    rng = np.random.default_rng(24)
+    a, b = large_int8_matrix((3, BIG_K), rng), large_int8_matrix((BIG_K, 2), rng)
+    assert (a.astype(np.int64) @ b.astype(np.int64) > 2**24).all()
+    want = ref_gemm(a, b, cfg, k_pass=array_k_pass(cfg))
+    # The order matters for these operands: other orders give other bits. OS sums all of K
+    # in the PE, sequentially; WS sums `rows` products per pass in the array (exact: below
+    # 2^24) and the host adds the passes in order, so there the order checked is the passes'
+    # (their result rows must come out as array_program says).
+    if dataflow == "os":
+        others = [ref_gemm(a[:, ::-1], b[::-1, :], cfg), ref_gemm(a, b, cfg, k_pass=BIG_K // 2),
+                  ref_gemm(a, b, cfg, interleave=3)]
+    else:
+        others = [ref_gemm(a, b, cfg), ref_gemm(a[:, ::-1], b[::-1, :], cfg, k_pass=cfg.rows)]
+    for other in others:
+        assert not same_bits(other, want, FP32).all()
+    got, _ = rtl_array_gemm(cfg, a, b, seed=24, p_valid=0.9, p_ready=0.8)
+    bad = ~same_bits(got, want, FP32)
+    assert not bad.any(), f"{bad.sum()} of {bad.size} differ; first at {np.argwhere(bad)[0]}"
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws"])

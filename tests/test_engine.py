@@ -4,6 +4,9 @@ dataflows and every post-processing mode, bit-exact against the golden model, wi
 idle cycles on cmd and data-in and backpressure on data-out; reset in the middle of a GEMM;
 illegal commands and addresses."""
 
+import random
+from dataclasses import dataclass, field
+
 import numpy as np
 import pytest
 from amaranth import Signal
@@ -13,10 +16,11 @@ from amaranth.sim import Simulator
 from hw import isa
 from hw.config import Config
 from hw.engine import Engine
-from hw.formats import INT8
-from sim.golden import same_bits
+from hw.formats import FP32, INT8
+from sim.golden import ref_gemm, same_bits
 from sim.host import ref_program, run_gemm, run_program
-from sim.operands import random_matrix
+from sim.operands import large_int8_matrix, random_matrix
+from sim.payload import pack_lanes, unpack_lanes
 from sim.program import gemm_program
 
 FORMATS = [("int8", "int32"), ("int8", "fp32"), ("bf16", "fp32")]
@@ -72,6 +76,35 @@ def test_k_split_over_several_passes(in_fmt, dataflow):
     assert same_bits(got.c, ref_program(prog, a, b), cfg.acc_format).all()
 
 
+#: K for INT8→FP32 sums past 2^24 (:func:`~sim.operands.large_int8_matrix`): below that every
+#: sum is exact and no summation order shows.
+BIG_K = 1800
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_int8_fp32_sums_past_2_to_the_24(dataflow):
+    # K in passes added in the accumulator memory (OS: double-buffered chunks of 85 steps,
+    # each summed as interleaved partials; WS: passes of `rows`), the sums past 2^24 for the
+    # last third of them or so.
+    cfg = Config(rows=3, cols=2, in_fmt="int8", acc_fmt="fp32", dataflow=dataflow,
+                 spad_kib=1, acc_kib=1)
+    rng = np.random.default_rng(24)
+    a, b = large_int8_matrix((3, BIG_K), rng), large_int8_matrix((BIG_K, 2), rng)
+    assert (a.astype(np.int64) @ b.astype(np.int64) > 2**24).all()
+    prog = gemm_program(cfg, a, b)
+    assert prog.k_pass < BIG_K
+    want = ref_program(prog, a, b)
+    # The order matters for these operands: K in one sequential pass, or the passes backwards,
+    # gives other bits.
+    for other in (ref_gemm(a, b, cfg),
+                  ref_gemm(a[:, ::-1], b[::-1, :], cfg, k_pass=prog.k_pass,
+                           interleave=prog.interleave)):
+        assert not same_bits(other, want, FP32).all()
+    got = run_program(prog, a, b, "amaranth", seed=24, p_valid=0.9, p_ready=0.8)
+    bad = ~same_bits(got.c, want, FP32)
+    assert not bad.any(), f"{bad.sum()} of {bad.size} differ; first at {np.argwhere(bad)[0]}"
+
+
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 def test_double_buffered_operands(dataflow):
     # Operand blocks that do not all fit alternate between two regions of each buffer.
@@ -88,6 +121,32 @@ def test_16x16_engine_smoke(dataflow):
     cfg = Config(rows=16, cols=16, in_fmt="bf16", dataflow=dataflow, spad_kib=16, acc_kib=16)
     _check(cfg, 20, 40, 18, mode="bf16", relu=True, seed=16, mix="normal",
            p_valid=0.9, p_ready=0.9)
+
+
+@dataclass
+class _Trace:
+    """What :meth:`_Driver.trace` saw, cycles counted from 0.
+
+    Members
+    -------
+    cmd_at, din_at, row_at : list of int
+        The cycle each command, data-in beat and data-out row was taken on.
+    rows, lasts : list of int
+        Each data-out row's ``data`` and ``last``.
+    cmd_ready, idle : list of int
+        ``cmd.ready`` and ``status.idle`` on every cycle.
+    """
+    cmd_at: list = field(default_factory=list)
+    din_at: list = field(default_factory=list)
+    row_at: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    lasts: list = field(default_factory=list)
+    cmd_ready: list = field(default_factory=list)
+    idle: list = field(default_factory=list)
+
+    def idle_from(self, cycle):
+        """``status.idle`` held on every cycle from ``cycle`` to the end of the trace."""
+        return cycle < len(self.idle) and all(self.idle[cycle:])
 
 
 class _Driver:
@@ -122,6 +181,45 @@ class _Driver:
         ctx.set(dut.cmd.valid, 0)
         ctx.set(dut.din.valid, 0)
         return got
+
+    async def trace(self, ctx, cmds, din, *, rows, ready, settle=10):
+        """Offer ``cmds`` and ``din`` back to back and take data-out on the cycles where
+        ``ready(cycle, cmd_at)`` is true (``cmd_at``: the cycles the commands so far were taken
+        on), until every command is taken, ``rows`` rows came and ``settle`` more cycles
+        passed. Returns a :class:`_Trace` of every cycle."""
+        dut = self.dut
+        t = _Trace()
+        cmds, din = list(cmds), list(din)
+        cycle = quiet = 0
+        while quiet < settle:
+            for port, queue in ((dut.cmd, cmds), (dut.din, din)):
+                if queue:
+                    ctx.set(port.payload.as_value(), queue[0])
+                ctx.set(port.valid, bool(queue))
+            take = bool(ready(cycle, t.cmd_at))
+            ctx.set(dut.dout.ready, take)
+            _, _, c_rdy, d_rdy, o_vld, o_data, o_last, idle = await ctx.tick().sample(
+                dut.cmd.ready, dut.din.ready, dut.dout.valid, dut.dout.payload.data,
+                dut.dout.payload.last, dut.status.idle)
+            t.cmd_ready.append(c_rdy)
+            t.idle.append(idle)
+            if cmds and c_rdy:
+                cmds.pop(0)
+                t.cmd_at.append(cycle)
+            if din and d_rdy:
+                din.pop(0)
+                t.din_at.append(cycle)
+            if o_vld and take:
+                t.row_at.append(cycle)
+                t.rows.append(o_data)
+                t.lasts.append(o_last)
+            quiet = quiet + 1 if not cmds and len(t.rows) >= rows else 0
+            cycle += 1
+            assert cycle < 100_000, "engine hung"
+        ctx.set(dut.cmd.valid, 0)
+        ctx.set(dut.din.valid, 0)
+        ctx.set(dut.dout.ready, 0)
+        return t
 
     async def reset(self, ctx, cycles=3):
         ctx.set(self.rst, 1)
@@ -223,6 +321,76 @@ def test_fence_waits_for_stores_and_status_goes_idle():
     assert out["idle"]
     assert same_bits(prog.assemble(out["rows"]), ref_program(prog, a, b),
                      cfg.acc_format).all()
+
+
+#: Cycles data-out is held back (``ready`` low) once the FENCE is taken.
+FENCE_HOLD = 40
+#: Cycles after the command behind a FENCE is taken by which the engine must be idle: the
+#: controller holds that command (a NOP) a cycle and retires it, and nothing else may run.
+IDLE_AFTER = 3
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_fence_holds_the_next_command_until_data_out_drains(dataflow):
+    # A GEMM, a FENCE, a NOP; data-out randomly stalled, then held back for FENCE_HOLD cycles
+    # once the FENCE is in. The NOP must not be taken until the last row is.
+    cfg = Config(rows=2, cols=2, dataflow=dataflow, **SMALL)
+    rng = np.random.default_rng(8)
+    a, b = random_matrix(cfg, (6, 5), rng), random_matrix(cfg, (5, 3), rng)
+    prog = gemm_program(cfg, a, b)
+    fence = len(prog.cmds)
+    stalls = random.Random(1)
+    out = {}
+
+    def ready(cycle, cmd_at):
+        if len(cmd_at) > fence and cycle <= cmd_at[fence] + FENCE_HOLD:
+            return False
+        return stalls.random() < 0.5
+
+    async def bench(ctx, drv, dut):
+        out["t"] = await drv.trace(ctx, prog.cmds + [isa.encode_fence(), isa.encode_nop()],
+                                   prog.din, rows=prog.dout_rows, ready=ready)
+
+    _simulate(cfg, bench)
+    t = out["t"]
+    fence_at, next_at, last_row_at = t.cmd_at[fence], t.cmd_at[fence + 1], t.row_at[-1]
+    assert last_row_at > fence_at + FENCE_HOLD, "no row was left to hold back at the FENCE"
+    # Cycle by cycle: from the FENCE's arrival until the last row is taken, cmd.ready is low.
+    held = t.cmd_ready[fence_at + 1:last_row_at + 1]
+    assert not any(held), f"cmd.ready high {held.index(1) + 1} cycles after the FENCE came"
+    assert next_at > last_row_at
+    assert t.idle_from(next_at + IDLE_AFTER), "something still ran when the NOP was taken"
+    ends = np.cumsum([len(s.rows) for s in prog.stores]) - 1
+    assert [n for n, last in enumerate(t.lasts) if last] == ends.tolist()
+    assert same_bits(prog.assemble(t.rows), ref_program(prog, a, b), cfg.acc_format).all()
+
+
+def test_fence_waits_for_a_compute_with_nothing_to_store():
+    # Tiler-free: LOAD, LOAD, COMPUTE, FENCE, NOP. No data-out to wait for, so only the FENCE
+    # keeps the NOP out until the COMPUTE has written its rows; then a STORE reads them.
+    cfg = Config(rows=2, cols=2, dataflow="os", **SMALL)
+    k = 40
+    rng = np.random.default_rng(12)
+    a, b = random_matrix(cfg, (2, k), rng), random_matrix(cfg, (k, 2), rng)
+    fmt = cfg.in_format
+    din = ([pack_lanes(a[:, kk], fmt, 2) for kk in range(k)]
+           + [pack_lanes(b[kk, :], fmt, 2) for kk in range(k)])
+    cmds = [isa.encode_load("a", 0, k), isa.encode_load("b", 0, k),
+            isa.encode_compute(0, 0, 0, k), isa.encode_fence(), isa.encode_nop()]
+    out = {}
+
+    async def bench(ctx, drv, dut):
+        out["t"] = await drv.trace(ctx, cmds, din, rows=0, ready=lambda *_: True)
+        out["rows"] = await drv.run(ctx, [isa.encode_store(0, 2)], [], rows=2)
+
+    _simulate(cfg, bench)
+    t = out["t"]
+    # The COMPUTE cannot start before its last operand line is in, and feeds K steps.
+    next_at = t.cmd_at[4]
+    assert next_at >= t.din_at[-1] + k, "the NOP went in before the COMPUTE could have finished"
+    assert t.idle_from(next_at + IDLE_AFTER), "the COMPUTE still ran when the NOP was taken"
+    got = np.array([unpack_lanes(r, cfg.acc_format, 2) for r in out["rows"]])
+    assert same_bits(got, ref_gemm(a, b, cfg), cfg.acc_format).all()
 
 
 def test_loads_compute_and_stores_overlap():

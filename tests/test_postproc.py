@@ -184,19 +184,44 @@ def test_unsupported_mode_gives_zeros():
     assert got == [0] * 4
 
 
+def golden_and_rtl(cfg, values, *, relu=False, mode=OutMode.RAW, scale=1.0):
+    """``values`` (accumulator format) post-processed by ``ref_postproc`` and by a
+    :class:`PostProc`, ``cols`` lanes a row (the last row zero-padded). Returns both, as
+    arrays of the output format."""
+    acc_fmt = cfg.acc_format
+    values = np.asarray(values, dtype=acc_fmt.dtype)
+    padded = np.concatenate([values, np.zeros(-len(values) % cfg.cols, acc_fmt.dtype)])
+    rows = [pack(row, acc_fmt) for row in padded.reshape(-1, cfg.cols)]
+    words = rtl_postproc(PostProc(cfg), rows, [(mode, int(relu), scale_bits(scale))] * len(rows))
+    lanes = []
+    for word in words:
+        row, high, fmt = unpack(word, cfg.cols, mode, acc_fmt)
+        assert high == 0, hex(word)
+        lanes.append(row)
+    want = ref_postproc(values, cfg, relu=relu, mode=mode, scale=scale)
+    got = np.concatenate(lanes)[:len(values)]
+    assert same_bits(got, want, fmt).all(), (to_bits(got, fmt), to_bits(want, fmt))
+    return want, got
+
+
 def test_directed_semantics():
-    # The rules spelled out through the golden model, independent of random data.
+    # The rules spelled out, independent of random data: the golden model and the hardware
+    # (same bits, checked in golden_and_rtl) both give the values written here.
     cfg = CONFIGS["bf16_fp32"]
     x = from_bits(np.array([0x80000000, 0xFFC00000, 0xFF800000, 0x3FC00000, 0x7F7FFFFF],
                            dtype=np.uint64), FP32)
-    relu = ref_postproc(x, cfg, relu=True)
-    assert to_bits(relu, FP32).tolist() == [0, FP32.qnan, 0, 0x3FC00000, 0x7F7FFFFF]
-    assert ref_postproc(x, cfg, mode="int8").tolist() == [0, 0, -128, 2, 127]
-    assert to_bits(ref_postproc(x, cfg, mode="bf16"), BF16).tolist()[3:] == [0x3FC0, 0x7F80]
+    for relu in golden_and_rtl(cfg, x, relu=True):
+        assert to_bits(relu, FP32).tolist() == [0, FP32.qnan, 0, 0x3FC00000, 0x7F7FFFFF]
+    for int8 in golden_and_rtl(cfg, x, mode=OutMode.INT8):
+        assert int8.tolist() == [0, 0, -128, 2, 127]
+    for bf16 in golden_and_rtl(cfg, x, mode=OutMode.BF16):
+        assert to_bits(bf16, BF16).tolist()[3:] == [0x3FC0, 0x7F80]
     icfg = CONFIGS["int8_int32"]
     c = np.array([-(2**31), 2**31 - 1, 250, 254, -3], dtype=np.int32)
-    assert ref_postproc(c, icfg, mode="int8", scale=0.5).tolist() == [-128, 127, 125, 127, -2]
-    assert ref_postproc(c, icfg, relu=True).tolist() == [0, 2**31 - 1, 250, 254, 0]
+    for int8 in golden_and_rtl(icfg, c, mode=OutMode.INT8, scale=0.5):
+        assert int8.tolist() == [-128, 127, 125, 127, -2]
+    for relu in golden_and_rtl(icfg, c, relu=True):
+        assert relu.tolist() == [0, 2**31 - 1, 250, 254, 0]
 
 
 def test_helpers():

@@ -4,7 +4,12 @@ frame per STORE."""
 
 from dataclasses import dataclass
 
-__all__ = ["EngineRun", "check_run"]
+__all__ = ["EngineRun", "check_run", "SETTLE_CYCLES"]
+
+#: Cycles a bench keeps taking data-out after the last expected row before it samples the
+#: status: the last commands retire, and any row beyond the program's shows up. (The cocotb
+#: bench, :mod:`sim.benches.engine_tests`, still has its own copy of this number.)
+SETTLE_CYCLES = 8
 
 
 @dataclass
@@ -20,9 +25,9 @@ class EngineRun:
     cycles : int
         From the first command offered to the last row taken.
     idle, error : int
-        ``status_idle`` and ``status_error`` a few cycles after the last row.
+        ``status_idle`` and ``status_error`` :data:`SETTLE_CYCLES` cycles after the last row.
     extra : int
-        Data-out beats beyond the ones expected.
+        Data-out beats beyond the ones expected, seen in those cycles.
     """
     rows: list
     frames: list
