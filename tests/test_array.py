@@ -4,13 +4,12 @@ under random stalls on both streams, and results exactly when the golden schedul
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hw.array import SystolicArray
 from hw.config import Config
 from hw.formats import FP32
 from sim.array_program import array_k_pass, array_program, due_cycles
-from sim.backends.amaranth_array import rtl_array_gemm
+from sim.backends.amaranth_array import rtl_array_gemm, rtl_array_schedule
 from sim.golden import ref_gemm, same_bits
 from sim.operands import large_int8_matrix, random_matrix
 
@@ -86,35 +85,6 @@ def test_16x16_smoke(dataflow, in_fmt):
     _check_gemm(cfg, 20, 24, 17, seed=16, p_valid=0.8, p_ready=0.8)
 
 
-def _accept_and_result_cycles(dut, beats, result_rows):
-    """Stream ``beats`` back to back with ``o`` always ready; return the cycle of each beat's
-    acceptance and of each result row."""
-    accepted, results = [], []
-
-    async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
-        pending = list(beats)
-        cycle = 0
-        while len(results) < result_rows:
-            if pending:
-                ctx.set(dut.i.payload.as_value(), pending[0])
-            ctx.set(dut.i.valid, bool(pending))
-            _, _, ready, valid = await ctx.tick().sample(dut.i.ready, dut.o.valid)
-            if pending and ready:
-                accepted.append(cycle)
-                pending.pop(0)
-            if valid:
-                results.append(cycle)
-            cycle += 1
-            assert cycle < 10_000, "array hung"
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return accepted, results
-
-
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 @pytest.mark.parametrize("in_fmt, acc_fmt", [("int8", "int32"), ("bf16", "fp32")])
 @pytest.mark.parametrize("rows, cols, m, k, n", [(1, 1, 2, 3, 1), (3, 2, 7, 5, 5),
@@ -125,7 +95,7 @@ def test_results_due_on_golden_schedule(rows, cols, m, k, n, in_fmt, acc_fmt, da
     rng = np.random.default_rng(0)
     a, b = random_matrix(cfg, (m, k), rng), random_matrix(cfg, (k, n), rng)
     prog = array_program(cfg, a, b, contexts=dut.contexts)
-    accepted, results = _accept_and_result_cycles(dut, prog.beats, prog.result_rows)
+    accepted, results = rtl_array_schedule(dut, prog.beats, prog.result_rows)
     assert results == due_cycles(dut, prog, accepted)
 
 
@@ -137,7 +107,7 @@ def test_os_tiles_stream_back_to_back_when_k_is_long():
     k = 8
     a, b = random_matrix(cfg, (3 * dut.contexts * 4, k), rng), random_matrix(cfg, (k, 4), rng)
     prog = array_program(cfg, a, b, contexts=dut.contexts)
-    accepted, _ = _accept_and_result_cycles(dut, prog.beats, prog.result_rows)
+    accepted, _ = rtl_array_schedule(dut, prog.beats, prog.result_rows)
     assert accepted == list(range(len(prog.beats)))
 
 
@@ -148,7 +118,7 @@ def test_ws_weight_loads_overlap_compute():
     m = dut.load_holdoff + 8
     a, b = random_matrix(cfg, (m, 16), rng), random_matrix(cfg, (16, 4), rng)
     prog = array_program(cfg, a, b)
-    accepted, _ = _accept_and_result_cycles(dut, prog.beats, prog.result_rows)
+    accepted, _ = rtl_array_schedule(dut, prog.beats, prog.result_rows)
     # Only the first tile's weights cost beats of their own; no beat ever waits.
     assert len(prog.beats) == 4 + 4 * m
     assert accepted == list(range(len(prog.beats)))

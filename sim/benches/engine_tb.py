@@ -48,7 +48,7 @@ from hw.gen import module_name
 
 # The bound the pytest side uses too, so both give up on a hung engine at the same point.
 from ..backends.cocotb_engine import _timeout_cycles
-from ..backends.engine_run import EngineRun, check_run
+from ..backends.engine_run import SETTLE_CYCLES, EngineRun, check_run
 from ..program import gemm_program
 
 __all__ = ["EngineTB", "ProgramRun", "PERIOD_NS"]
@@ -61,8 +61,6 @@ warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"cocotbex
 PERIOD_NS = 10
 #: Bytes of one command word.
 CMD_BYTES = 16
-#: Cycles to wait after the last row before sampling the status (the last commands retire).
-SETTLE_CYCLES = 8
 
 
 @dataclass
