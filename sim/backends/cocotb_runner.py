@@ -15,10 +15,10 @@ the result back.
 * **Runs**: every run gets its own ``run-*`` folder in the build folder. The job (a dict) goes
   to the bench as ``job.json``, named by an environment variable; the runner adds ``"out"``,
   the path where the bench writes its result as JSON. The run folder is deleted after a
-  successful run unless waveforms are on. The simulator's Python imports the bench from
-  ``sys.path``, which cocotb hands it as ``PYTHONPATH``: the installed package (``pip install
-  -e .``), or the checkout when Python runs from its root (``python -m pytest``). A run fails if
-  that bench is not this process's copy of :mod:`sim.benches`.
+  successful run unless waveforms are on. The simulator's Python imports the bench from this
+  process's module search path, which cocotb hands it as ``PYTHONPATH``: the installed package
+  (``pip install -e .``), or the checkout when Python runs from its root (``python -m
+  pytest``). A run fails if that bench is not this process's copy of :mod:`sim.benches`.
 * **Waveforms**: ``WAVES=1`` (cocotb's own variable) builds with tracing and dumps
   ``dump.vcd`` (Verilator, in the run folder) or ``<module>.fst`` (Icarus, in the build
   folder).
