@@ -1,6 +1,8 @@
-"""The host link's CRC: the reference against the standard's check value, and the byte-serial
-hardware against the reference, with idle cycles and restarts."""
+"""The host link's CRC: the reference against the standard's check value and Python's own
+CRC-CCITT (``binascii.crc_hqx``), and the byte-serial hardware against the reference, with
+idle cycles and restarts."""
 
+import binascii
 import random
 
 import pytest
@@ -17,6 +19,14 @@ def test_reference_check_value():
     assert crc16(b"\x00") == 0xE1F0
     assert crc16(b"789", crc16(b"123456")) == 0x29B1
     assert crc16_byte(CRC_INIT, ord("1")) == crc16(b"1")
+
+
+def test_reference_against_binascii():
+    # binascii.crc_hqx is CRC-CCITT, polynomial 0x1021 MSB first, from a given start value.
+    rng = random.Random(5)
+    for _ in range(200):
+        octets = rng.randbytes(rng.randrange(0, 40))
+        assert crc16(octets) == binascii.crc_hqx(octets, CRC_INIT)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
