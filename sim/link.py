@@ -42,12 +42,16 @@ from hw.fpga.protocol import (
 )
 from hw.isa import Opcode, decode
 
-from .backends.engine_run import EngineRun
+from .backends.engine_run import EngineRun, check_run
 
 __all__ = [
     "LinkError", "Frame", "BoardStatus", "encode_frame", "FrameDecoder", "board_lengths",
-    "segments", "HostLink", "SerialTransport", "DEFAULT_TIMEOUT", "MAX_GARBAGE",
+    "segments", "HostLink", "link_gemm", "SerialTransport", "DEFAULT_BAUD", "DEFAULT_TIMEOUT",
+    "MAX_GARBAGE",
 ]
+
+#: A board's UART by default: the common rate every USB serial adapter runs.
+DEFAULT_BAUD = 115200
 
 #: Seconds of silence from the board, while a reply is due, before the link gives up.
 DEFAULT_TIMEOUT = 2.0
@@ -368,6 +372,24 @@ class HostLink:
     def run_program(self, prog):
         """:meth:`run` for an :class:`~sim.program.EngineProgram`."""
         return self.run(prog.cmds, prog.din, prog.dout_rows)
+
+
+def link_gemm(prog, transport, *, max_payload=DEFAULT_MAX_PAYLOAD, timeout=DEFAULT_TIMEOUT):
+    """Run an :class:`~sim.program.EngineProgram` on the board behind ``transport`` and check
+    the run (:func:`~sim.backends.engine_run.check_run`). Returns ``(C, cycles)``, ``cycles``
+    counting the cycles the engine was busy.
+
+    Raises
+    ------
+    LinkError
+        As :meth:`HostLink.run`.
+    RuntimeError
+        For error bits, a busy engine, or rows not as the program stores them.
+    """
+    link = HostLink(transport, prog.cfg, max_payload=max_payload, timeout=timeout)
+    run = link.run_program(prog)
+    check_run(prog, run)
+    return prog.assemble(run.rows), run.cycles
 
 
 class SerialTransport:
