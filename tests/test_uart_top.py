@@ -4,6 +4,7 @@ follow the engine and the link, a RESET frame clears the engine's error bits, an
 constructor's errors. GEMMs through the top are in ``test_host_link.py``."""
 
 import pytest
+from amaranth.back import verilog
 
 from hw.config import Config
 from hw.fpga.protocol import (
@@ -112,3 +113,13 @@ def test_parameters():
         UartTop("x", divisor=10)
     with pytest.raises(TypeError, match="top must be a hw.fpga.top.UartTop"):
         SimUartTransport(CFG)
+
+
+def test_top_converts_to_verilog():
+    # What a board build takes: the pins and LEDs as plain ports, clk and rst.
+    text = verilog.convert(UartTop(CFG, divisor=8), name="uart_top", emit_src=False)
+    module = text[text.index("module uart_top("):]
+    module = module[:module.index("endmodule")]
+    ports = {line.split()[-1].rstrip(";") for line in module.splitlines()
+             if line.strip().startswith(("input", "output"))}
+    assert ports == {"clk", "rst", "rx", "tx", "led_idle", "led_error", "led_activity"}

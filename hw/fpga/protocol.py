@@ -17,7 +17,7 @@ __all__ = [
     "SYNC", "BYTE_WIDTH", "LENGTH_WIDTH", "CRC_WIDTH", "CRC_POLY", "CRC_INIT", "CRC_NAME",
     "CYCLES_WIDTH", "COMMAND_BYTES", "HEADER_BYTES", "CRC_BYTES", "MAX_LENGTH",
     "DEFAULT_MAX_PAYLOAD", "DEFAULT_TIMEOUT_BITS",
-    "FrameType", "ErrorCode", "HOST_TYPES", "BOARD_TYPES",
+    "FrameType", "ErrorCode", "HOST_TYPES", "BOARD_TYPES", "PAYLOADS", "DOES", "ERROR_MEANS",
     "header_layout", "ack_layout", "error_reply_layout", "status_layout", "dout_reply_layout",
     "din_bytes", "dout_bytes", "unit_bytes", "layout_bytes", "crc16", "crc16_byte",
     "to_bytes", "from_bytes", "check_max_payload",
@@ -88,6 +88,44 @@ status_layout = data.StructLayout({
     "cycles": CYCLES_WIDTH})
 HEADER_BYTES = header_layout.size // BYTE_WIDTH
 CRC_BYTES = CRC_WIDTH // BYTE_WIDTH
+
+
+#: Each frame type's payload: a layout, or words for the ones it has no fixed layout for (the
+#: README's table, ``python -m scripts.link_table``, is written from these and :data:`DOES`).
+PAYLOADS = {
+    FrameType.CMD: "one or more command words, 16 bytes each",
+    FrameType.DIN: "one or more data-in beats, `max(rows, cols)` operands each",
+    FrameType.STATUS_QUERY: "none",
+    FrameType.RESET: "none",
+    FrameType.ACK: ack_layout,
+    FrameType.DOUT: "a byte of flags (`last` 0), then one data-out row (`cols` lanes of 32 "
+                    "bits, packed from bit 0 by output mode)",
+    FrameType.STATUS: status_layout,
+    FrameType.ERROR: error_reply_layout,
+}
+#: What each frame type does, one line each.
+DOES = {
+    FrameType.CMD: "to the engine's command stream, in order; ACK",
+    FrameType.DIN: "to the engine's data-in stream, `last` on the frame's final beat; ACK",
+    FrameType.STATUS_QUERY: "STATUS, even while a frame is being forwarded",
+    FrameType.RESET: "resets the engine (state, error bits) and the cycle counter; ACK",
+    FrameType.ACK: "the frame of `type` went to the engine in full",
+    FrameType.DOUT: "a row from a STORE, whenever the engine sends one; `last` on each "
+                    "STORE's final row",
+    FrameType.STATUS: "the engine's `idle` and `error` bits; the link's flags since the "
+                      "previous STATUS; `cycles` the engine was busy since the last reset",
+    FrameType.ERROR: "a frame was dropped: why, and the TYPE byte it had",
+}
+#: Why a frame is dropped, one line each.
+ERROR_MEANS = {
+    ErrorCode.BAD_CRC: "the CRC does not match",
+    ErrorCode.UNKNOWN_TYPE: "TYPE is not a host's (as soon as it arrives)",
+    ErrorCode.BAD_LENGTH: "LENGTH is zero for CMD or DIN, not zero for STATUS_QUERY or RESET, "
+                          "or above `max_payload` (as soon as it arrives); or, after the "
+                          "CRC, not whole command words or beats",
+    ErrorCode.TRUNCATED: "no byte for `timeout` cycles inside a frame",
+    ErrorCode.BUSY: "a CMD, DIN or RESET frame before the previous one's ACK",
+}
 
 
 def _bytes_for(bits):
