@@ -22,11 +22,13 @@ described in :mod:`hw.fpga.bridge`.
 from dataclasses import dataclass
 
 from hw.fpga.protocol import (
+    BYTE_WIDTH,
     COMMAND_BYTES,
     CRC_BYTES,
     DEFAULT_MAX_PAYLOAD,
     HEADER_BYTES,
     LENGTH_WIDTH,
+    MAX_LENGTH,
     SYNC,
     ErrorCode,
     FrameType,
@@ -102,11 +104,10 @@ def encode_frame(frame_type, payload=b""):
     """
     frame_type = FrameType(frame_type)
     payload = bytes(payload)
-    if len(payload) >> LENGTH_WIDTH:
-        raise ValueError(f"payload must be at most {(1 << LENGTH_WIDTH) - 1} bytes, "
-                         f"not {len(payload)}")
-    body = bytes([frame_type.value]) + len(payload).to_bytes(LENGTH_WIDTH // 8, "little") \
-        + payload
+    if len(payload) > MAX_LENGTH:
+        raise ValueError(f"payload must be at most {MAX_LENGTH} bytes, not {len(payload)}")
+    body = bytes([frame_type.value]) + len(payload).to_bytes(LENGTH_WIDTH // BYTE_WIDTH,
+                                                             "little") + payload
     return bytes([SYNC]) + body + crc16(body).to_bytes(CRC_BYTES, "little")
 
 
@@ -293,7 +294,7 @@ class HostLink:
                 what = f"{fields['type']:#04x}"
             raise LinkError(f"the board dropped a {what} frame: {code}")
         if frame.type != kind:
-            raise LinkError(f"expected a {kind.name} frame from the board, got {frame.type.name}")
+            raise LinkError(f"expected {kind.name} from the board, got {frame.type.name}")
         if about is not None:
             acked = from_bytes(ack_layout, frame.payload)["type"]
             if acked != about.value:
@@ -348,7 +349,11 @@ class HostLink:
             self.send_commands(words)
             if beats:
                 self.send_data(beats)
-        frame = self.receive(until=lambda: len(self.rows) >= dout_rows)
+        try:
+            frame = self.receive(until=lambda: len(self.rows) >= dout_rows)
+        except LinkError as e:
+            raise LinkError(f"{e} ({len(self.rows)} of {dout_rows} data-out rows came)") \
+                from None
         if frame is not None:
             raise LinkError(f"the board sent a {frame.type.name} frame nobody asked for")
         for _ in range(IDLE_POLLS):
@@ -417,6 +422,8 @@ class SerialTransport:
             self._port = serial.Serial(port, baudrate=baud, timeout=DEFAULT_TIMEOUT)
         except (serial.SerialException, OSError, ValueError) as e:
             raise LinkError(f"cannot open serial port {port!r}: {e}") from None
+        # Replies left over from an earlier run would be read as answers to this one's frames.
+        self._port.reset_input_buffer()
 
     def write(self, data):
         self._port.write(bytes(data))

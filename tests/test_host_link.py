@@ -153,13 +153,27 @@ def test_link_sends_in_frames_and_collects_rows():
     (lambda k, p: encode_frame(FrameType.ERROR, bytes([9, 0x77])),
      "the board dropped a 0x77 frame: 9"),
     (lambda k, p: _ack(FrameType.DIN), "expected the ACK of a CMD frame, got one of 0x02"),
-    (lambda k, p: _status(), "expected a ACK frame from the board, got STATUS"),
+    (lambda k, p: _status(), "expected ACK from the board, got STATUS"),
     (lambda k, p: bytes(5000), "the board sent 4096 bytes that are no frame"),
 ])
 def test_link_errors(answer, message):
     link = HostLink(ScriptedBoard(answer), CFG, timeout=0.5)
     with pytest.raises(LinkError, match=message):
         link.send_commands([1])
+
+
+def test_run_reports_missing_rows():
+    # The board takes every frame but never sends the STORE's rows.
+    def answer(kind, payload):
+        return _status(idle=1) if kind == FrameType.STATUS_QUERY else _ack(kind)
+
+    board = ScriptedBoard(answer)
+    cmds = [encode_config(), encode_load("a", 0, 1), encode_store(0, 2)]
+    with pytest.raises(LinkError, match=r"no reply from the board in 0\.5 s \(0 of 2 "
+                                        r"data-out rows came\)"):
+        HostLink(board, CFG, timeout=0.5).run(cmds, [7], 2)
+    assert [k for k, _ in board.frames] == [FrameType.RESET, FrameType.STATUS_QUERY,
+                                            FrameType.CMD, FrameType.DIN, FrameType.CMD]
 
 
 def test_link_status():

@@ -240,9 +240,10 @@ class UartBridge(wiring.Component):
     link_error : ``Out(1)``
         Set by any ERROR reply or dropped byte or reply, until the next RESET frame.
 
-    Latency: a CMD or DIN frame reaches the engine a cycle after its last CRC byte, a byte a
-    cycle; its ACK follows the last word the engine takes. Throughput: what the line allows
-    (stop and wait per frame, see the protocol).
+    Latency: the forwarder starts on a CMD or DIN frame two cycles after its last CRC byte
+    and reads its payload a byte a cycle, offering each word or beat as soon as it is whole;
+    the ACK follows the last one the engine takes. Throughput: what the line allows (stop and
+    wait per frame, see the protocol).
 
     Raises
     ------

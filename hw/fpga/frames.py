@@ -24,6 +24,7 @@ from .protocol import (
     COMMAND_BYTES,
     CRC_BYTES,
     HEADER_BYTES,
+    HOST_TYPES,
     LENGTH_WIDTH,
     SYNC,
     ErrorCode,
@@ -179,8 +180,7 @@ class FrameReceiver(wiring.Component):
                 m.d.comb += [crc.i.valid.eq(take), crc.clear.eq(1)]
                 with m.If(take):
                     m.d.sync += ftype.eq(byte)
-                    with m.If(_is(byte, FrameType.CMD, FrameType.DIN, FrameType.STATUS_QUERY,
-                                  FrameType.RESET)):
+                    with m.If(_is(byte, *HOST_TYPES)):
                         m.next = "LENGTH_LO"
                     with m.Else():
                         reply(FrameType.ERROR, ErrorCode.UNKNOWN_TYPE, about=byte)

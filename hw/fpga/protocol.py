@@ -14,12 +14,12 @@ from ..engine.storer import dout_width
 from ..isa import COMMAND_WIDTH, ERROR_BITS
 
 __all__ = [
-    "SYNC", "BYTE_WIDTH", "LENGTH_WIDTH", "CRC_WIDTH", "CRC_POLY", "CRC_INIT", "CRC_NAME",
+    "SYNC", "BYTE_WIDTH", "LENGTH_WIDTH", "CRC_WIDTH", "CRC_POLY", "CRC_INIT",
     "CYCLES_WIDTH", "COMMAND_BYTES", "HEADER_BYTES", "CRC_BYTES", "MAX_LENGTH",
     "DEFAULT_MAX_PAYLOAD", "DEFAULT_TIMEOUT_BITS",
-    "FrameType", "ErrorCode", "HOST_TYPES", "BOARD_TYPES", "PAYLOADS", "DOES", "ERROR_MEANS",
+    "FrameType", "ErrorCode", "HOST_TYPES", "PAYLOADS", "DOES", "ERROR_MEANS",
     "header_layout", "ack_layout", "error_reply_layout", "status_layout", "dout_reply_layout",
-    "din_bytes", "dout_bytes", "unit_bytes", "layout_bytes", "crc16", "crc16_byte",
+    "din_bytes", "dout_bytes", "layout_bytes", "crc16", "crc16_byte",
     "to_bytes", "from_bytes", "check_max_payload",
 ]
 
@@ -32,7 +32,6 @@ CRC_WIDTH = 16
 #: CRC-16/CCITT-FALSE: polynomial x^16 + x^12 + x^5 + 1, MSB first.
 CRC_POLY = 0x1021
 CRC_INIT = 0xFFFF
-CRC_NAME = "CRC-16/CCITT-FALSE"
 #: Width of STATUS's ``cycles`` counter: 2**48 cycles is 32 days at 100 MHz.
 CYCLES_WIDTH = 48
 #: Bytes of one command word.
@@ -59,9 +58,8 @@ class FrameType(enum.Enum, shape=BYTE_WIDTH):
     ERROR = 0x84
 
 
-#: The types a host sends, and the types a board sends.
+#: The types a host sends (the others, a board).
 HOST_TYPES = (FrameType.CMD, FrameType.DIN, FrameType.STATUS_QUERY, FrameType.RESET)
-BOARD_TYPES = (FrameType.ACK, FrameType.DOUT, FrameType.STATUS, FrameType.ERROR)
 
 
 class ErrorCode(enum.Enum, shape=BYTE_WIDTH):
@@ -151,16 +149,6 @@ def dout_reply_layout(cfg):
     """DOUT: a byte of flags (``last``), then the row."""
     return data.StructLayout({"last": 1, "reserved": BYTE_WIDTH - 1,
                               "data": dout_bytes(cfg) * BYTE_WIDTH})
-
-
-def unit_bytes(cfg, frame_type):
-    """Bytes of one item of a host frame's payload: a command word (CMD), a data-in beat
-    (DIN), or 0 (the types without payload)."""
-    frame_type = FrameType(frame_type)
-    if frame_type not in HOST_TYPES:
-        raise ValueError(f"frame_type must be one of "
-                         f"{', '.join(t.name for t in HOST_TYPES)}, not {frame_type.name}")
-    return {FrameType.CMD: COMMAND_BYTES, FrameType.DIN: din_bytes(cfg)}.get(frame_type, 0)
 
 
 def check_max_payload(cfg, max_payload):
