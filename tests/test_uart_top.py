@@ -3,6 +3,9 @@
 follow the engine and the link, a RESET frame clears the engine's error bits, and the
 constructor's errors. GEMMs through the top are in ``test_host_link.py``."""
 
+import os
+import subprocess
+
 import pytest
 from amaranth.back import verilog
 
@@ -19,6 +22,7 @@ from hw.fpga.uart import MIN_DIVISOR
 from hw.isa import RESERVED_OFFSET, Error, encode_nop
 from sim.backends.amaranth_uart import SIM_CLOCK_HZ, SimUartTransport
 from sim.link import HostLink, encode_frame
+from sim.tools import verilator_env
 
 CFG = Config(rows=1, cols=1, spad_kib=1, acc_kib=1)
 LEDS = ("led_idle", "led_error", "led_activity")
@@ -115,11 +119,29 @@ def test_parameters():
         SimUartTransport(CFG)
 
 
-def test_top_converts_to_verilog():
+@pytest.fixture(scope="module")
+def top_verilog(tmp_path_factory):
+    path = tmp_path_factory.mktemp("uart_top") / "uart_top.v"
+    cfg = Config(rows=3, cols=2, in_fmt="bf16", dataflow="ws", spad_kib=1, acc_kib=1)
+    path.write_text(verilog.convert(UartTop(cfg, divisor=8), name="uart_top", emit_src=False))
+    return path
+
+
+def test_top_converts_to_verilog(top_verilog):
     # What a board build takes: the pins and LEDs as plain ports, clk and rst.
-    text = verilog.convert(UartTop(CFG, divisor=8), name="uart_top", emit_src=False)
+    text = top_verilog.read_text()
     module = text[text.index("module uart_top("):]
     module = module[:module.index("endmodule")]
     ports = {line.split()[-1].rstrip(";") for line in module.splitlines()
              if line.strip().startswith(("input", "output"))}
     assert ports == {"clk", "rst", "rx", "tx", "led_idle", "led_error", "led_activity"}
+
+
+def test_top_verilator_lint_clean(top_verilog, require_tool):
+    # The engine's lint (test_gen.py's flags: -Wall less Amaranth's own writing style).
+    from test_gen import LINT_FLAGS
+
+    env = {**os.environ, **require_tool(verilator_env)}
+    r = subprocess.run(["verilator", *LINT_FLAGS, str(top_verilog)], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr[-4000:]

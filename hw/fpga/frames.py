@@ -299,12 +299,18 @@ class FrameSender(wiring.Component):
         length = Signal(LENGTH_WIDTH)
         pos = Signal(LENGTH_WIDTH + 1)                          # bytes of the frame sent
         crc_at = HEADER_BYTES + length                          # the first CRC byte
+        header = Signal(header_layout)
+        row = Signal(dout_reply)
+        m.d.comb += [
+            row.as_value().eq(0),
+            row.last.eq(self.dout.payload.last),
+            row.data.eq(self.dout.payload.data),
+        ]
 
         def start(kind, body, size):
-            header = Signal(header_layout)
-            m.d.comb += [header.sync.eq(SYNC), header.type.eq(kind), header.length.eq(size)]
+            m.d.comb += [header.sync.eq(SYNC), header.type.eq(kind), header.length.eq(size),
+                         crc.clear.eq(1)]
             m.d.sync += [frame.eq(Cat(header, body)), length.eq(size), pos.eq(0)]
-            m.d.comb += crc.clear.eq(1)
             m.next = "SEND"
 
         with m.FSM():
@@ -324,9 +330,6 @@ class FrameSender(wiring.Component):
                     start(FrameType.ACK, self.ack.payload.payload, short[FrameType.ACK])
                 with m.Elif(self.dout.valid):
                     m.d.comb += self.dout.ready.eq(1)
-                    row = Signal(dout_reply)
-                    m.d.comb += [row.last.eq(self.dout.payload.last),
-                                 row.data.eq(self.dout.payload.data)]
                     start(FrameType.DOUT, row, layout_bytes(dout_reply))
             with m.State("SEND"):
                 in_body = pos < crc_at
