@@ -150,7 +150,8 @@ class FrameDecoder:
     @property
     def wanted(self):
         """Bytes still needed for the frame under way (at least 1)."""
-        if len(self._buf) >= 4 and self._buf[0] == SYNC and self._buf[1] in self._lengths:
+        if len(self._buf) >= HEADER_BYTES and self._buf[0] == SYNC and \
+                self._buf[1] in self._lengths:
             total = HEADER_BYTES + self._lengths[self._buf[1]] + CRC_BYTES
             return max(1, total - len(self._buf))
         return max(1, HEADER_BYTES - len(self._buf))
