@@ -9,7 +9,9 @@
 
 The same :class:`~sim.program.EngineProgram` (commands and data) runs on every backend, so
 every backend returns the same bits; ``golden`` computes them with the golden model and is the
-reference the others are checked against.
+reference the others are checked against. The :data:`LINK_BACKENDS` run it through the board
+top's UART host link (:mod:`sim.link`): ``uart`` on a board at a serial ``port``, ``uart-sim``
+on the board top simulated with Amaranth, pins and all.
 """
 
 from dataclasses import dataclass
@@ -17,17 +19,21 @@ from dataclasses import dataclass
 from .golden import ref_gemm, ref_postproc
 from .program import gemm_program
 
-__all__ = ["BACKENDS", "GemmResult", "run_gemm", "run_program", "ref_program"]
+__all__ = ["BACKENDS", "LINK_BACKENDS", "GemmResult", "run_gemm", "run_program",
+           "ref_program"]
 
 #: Backends by name: the golden model, the Amaranth simulator, cocotb on Verilator or Icarus.
 BACKENDS = ("golden", "amaranth", "verilator", "icarus")
+#: Backends through the UART host link: a board on a serial port, the simulated board top.
+LINK_BACKENDS = ("uart", "uart-sim")
 
 
 @dataclass
 class GemmResult:
     """``c``: the result (M×N, the output format); ``cycles``: clock cycles from the first
-    command to the last result row (``None`` for the golden model, which has no clock);
-    ``program``: what ran."""
+    command to the last result row (``None`` for the golden model, which has no clock; for
+    the :data:`LINK_BACKENDS`, the cycles the engine was busy, which the line's speed
+    dominates); ``program``: what ran."""
     c: object
     cycles: object
     program: object
@@ -48,13 +54,25 @@ def ref_program(prog, a, b):
     return ref_postproc(c, prog.cfg, relu=prog.relu, mode=prog.mode, scale=prog.scale)
 
 
-def run_program(prog, a, b, backend="golden", *, seed=0, p_valid=1.0, p_ready=1.0):
+def run_program(prog, a, b, backend="golden", *, seed=0, p_valid=1.0, p_ready=1.0, port=None,
+                baud=None):
     """Run a ready-made program; see :func:`run_gemm` for the arguments."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend not in BACKENDS + LINK_BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS + LINK_BACKENDS)}, "
+                         f"not {backend!r}")
     if backend == "golden":
         return GemmResult(ref_program(prog, a, b), None, prog, backend)
-    if backend == "amaranth":
+    if backend == "uart":
+        from .link import DEFAULT_BAUD, SerialTransport, link_gemm
+        if not port:
+            raise ValueError(f"port must name the board's serial port for backend 'uart', "
+                             f"not {port!r}")
+        with SerialTransport(port, baud or DEFAULT_BAUD) as transport:
+            c, cycles = link_gemm(prog, transport)
+    elif backend == "uart-sim":
+        from .backends.amaranth_uart import rtl_uart_gemm
+        c, cycles = rtl_uart_gemm(prog)
+    elif backend == "amaranth":
         from .backends.amaranth_engine import rtl_engine_gemm
         c, cycles = rtl_engine_gemm(prog, seed=seed, p_valid=p_valid, p_ready=p_ready)
     else:
@@ -65,7 +83,7 @@ def run_program(prog, a, b, backend="golden", *, seed=0, p_valid=1.0, p_ready=1.
 
 
 def run_gemm(a, b, cfg, *, backend="golden", relu=False, mode="raw", scale=1.0, seed=0,
-             p_valid=1.0, p_ready=1.0):
+             p_valid=1.0, p_ready=1.0, port=None, baud=None):
     """C = post(A @ B) on a ``cfg`` engine.
 
     Parameters
@@ -74,13 +92,24 @@ def run_gemm(a, b, cfg, *, backend="golden", relu=False, mode="raw", scale=1.0, 
         M×K and K×N, in ``cfg``'s input format (int8, or ``ml_dtypes.bfloat16``).
     cfg : hw.config.Config
     backend : str
-        One of :data:`BACKENDS`.
+        One of :data:`BACKENDS` or :data:`LINK_BACKENDS`.
     relu, mode, scale :
         Post-processing: ReLU, then ``"raw"``, ``"int8"`` (× ``scale``, round to nearest even,
         saturate) or ``"bf16"``.
     seed, p_valid, p_ready :
         Simulated backends: random idle cycles on the input streams and backpressure on the
-        output (1.0: none).
+        output (1.0: none). The link backends ignore them: the line paces every stream.
+    port, baud :
+        Backend ``uart``: the board's serial port (required) and its baud rate
+        (:data:`sim.link.DEFAULT_BAUD` if ``None``).
+
+    Raises
+    ------
+    sim.link.LinkError
+        From the link backends, when the board cannot be reached or answers out of turn.
+    RuntimeError
+        When a simulated engine or the board reports error bits or stores the wrong rows.
     """
     prog = gemm_program(cfg, a, b, relu=relu, mode=mode, scale=scale)
-    return run_program(prog, a, b, backend, seed=seed, p_valid=p_valid, p_ready=p_ready)
+    return run_program(prog, a, b, backend, seed=seed, p_valid=p_valid, p_ready=p_ready,
+                       port=port, baud=baud)

@@ -6,8 +6,8 @@ descriptor at the front says where each goes: row ``r`` of a tile (after the con
 reducer, for output-stationary) lands in accumulator row ``acc_row + r``.
 
 A descriptor's rows stay *pending* (``ctrl.pending``, a :class:`~hw.engine.links.LineRange`
-with a range per slot) until the accumulator memory reports its last write, so the controller can hold
-back a STORE that would read them early.
+with a range per slot) until the accumulator memory reports its last write, so the controller
+can hold back a STORE that would read them early.
 """
 
 from amaranth import Module, Signal
