@@ -20,7 +20,8 @@ from .engine import AxiEngine
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .manifest import array_manifest, dumps, engine_manifest
 
-__all__ = ["KINDS", "module_name", "verilog_text", "generate", "option_name", "main"]
+__all__ = ["KINDS", "module_name", "verilog_text", "generate", "OptionParser",
+           "add_config_options", "option_name", "config_from_args", "main"]
 
 
 KINDS = ("engine", "array")
@@ -69,16 +70,18 @@ def generate(cfg, out_dir, kind="engine"):
     return v_path, j_path
 
 
-class _Parser(argparse.ArgumentParser):
+class OptionParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line and exit status 2: what a user sees for
+    any bad option of ``hw.gen`` and the tools built on it."""
+
     def error(self, message):
-        # One line, exit status 2: what a user sees for any bad option.
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _parser():
-    p = _Parser(prog="python -m hw.gen",
-                description="Generate a systolic-array MAC engine as Verilog plus a JSON "
-                            "manifest (parameters, ports, latency).")
+def add_config_options(parser):
+    """Add the options that describe a design to ``parser``: the :class:`~hw.config.Config`
+    parameters and ``--array``. :func:`config_from_args` reads them back."""
+    p = parser
     p.add_argument("--rows", type=int, default=16, metavar="N",
                    help=f"PE rows, 1 to {MAX_DIM} (default 16)")
     p.add_argument("--cols", type=int, default=None, metavar="N",
@@ -107,8 +110,16 @@ def _parser():
                         "post_mul, post_round, post_narrow (post-processing), e.g. "
                         "--pipeline post_mul=3,add=4")
     p.add_argument("--array", action="store_true",
-                   help="write the bare systolic array (stream ports, no buffers or "
-                        "controller) instead of the engine")
+                   help="the bare systolic array (stream ports, no buffers or controller) "
+                        "instead of the engine")
+    return p
+
+
+def _parser():
+    p = OptionParser(prog="python -m hw.gen",
+                     description="Generate a systolic-array MAC engine as Verilog plus a JSON "
+                                 "manifest (parameters, ports, latency).")
+    add_config_options(p)
     p.add_argument("--out", default="build", metavar="DIR",
                    help="output folder (default build/)")
     return p
@@ -137,9 +148,10 @@ def _pipeline(parser, text):
     return depths
 
 
-def main(argv=None):
-    parser = _parser()
-    args = parser.parse_args(argv)
+def config_from_args(parser, args):
+    """``(Config, kind)`` from the options :func:`add_config_options` added; a bad value is
+    ``parser.error`` naming the option (:func:`option_name`), so one line and exit status 2
+    with :class:`OptionParser`."""
     try:
         cfg = Config(rows=args.rows, cols=args.cols, in_fmt=args.in_fmt, acc_fmt=args.acc_fmt,
                      dataflow=args.dataflow, subnormals=args.subnormals,
@@ -147,9 +159,16 @@ def main(argv=None):
                      pipeline=_pipeline(parser, args.pipeline))
     except ConfigError as e:
         parser.error(e.message(option_name))
+    return cfg, "array" if args.array else "engine"
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    cfg, kind = config_from_args(parser, args)
     start = time.perf_counter()
     try:
-        v_path, j_path = generate(cfg, args.out, "array" if args.array else "engine")
+        v_path, j_path = generate(cfg, args.out, kind)
     except OSError as e:
         parser.error(f"--out {args.out!r}: {e.strerror}")
     took = time.perf_counter() - start
