@@ -12,13 +12,14 @@ and one 2-input LUT per output bit (:attr:`Harness.overhead`), which the build r
 """
 
 from amaranth import Cat, ClockDomain, ClockSignal, Const, Instance, Module, Signal
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from ..checked import CheckedComponent
 
 __all__ = ["Harness"]
 
 
-class Harness(wiring.Component):
+class Harness(CheckedComponent):
     """Module ``module_name`` with ports ``ports`` behind two register chains.
 
     Parameters
@@ -29,6 +30,12 @@ class Harness(wiring.Component):
         Its ports as :func:`hw.manifest.port_list` lists them (``name``, ``direction``,
         ``width``); ``clk`` is the harness's own clock, every other input (``rst`` too) is
         driven from the input chain.
+
+    Raises
+    ------
+    ValueError
+        ``ports`` has no ``clk``, no other input, no output, or a direction other than
+        ``"input"`` or ``"output"``.
 
     Members
     -------
@@ -46,7 +53,8 @@ class Harness(wiring.Component):
     si: In(1)
     so: Out(1)
 
-    def __init__(self, module_name, ports):
+    @staticmethod
+    def check(module_name, ports):
         names = [p["name"] for p in ports]
         if "clk" not in names:
             raise ValueError(f"ports must include 'clk', not only {', '.join(names)}")
@@ -54,12 +62,15 @@ class Harness(wiring.Component):
             if p["direction"] not in ("input", "output"):
                 raise ValueError(f"port {p['name']!r} direction must be 'input' or 'output', "
                                  f"not {p['direction']!r}")
+        directions = {p["direction"] for p in ports if p["name"] != "clk"}
+        if directions != {"input", "output"}:
+            raise ValueError("ports must include at least one input besides 'clk' and one "
+                             "output")
+
+    def __init__(self, module_name, ports):
         self._module_name = module_name
         self._inputs = [p for p in ports if p["direction"] == "input" and p["name"] != "clk"]
         self._outputs = [p for p in ports if p["direction"] == "output"]
-        if not self._inputs or not self._outputs:
-            raise ValueError("ports must include at least one input besides 'clk' and one "
-                             "output")
         super().__init__()
 
     @property
