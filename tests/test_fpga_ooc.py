@@ -12,7 +12,13 @@ import pytest
 from hw.config import Config, ConfigError
 from hw.fpga import devices
 from hw.fpga.ooc import design_ports, run, target_dir
-from hw.fpga.report import clean_name, critical_path, log_error, log_utilization
+from hw.fpga.report import (
+    clean_name,
+    critical_path,
+    format_table,
+    log_error,
+    log_utilization,
+)
 from sim.tools import ToolMissing, find_nextpnr, find_yosys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -216,6 +222,9 @@ def test_ice40_too_small_is_reported(tmp_path, one_pnr_at_a_time):
     assert not report["fits"] and "ICESTORM_DSP" in report["error"]
     assert report["resources"]["dsp"]["ICESTORM_DSP"] == {"used": 16, "available": 8}
     assert report["timing"] is None
+    table = format_table(report)
+    assert "DOES NOT FIT: Unable to place cell 'grid.pe_" in table and "'ICESTORM_DSP'" in table
+    assert "_SB_MAC16" not in table
     folder = target_dir(tmp_path, report["design"], "ice40", "up5k")
     assert json.loads((folder / "report.json").read_text())["fits"] is False
 
