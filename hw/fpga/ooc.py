@@ -29,7 +29,14 @@ from amaranth.back import verilog
 from sim.tools import ToolMissing, find_nextpnr, find_yosys
 
 from ..config import ConfigError
-from ..gen import OptionParser, add_config_options, config_from_args, option_name, verilog_text
+from ..gen import (
+    KINDS,
+    OptionParser,
+    add_config_options,
+    config_from_args,
+    option_name,
+    verilog_text,
+)
 from ..manifest import port_list
 from . import devices
 from . import report as rpt
@@ -159,6 +166,8 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
 
     Raises
     ------
+    ValueError
+        ``kind`` is not one of :data:`hw.gen.KINDS`.
     ConfigError
         ``family``, ``device`` or ``freq`` is not allowed (checked before any work).
     ToolMissing
@@ -169,6 +178,8 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     if log is None:
         def log(line):
             print(line, flush=True)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     fam, dev = devices.device(family, device)
     _check_freq(freq)
     yosys, nextpnr = find_yosys(), find_nextpnr(fam.name)

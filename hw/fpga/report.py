@@ -138,7 +138,11 @@ def format_table(report):
     target = f"{report['family']} {report['device']} ({report['part']})"
     lines = [f"{report['design']} on {target}, {report['method']}"]
     if not report["fits"]:
-        lines.append(f"DOES NOT FIT: {report['error']}")
+        # nextpnr quotes the mapped cell's whole name, hundreds of characters for a LUT deep
+        # in a cone: the design's signal says enough here (report.json keeps it all).
+        error = re.sub(r"cell '([^']+)'", lambda m: f"cell {clean_name(m[1])!r}",
+                       report["error"])
+        lines.append(f"DOES NOT FIT: {error}")
     lines.append(f"  {'kind':<7}{'cell':<16}{'used':>9}{'available':>11}{'%':>7}")
     for kind, cell_types in report["resources"].items():
         for cell_type, use in cell_types.items():
