@@ -6,8 +6,8 @@ from . import latency as lat
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .isa import ADDR_WIDTH
 
-__all__ = ["ConfigError", "Config", "Pipeline", "DATAFLOWS", "SUBNORMALS", "MAX_DIM",
-           "ALLOWED_ACC", "MAX_KIB", "MAX_LINES"]
+__all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
+           "MAX_DIM", "ALLOWED_ACC", "MAX_KIB", "MAX_LINES"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -295,3 +295,10 @@ class Config:
 
     def as_dict(self):
         return asdict(self)
+
+
+def check_config(cfg):
+    """Raise ``TypeError`` unless ``cfg`` is a :class:`Config` (what every component that
+    takes one checks first)."""
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")

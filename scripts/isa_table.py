@@ -6,22 +6,17 @@ prints the Markdown table of every opcode, its fields with their bit ranges, and
 does; the README carries exactly this text (a test checks it).
 """
 
-import sys
-
 from amaranth.lib import enum
 
 from hw import isa
 
+from .markdown import bit_range, run
+
 __all__ = ["markdown"]
 
 
-def _bits(field):
-    top = field.offset + field.width - 1
-    return f"{top}:{field.offset}" if field.width > 1 else f"{field.offset}"
-
-
 def _field(name, field):
-    text = f"`{name}` {_bits(field)}"
+    text = f"`{name}` {bit_range(field)}"
     if isinstance(field.shape, type) and issubclass(field.shape, enum.Enum):
         text += " (" + ", ".join(f"{m.value} {m.name}" for m in field.shape) + ")"
     return text
@@ -39,10 +34,5 @@ def markdown():
     return "\n".join(lines)
 
 
-def main():
-    print(markdown())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    run(markdown)

@@ -7,22 +7,17 @@ bit ranges, what it does) and every error code; the README carries exactly this 
 checks it).
 """
 
-import sys
-
 from hw.fpga import protocol
 
+from .markdown import bit_range, run
+
 __all__ = ["markdown"]
-
-
-def _bits(field):
-    top = field.offset + field.width - 1
-    return f"{top}:{field.offset}" if field.width > 1 else f"{field.offset}"
 
 
 def _payload(payload):
     if isinstance(payload, str):
         return payload
-    fields = ", ".join(f"`{name}` {_bits(field)}" for name, field in payload
+    fields = ", ".join(f"`{name}` {bit_range(field)}" for name, field in payload
                        if name != "reserved")
     size = protocol.layout_bytes(payload)
     return f"{size} byte{'s' if size > 1 else ''}: {fields}"
@@ -41,10 +36,5 @@ def markdown():
     return "\n".join(lines)
 
 
-def main():
-    print(markdown())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    run(markdown)

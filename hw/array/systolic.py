@@ -35,7 +35,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arith import acc_shape, operand_shape
-from ..config import Config
+from ..checked import CheckedComponent
+from ..config import check_config
 from ..delay import delay
 from ..fifo import StreamFIFO
 from ..timing import ArrayTiming
@@ -208,7 +209,7 @@ class _WSGrid(_Grid):
         return m
 
 
-class SystolicArray(wiring.Component):
+class SystolicArray(CheckedComponent):
     """A ``rows × cols`` systolic array of multiply-accumulate PEs with stream ports.
 
     Parameters
@@ -227,9 +228,11 @@ class SystolicArray(wiring.Component):
     with ``o`` always ready) are the properties below; the golden model's schedule reads them.
     """
 
+    @staticmethod
+    def check(cfg, pe_module):
+        check_config(cfg)
+
     def __init__(self, cfg, *, pe_module=None):
-        if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
         self._pe_module = pe_module
         self.timing = ArrayTiming(cfg)

@@ -22,7 +22,7 @@ An illegal command is not executed: it sets its :class:`~hw.isa.Error` bit in ``
 beats.
 """
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -56,18 +56,12 @@ def _past(start, count, limit):
     return (start + count) > limit
 
 
-def _any(terms):
-    result = 0
-    for term in terms:
-        result = result | term
-    return result
-
-
 def _steer(m, payload, fields):
     """Drive every field of a unit's command ``payload`` from the command field of the same
     name in ``fields`` (one opcode's view of the held command)."""
+    theirs = {name for name, _ in fields.shape()}
     for name, _ in payload.shape():
-        if name in dict(fields.shape()):
+        if name in theirs:
             m.d.comb += payload[name].eq(fields[name])
 
 
@@ -145,11 +139,12 @@ class Controller(wiring.Component):
         cfg = self._cfg
         errors = Signal(error_layout)
         op = cur.opcode
-        m.d.comb += errors.bad_opcode.eq(~_any(op == o for o in Opcode) | (cur.reserved != 0))
+        m.d.comb += errors.bad_opcode.eq(~Cat(op == o for o in Opcode).any()
+                                         | (cur.reserved != 0))
         with m.Switch(op):
             with m.Case(Opcode.CONFIG):
                 m.d.comb += errors.bad_mode.eq(
-                    ~_any(cur.config.out_mode == mode for mode in allowed_modes(cfg)))
+                    ~Cat(cur.config.out_mode == mode for mode in allowed_modes(cfg)).any())
             with m.Case(Opcode.LOAD):
                 load = cur.load
                 lines = Mux(load.buffer == Buffer.B, cfg.spad_b_lines, cfg.spad_a_lines)
@@ -205,8 +200,8 @@ class Controller(wiring.Component):
             waits["preload_raw"].eq(_hits(loader.lines_b, cur.preload.b_addr,
                                           cur.preload.b_addr + cfg.rows)),
             # A STORE must not read rows a dispatched COMPUTE has still to write.
-            waits["store_raw"].eq(_any(_hits(pending, s.acc_row, s.acc_row + s.count)
-                                       for pending in ranges(writeback.pending))),
+            waits["store_raw"].eq(Cat(_hits(pending, s.acc_row, s.acc_row + s.count)
+                                      for pending in ranges(writeback.pending)).any()),
             waits["all_idle"].eq(~loader.lines_a.busy & ~loader.lines_b.busy & feeder.idle
                                  & writeback.idle & storer.drained),
         ]

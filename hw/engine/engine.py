@@ -16,7 +16,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..array import SystolicArray
-from ..config import Config
+from ..checked import CheckedComponent
+from ..config import check_config
 from ..isa import command_layout
 from .controller import Controller
 from .feeder import Feeder
@@ -40,7 +41,7 @@ def engine_signature(cfg):
     })
 
 
-class Engine(wiring.Component):
+class Engine(CheckedComponent):
     """A GEMM engine driven by commands (:mod:`hw.isa`).
 
     Parameters
@@ -64,9 +65,11 @@ class Engine(wiring.Component):
         If ``cfg`` is not a :class:`~hw.config.Config`.
     """
 
+    @staticmethod
+    def check(cfg, pe_module):
+        check_config(cfg)
+
     def __init__(self, cfg, *, pe_module=None):
-        if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
         self._pe_module = pe_module
         super().__init__(engine_signature(cfg))

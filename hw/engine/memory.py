@@ -5,7 +5,7 @@ address); their ports are ``amaranth.lib.memory``'s own port signatures
 (:mod:`hw.engine.links`).
 """
 
-from amaranth import Const, Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -110,7 +110,7 @@ class AccumulatorMemory(wiring.Component):
             in_flight.append(valid & (addr == wb.payload.addr))
         conflict = Signal()
         m.d.comb += [
-            conflict.eq(Const(0) if not in_flight else _any(in_flight)),
+            conflict.eq(Cat(in_flight).any()),
             wb.ready.eq(~conflict),
             take.eq(wb.valid & wb.ready),
             rmw.addr.eq(wb.payload.addr),
@@ -143,9 +143,3 @@ class AccumulatorMemory(wiring.Component):
         ]
         return m
 
-
-def _any(terms):
-    result = terms[0]
-    for t in terms[1:]:
-        result = result | t
-    return result

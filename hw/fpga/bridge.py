@@ -91,13 +91,14 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import Config
+from ..checked import CheckedComponent
+from ..config import check_config
 from ..engine.engine import engine_signature
 from ..engine.links import address_shape
 from ..engine.loader import din_layout
 from ..fifo import StreamFIFO
 from ..isa import COMMAND_WIDTH, command_layout
-from .frames import FrameReceiver, FrameSender, check_timeout, job_layout, reply_layout
+from .frames import FrameReceiver, FrameSender, job_layout, reply_layout
 from .protocol import (
     BYTE_WIDTH,
     COMMAND_BYTES,
@@ -116,7 +117,7 @@ __all__ = ["REPLY_QUEUE", "Forwarder", "UartBridge"]
 REPLY_QUEUE = 4
 
 
-class Forwarder(wiring.Component):
+class Forwarder(CheckedComponent):
     """Forwards a checked frame's payload from the buffer to the engine: each command word to
     ``cmd`` and each data-in beat to ``din`` (bytes little-endian, ``last`` on the frame's
     final beat), or, for RESET, pulses ``engine_rst``; then sends the ACK and releases the
@@ -142,11 +143,14 @@ class Forwarder(wiring.Component):
     Throughput: a payload byte a cycle, and a cycle for each word or beat handed over.
     """
 
+    @staticmethod
+    def check(cfg, max_payload):
+        check_config(cfg)
+        check_max_payload(cfg, max_payload)
+
     def __init__(self, cfg, *, max_payload):
-        if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
-        self._max_payload = check_max_payload(cfg, max_payload)
+        self._max_payload = max_payload
         super().__init__({
             "job": In(stream.Signature(job_layout)),
             "read": In(memory.ReadPort.Signature(
@@ -210,7 +214,7 @@ class Forwarder(wiring.Component):
         return m
 
 
-class UartBridge(wiring.Component):
+class UartBridge(CheckedComponent):
     """Runs the host link's protocol (the module docstring) between a byte stream pair and
     an engine.
 
@@ -251,12 +255,12 @@ class UartBridge(wiring.Component):
         For a bad ``cfg``, ``max_payload`` or ``timeout``.
     """
 
+    check = FrameReceiver.check    # the same arguments, passed on to the receiver
+
     def __init__(self, cfg, *, max_payload=DEFAULT_MAX_PAYLOAD, timeout):
-        if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
-        self._max_payload = check_max_payload(cfg, max_payload)
-        self._timeout = check_timeout(timeout)
+        self._max_payload = max_payload
+        self._timeout = timeout
         super().__init__({
             "rx": In(stream.Signature(BYTE_WIDTH)),
             "tx": Out(stream.Signature(BYTE_WIDTH)),

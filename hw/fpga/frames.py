@@ -12,10 +12,11 @@ The links between them and the bridge's forwarder, named once:
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, memory, stream
 from amaranth.lib.wiring import In, Out
 
-from ..config import Config
+from ..checked import CheckedComponent
+from ..config import check_config
 from ..engine.links import address_shape
 from ..engine.storer import dout_layout
 from .crc import Crc16
@@ -71,7 +72,7 @@ def _is(value, *types):
     return result
 
 
-class FrameReceiver(wiring.Component):
+class FrameReceiver(CheckedComponent):
     """Checks the frames arriving on the byte stream ``i`` and stores their payload.
 
     A frame whose header, length and CRC check becomes a job (STATUS_QUERY: a STATUS reply);
@@ -112,12 +113,16 @@ class FrameReceiver(wiring.Component):
         For a bad ``cfg``, ``max_payload`` or ``timeout``.
     """
 
+    @staticmethod
+    def check(cfg, max_payload, timeout):
+        check_config(cfg)
+        check_max_payload(cfg, max_payload)
+        check_timeout(timeout)
+
     def __init__(self, cfg, *, max_payload, timeout):
-        if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
-        self._max_payload = check_max_payload(cfg, max_payload)
-        self._timeout = check_timeout(timeout)
+        self._max_payload = max_payload
+        self._timeout = timeout
         super().__init__({
             "i": In(stream.Signature(BYTE_WIDTH)),
             "write": In(memory.WritePort.Signature(
@@ -244,7 +249,7 @@ class FrameReceiver(wiring.Component):
         return m
 
 
-class FrameSender(wiring.Component):
+class FrameSender(CheckedComponent):
     """Frames the replies and the engine's data-out rows into bytes for the host.
 
     When idle it takes, in this order of priority, a reply from ``reply`` (STATUS or ERROR),
@@ -276,9 +281,11 @@ class FrameSender(wiring.Component):
         If ``cfg`` is not a :class:`~hw.config.Config`.
     """
 
+    @staticmethod
+    def check(cfg):
+        check_config(cfg)
+
     def __init__(self, cfg):
-        if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
         super().__init__({
             "reply": In(stream.Signature(reply_layout)),

@@ -15,7 +15,8 @@ from amaranth.hdl import ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import Config
+from ..checked import CheckedComponent
+from ..config import check_config
 from ..engine import Engine
 from .bridge import UartBridge
 from .protocol import DEFAULT_MAX_PAYLOAD, DEFAULT_TIMEOUT_BITS, check_max_payload
@@ -28,7 +29,7 @@ __all__ = ["ACTIVITY_BITS", "UartTop"]
 ACTIVITY_BITS = 256 * FRAME_BITS
 
 
-class UartTop(wiring.Component):
+class UartTop(CheckedComponent):
     """``Engine(cfg)`` driven over a UART by :class:`~hw.fpga.bridge.UartBridge`.
 
     Parameters
@@ -71,20 +72,24 @@ class UartTop(wiring.Component):
     led_error: Out(1)
     led_activity: Out(1)
 
+    @staticmethod
+    def check(cfg, divisor, timeout, max_payload, pe_module):
+        check_config(cfg)
+        check_divisor(divisor)
+        if timeout is not None:
+            byte_time = FRAME_BITS * divisor
+            if isinstance(timeout, bool) or not isinstance(timeout, int) or \
+                    timeout <= byte_time:
+                raise ValueError(f"timeout must be an integer of more than a byte's time "
+                                 f"({byte_time} cycles at divisor {divisor}), not {timeout!r}")
+        check_max_payload(cfg, max_payload)
+
     def __init__(self, cfg, *, divisor, timeout=None, max_payload=DEFAULT_MAX_PAYLOAD,
                  pe_module=None):
-        if not isinstance(cfg, Config):
-            raise TypeError(f"cfg must be a hw.config.Config, not {cfg!r}")
         self._cfg = cfg
-        self._divisor = check_divisor(divisor)
-        if timeout is None:
-            timeout = DEFAULT_TIMEOUT_BITS * divisor
-        byte_time = FRAME_BITS * divisor
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= byte_time:
-            raise ValueError(f"timeout must be an integer of more than a byte's time "
-                             f"({byte_time} cycles at divisor {divisor}), not {timeout!r}")
-        self._timeout = timeout
-        self._max_payload = check_max_payload(cfg, max_payload)
+        self._divisor = divisor
+        self._timeout = DEFAULT_TIMEOUT_BITS * divisor if timeout is None else timeout
+        self._max_payload = max_payload
         self._pe_module = pe_module
         super().__init__()
 

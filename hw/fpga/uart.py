@@ -11,6 +11,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from ..checked import CheckedComponent
+
 __all__ = ["MIN_DIVISOR", "FRAME_BITS", "RxErrors", "UartRx", "UartTx", "check_divisor"]
 
 #: The fewest clock cycles a bit: the receiver waits half a bit (at least two cycles) from
@@ -50,7 +52,24 @@ class RxErrors(wiring.Signature):
         return "RxErrors()"
 
 
-class UartRx(wiring.Component):
+class _UartEnd(CheckedComponent):
+    """What both ends of the line share: the ``divisor`` (clock cycles per bit), checked
+    before the component exists."""
+
+    @staticmethod
+    def check(divisor):
+        check_divisor(divisor)
+
+    def __init__(self, divisor):
+        self._divisor = divisor
+        super().__init__()
+
+    @property
+    def divisor(self):
+        return self._divisor
+
+
+class UartRx(_UartEnd):
     """8N1 receiver: the ``rx`` line in, bytes out.
 
     ``rx`` passes a two-flop synchroniser (it comes from another clock's world). A falling
@@ -87,13 +106,6 @@ class UartRx(wiring.Component):
     o: Out(stream.Signature(_DATA_BITS))
     errors: Out(RxErrors())
 
-    def __init__(self, divisor):
-        self._divisor = check_divisor(divisor)
-        super().__init__()
-
-    @property
-    def divisor(self):
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()
@@ -144,7 +156,7 @@ class UartRx(wiring.Component):
         return m
 
 
-class UartTx(wiring.Component):
+class UartTx(_UartEnd):
     """8N1 transmitter: bytes in, the ``tx`` line out (a register, so the pin never glitches).
 
     Parameters
@@ -171,13 +183,6 @@ class UartTx(wiring.Component):
     i: In(stream.Signature(_DATA_BITS))
     tx: Out(1, init=1)
 
-    def __init__(self, divisor):
-        self._divisor = check_divisor(divisor)
-        super().__init__()
-
-    @property
-    def divisor(self):
-        return self._divisor
 
     def elaborate(self, platform):
         m = Module()
