@@ -16,12 +16,8 @@ board pins, no clock tree of the real top level.
 """
 
 import json
-import os
-import re
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -40,6 +36,16 @@ from ..gen import (
 from ..manifest import port_list
 from . import devices
 from . import report as rpt
+from .flow import (
+    MAX_FREQ,
+    FlowError,
+    Progress,
+    check_freq,
+    fail,
+    nextpnr_version,
+    run_tool,
+    yosys_version,
+)
 from .harness import Harness
 
 __all__ = ["REPORT_VERSION", "MAX_FREQ", "FlowError", "design_ports", "target_dir", "run",
@@ -47,16 +53,6 @@ __all__ = ["REPORT_VERSION", "MAX_FREQ", "FlowError", "design_ports", "target_di
 
 #: Version of the ``report.json`` layout.
 REPORT_VERSION = 1
-#: Highest clock request, MHz (beyond any of these families' fabric).
-MAX_FREQ = 1000
-# Tries of a tool's version query: the first run of a YoWASP tool compiles it into a cache,
-# and tools started together on a cold cache can fail once.
-_TRIES = 3
-
-
-class FlowError(RuntimeError):
-    """A tool of the flow failed; the message names the step, the tool's own error and its
-    log."""
 
 
 def design_ports(cfg, kind):
@@ -72,66 +68,6 @@ def design_ports(cfg, kind):
 def target_dir(out, design, family, device):
     """Where one design's run on one part goes: ``<out>/<design>/<family>-<device>``."""
     return Path(out) / design / f"{family}-{device}"
-
-
-def _check_freq(freq):
-    if isinstance(freq, bool) or not isinstance(freq, (int, float)) or \
-            not 0 < freq <= MAX_FREQ:
-        raise ConfigError("freq", freq, f"a clock in MHz above 0 and at most {MAX_FREQ}")
-
-
-def _version(cmd, flag):
-    """The first line a tool prints for ``flag``; tried a few times (see ``_TRIES``)."""
-    for attempt in range(_TRIES):
-        r = subprocess.run([*cmd, flag], capture_output=True, text=True)
-        # Yosys answers on stdout, nextpnr on stderr, after YoWASP's own notes.
-        lines = [line for line in (r.stdout + r.stderr).splitlines()
-                 if line.strip() and not line.startswith("Preparing to run")]
-        if r.returncode == 0 and lines:
-            return lines[0].strip()
-        time.sleep(1 + attempt)
-    raise FlowError(f"{cmd[0]} {flag} failed (exit {r.returncode}): "
-                    f"{(r.stderr or r.stdout).strip()[-300:]}")
-
-
-def _tool(cmd, version_line):
-    entry = {"command": os.path.basename(cmd[0]), "version": version_line}
-    try:
-        entry["package"] = metadata.version(entry["command"])
-    except metadata.PackageNotFoundError:
-        pass  # a native build on PATH
-    return entry
-
-
-def _yosys_version(cmd):
-    # Drop the compiler and build path that follow the git hash.
-    return _tool(cmd, re.sub(r"(\(git sha1 \w+)[^)]*\)", r"\1)", _version(cmd, "-V")))
-
-
-def _nextpnr_version(cmd):
-    line = _version(cmd, "--version")
-    match = re.search(r"\(Version ([^)]+)\)", line)
-    return _tool(cmd, match[1] if match else line)
-
-
-def _step(log, number, what):
-    log(f"[{number}/3] {what} ...")
-    return time.perf_counter()
-
-
-def _run_tool(cmd, cwd, log_name):
-    # YoWASP tools see only their working directory, ABC's temporary files included: run
-    # from the target folder with relative names and TMPDIR there.
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                       env={**os.environ, "TMPDIR": str(Path(cwd).resolve())})
-    log_path = Path(cwd) / log_name
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    return r, text
-
-
-def _fail(step, r, text, log_path):
-    error = rpt.log_error(text) or (r.stderr or r.stdout).strip()[-300:] or "no message"
-    raise FlowError(f"{step} failed (exit {r.returncode}): {error}; see {log_path}")
 
 
 def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/fpga", *,
@@ -181,14 +117,15 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     fam, dev = devices.device(family, device)
-    _check_freq(freq)
+    check_freq(freq)
     yosys, nextpnr = find_yosys(), find_nextpnr(fam.name)
     start = time.perf_counter()
     wall = {}
     # One tool at a time also warms the YoWASP cache before the long runs.
-    tools = {"yosys": _yosys_version(yosys), "nextpnr": _nextpnr_version(nextpnr)}
+    tools = {"yosys": yosys_version(yosys), "nextpnr": nextpnr_version(nextpnr)}
 
-    t = _step(log, 1, f"generating Verilog ({kind})")
+    progress = Progress(3, log)
+    progress.start(f"generating Verilog ({kind})")
     name, text = verilog_text(cfg, kind)
     folder = target_dir(out, name, fam.name, dev.name)
     folder.mkdir(parents=True, exist_ok=True)
@@ -201,7 +138,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         sources.append("harness.v")
         (folder / "harness.v").write_text(verilog.convert(h, name=top, emit_src=False))
         harness = {"input_bits": h.input_bits, "output_bits": h.output_bits, **h.overhead}
-    wall["generate"] = time.perf_counter() - t
+    wall["generate"] = progress.elapsed()
     log(f"      {name} in {wall['generate']:.1f} s, in {folder}")
 
     synth_cmd = " ".join([fam.synth, *fam.synth_args, *dev.synth_args, "-top", top,
@@ -209,13 +146,13 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     script = "\n".join([f"read_verilog {' '.join(sources)}", synth_cmd,
                         "tee -q -o stat.json stat -json", ""])
     (folder / "synth.ys").write_text(script)
-    t = _step(log, 2, f"synthesis: {tools['yosys']['command']} {fam.synth} "
+    progress.start(f"synthesis: {tools['yosys']['command']} {fam.synth} "
                       f"(log {folder / 'synth.log'})")
-    r, text = _run_tool([*yosys, "-q", "-l", "synth.log", "-s", "synth.ys"],
+    r, text = run_tool([*yosys, "-q", "-l", "synth.log", "-s", "synth.ys"],
                         folder, "synth.log")
     if r.returncode != 0:
-        _fail("synthesis", r, text, folder / "synth.log")
-    wall["synth"] = time.perf_counter() - t
+        fail("synthesis", r, text, folder / "synth.log")
+    wall["synth"] = progress.elapsed()
     log(f"      done in {wall['synth']:.1f} s")
     cells = rpt.netlist_cells(json.loads((folder / "stat.json").read_text()))
 
@@ -228,12 +165,12 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         (folder / "pins.cst").write_text("".join(f'IO_LOC "{port}" {pin};\n'
                                                  for port, pin in fam.pins.items()))
         pnr_cmd += ["--vopt", "cst=pins.cst"]
-    t = _step(log, 3, f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz "
+    progress.start(f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz "
                       f"(log {folder / 'pnr.log'})")
     pnr_json = folder / "nextpnr.json"
     pnr_json.unlink(missing_ok=True)
-    r, text = _run_tool(pnr_cmd, folder, "pnr.log")
-    wall["pnr"] = time.perf_counter() - t
+    r, text = run_tool(pnr_cmd, folder, "pnr.log")
+    wall["pnr"] = progress.elapsed()
     utilization = rpt.log_utilization(text)
     over = [cell for cell, use in utilization.items() if use["used"] > use["available"]]
     if r.returncode == 0 and pnr_json.exists():
@@ -244,7 +181,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         pnr, error = {}, rpt.log_error(text) or f"too many {', '.join(over)}"
         log(f"      does not fit ({', '.join(over)}), after {wall['pnr']:.1f} s")
     else:
-        _fail("place and route", r, text, folder / "pnr.log")
+        fail("place and route", r, text, folder / "pnr.log")
     wall["total"] = time.perf_counter() - start
 
     report = {
@@ -301,7 +238,7 @@ def main(argv=None):
     cfg, kind = config_from_args(parser, args)
     try:
         devices.device(args.family, args.device)
-        _check_freq(args.freq)
+        check_freq(args.freq)
     except ConfigError as e:
         parser.error(e.message(option_name))
     try:
