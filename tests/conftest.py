@@ -7,6 +7,7 @@ most CI services set ``CI=true``), a missing tool fails the test, and so does an
 CI runs every test (STYLE.md, rule 16). Elsewhere the test is skipped with the reason.
 """
 
+import fcntl
 import os
 
 import pytest
@@ -47,6 +48,17 @@ def require_tool():
             pytest.skip(reason)
         return result
     return require
+
+
+@pytest.fixture
+def one_pnr_at_a_time(tmp_path_factory):
+    """Runs the test under a lock that every xdist worker of this session shares, so two
+    place-and-route runs never compete for the machine's two cores (and the YoWASP cache is
+    warmed by one tool at a time)."""
+    lock = tmp_path_factory.getbasetemp().parent / "fpga-pnr.lock"
+    with open(lock, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,7 +1,6 @@
 """``python -m hw.fpga.ooc``: bad options, missing tools, and the report read from real Yosys
 and nextpnr runs of small designs on ECP5, iCE40 and Gowin."""
 
-import fcntl
 import json
 import os
 import subprocess
@@ -143,17 +142,6 @@ def _tools(family):
         find_nextpnr(family)
     except ToolMissing as e:
         pytest.skip(str(e))
-
-
-@pytest.fixture
-def one_pnr_at_a_time(tmp_path_factory):
-    """Runs the test under a lock that every xdist worker of this session shares, so two
-    place-and-route runs never compete for the machine's two cores (and the YoWASP cache is
-    warmed by one tool at a time)."""
-    lock = tmp_path_factory.getbasetemp().parent / "fpga-ooc.lock"
-    with open(lock, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
 
 
 def _check_fitted(report, freq):

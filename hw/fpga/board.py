@@ -77,6 +77,7 @@ class BoardTop(wiring.Component):
                 "SB_PLL40_PAD", **pll.params, p_PLLOUT_SELECT="GENCLK",
                 i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
                 o_PLLOUTGLOBAL=clk, o_LOCK=lock)
+            platform.add_clock_constraint(clk, pll.output_mhz * 1e6)
             return clk, lock
         m.submodules.clk_buf = buf = io.Buffer("i", pin)
         if pll is None:
@@ -101,13 +102,17 @@ class BoardTop(wiring.Component):
         platform.add_clock_constraint(clk, pll.output_mhz * 1e6)
         return clk, lock
 
-    def _led(self, platform, role):
-        where = self._board.leds.get(role)
-        if where is None:
-            return None
-        resource, number, *sub = where
-        pins = platform.request(resource, number)
-        return getattr(pins, sub[0]).o if sub else pins.o
+    def _output(self, m, platform, role, requested):
+        """The output buffer's ``o`` of the LED the board shows ``role`` on (``requested``:
+        the resources requested so far, by name and number, as a resource is requested
+        once)."""
+        resource, number, *sub = self._board.leds[role]
+        if (resource, number) not in requested:
+            requested[resource, number] = platform.request(resource, number, dir="-")
+        pins = requested[resource, number]
+        buf = io.Buffer("o", getattr(pins, sub[0]) if sub else pins)
+        m.submodules[f"led_{role}"] = buf
+        return buf.o
 
     def elaborate(self, platform):
         m = Module()
@@ -130,8 +135,12 @@ class BoardTop(wiring.Component):
 
         m.submodules.top = top = UartTop(self._cfg, divisor=self.divisor,
                                          max_payload=self._max_payload)
-        uart = platform.request("uart", 0)
-        m.d.comb += [top.rx.eq(uart.rx.i), uart.tx.o.eq(top.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
+        requested = {}
         for role in self._board.leds:
-            m.d.comb += self._led(platform, role).eq(getattr(top, f"led_{role}"))
+            m.d.comb += self._output(m, platform, role, requested).eq(
+                getattr(top, f"led_{role}"))
         return m
