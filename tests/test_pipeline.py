@@ -60,6 +60,18 @@ def test_fp_add_deeper():
     assert same_bits(from_bits(got, FP32), want, FP32).all()
 
 
+@pytest.mark.parametrize("latency", [2, 3])
+def test_int_to_float_deeper(latency):
+    # Its second stage splits the leading-zero count from the shift and rounding.
+    rng = np.random.default_rng(2)
+    a = np.concatenate([rng.integers(-2**31, 2**31, 2000, dtype=np.int64),
+                        [0, 1, -1, 2**31 - 1, -2**31, 2**24 + 1, -(2**24 + 3)]])
+    dut = IntToFloat(32, FP32, latency=latency)
+    got = rtl_pipeline(dut, {"a": a.tolist()})
+    want = a.astype(np.float32)
+    assert (np.array(got, dtype=np.uint32) == to_bits(want, FP32)).all()
+
+
 @pytest.mark.parametrize("make, inputs", [
     (lambda: IntMul(8, 16, latency=3), {"a": 7, "b": -3}),
     (lambda: IntAdd(32, latency=2), {"a": 5, "b": 6}),

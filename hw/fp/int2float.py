@@ -21,8 +21,9 @@ class IntToFloat(Pipelined, CheckedComponent):
     to even, through :class:`~hw.fp.round.FPRound`, overflowing to an infinity if the format's
     range is too small. Zero converts to +0.
 
-    Combinational conversion into an output register: latency :attr:`latency` = 1 cycle,
-    throughput one conversion per cycle.
+    Combinational conversion into an output register: latency :attr:`latency` = 1 cycle by
+    default, throughput one conversion per cycle. A second stage splits the leading-zero count
+    from the shift and rounding; stages beyond go at the output.
 
     Parameters
     ----------
@@ -79,18 +80,25 @@ class IntToFloat(Pipelined, CheckedComponent):
         m.submodules.lzc = lzc = LeadingZeroCount(n)
         m.d.comb += lzc.i.eq(mag)
 
+        # A first register beyond the unit's own splits the leading-zero count from the shift
+        # and rounding (two halves of the one long path, for a flow without retiming); any
+        # further ones go at the output, for retiming.
+        split = min(self.extra_latency, 1)
+        neg = delay(m, self.a < 0, split, name="neg")
+        mag_s = delay(m, mag, split, name="mag")
+        lz = delay(m, lzc.o, split, name="lz")
+
         exp = Signal(range(fmt.bias - 1, fmt.bias + n))
-        m.d.comb += exp.eq(fmt.bias + n - 1 - lzc.o)
+        m.d.comb += exp.eq(fmt.bias + n - 1 - lz)
         m.submodules.round = rnd = FPRound(fmt, n, len(exp) + 1)
         m.d.comb += [
-            rnd.i.sign.eq(self.a < 0),
+            rnd.i.sign.eq(neg),
             rnd.i.exp.eq(exp),
-            rnd.i.sig.eq(mag << lzc.o),
+            rnd.i.sig.eq(mag_s << lz),
             rnd.i.sticky.eq(0),
-            rnd.i.is_zero.eq(mag == 0),
+            rnd.i.is_zero.eq(mag_s == 0),
             rnd.i.is_inf.eq(0),
             rnd.i.is_nan.eq(0),
         ]
-        # Registers beyond the unit's own go at the output (for retiming).
-        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency, name="retime"))
+        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency - split, name="retime"))
         return m
