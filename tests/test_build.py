@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from importlib import metadata
 
 import pytest
 
@@ -17,7 +18,7 @@ from hw.fpga.board import BoardTop
 from hw.fpga.boards import BOARDS
 from hw.fpga.dfu import SUFFIX_LENGTH, add_dfu_suffix, dfu_suffix
 from hw.fpga.pll import MAX_ERROR, RANGES, solve
-from sim.tools import find_nextpnr, find_packer, find_yosys
+from sim.tools import PACKERS, find_nextpnr, find_packer, find_yosys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The smallest engine: 1 KiB buffers, the least each shape needs.
@@ -234,6 +235,21 @@ def test_bad_options_one_line_exit_2(args, message, tmp_path):
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert lines[0].startswith("python -m hw.build: error: ")
     assert not any(tmp_path.iterdir())
+
+
+# --- tools ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("packer", list(PACKERS))
+def test_packers_come_with_their_packages(packer, require_tool):
+    # The test and fpga extras name the nextpnr packages and Apicula; each brings its packer.
+    pypi, _, package = PACKERS[packer]
+    require_tool(lambda: find_packer(packer))
+    try:
+        scripts = {e.name for e in metadata.distribution(package).entry_points
+                   if e.group == "console_scripts"}
+    except metadata.PackageNotFoundError:
+        pytest.skip(f"{package} not installed (a native {packer} is in use)")
+    assert pypi in scripts
 
 
 # --- real builds --------------------------------------------------------------------------

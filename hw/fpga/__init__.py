@@ -11,4 +11,10 @@ The host link: :mod:`hw.fpga.uart` (8N1 receiver and transmitter), :mod:`hw.fpga
 CRC, byte-serial), :mod:`hw.fpga.frames` and :mod:`hw.fpga.bridge` (frames to and from the
 engine's streams; the protocol is described there) and :mod:`hw.fpga.top` (the engine behind
 a UART, with status LEDs).
+
+Boards: :mod:`hw.build` (``python -m hw.build``) builds a bitstream for a dev board from
+:mod:`hw.fpga.board` (the board top: clock through the PLL, reset until lock, UART pins,
+LEDs), :mod:`hw.fpga.boards` (the boards and their platforms), :mod:`hw.fpga.pll` (the PLL
+divider solvers) and :mod:`hw.fpga.dfu` (the DFU file suffix); :mod:`hw.fpga.flow` runs the
+tools for both flows.
 """
