@@ -11,6 +11,7 @@ import zlib
 from importlib import metadata
 
 import pytest
+from amaranth.hdl import Fragment
 
 from hw.build import build, check_options, format_build, host_command, peak_gops
 from hw.config import Config, ConfigError
@@ -193,10 +194,11 @@ def test_board_top_ice40_pll_constraint():
 
 
 def test_divisor_and_host_command():
-    board, _, pll, clock = check_options("orangecrab", None, None, 115200)
+    board, device, pll, clock = check_options("orangecrab", None, None, 115200)
     cfg = Config(rows=2, cols=3, pipeline={"post_mul": 3}, **SMALL)
     top = BoardTop(cfg, board, pll, baud=115200)
     assert top.clock_mhz == 24 and top.divisor == round(24e6 / 115200)
+    Fragment.get(top, board.platform(device))
     cmd = host_command(cfg, board, 115200, 1024)
     assert cmd.startswith("python -m hw.host --port ")
     assert "--rows 2 --cols 3" in cmd and "--spad-kib 1 --acc-kib 1" in cmd
