@@ -32,6 +32,9 @@ def clean_name(cell):
     return cell[:match.start()] if match else cell
 
 
+# Gowin's I/O buffer cells, one pin each.
+_GOWIN_IO_BUFFERS = ("IBUF", "OBUF", "TBUF", "IOBUF")
+
 _UTIL_LINE = re.compile(r"^Info:\s+(\S+):\s+(\d+)/\s*(\d+)\s+\d+%\s*$")
 
 
@@ -72,7 +75,8 @@ def resources(family, utilization, cells):
 
     Each kind lists its headline cell type (the first of the family's ``kinds`` of that kind)
     and every other type that is used. An iCE40 logic cell holds a LUT and a flip-flop, so its
-    flip-flops are counted from the netlist (``SB_DFF*``, out of one per logic cell).
+    flip-flops are counted from the netlist (``SB_DFF*``, out of one per logic cell). Gowin's
+    I/O pins are counted from the netlist's buffers where nextpnr's table counts fewer.
     """
     by_kind = {}
     for cell_type, kind in family.kinds.items():
@@ -86,6 +90,12 @@ def resources(family, utilization, cells):
         ffs = sum(n for name, n in cells.items() if name.startswith("SB_DFF"))
         by_kind["ff"] = {"SB_DFF*": {"used": ffs,
                                      "available": utilization["ICESTORM_LC"]["available"]}}
+    if family.name == "gowin" and "IOB" in utilization:
+        # nextpnr-himbaechel's table leaves out the pins of tristate buffers (TBUF, what an
+        # Amaranth output buffer becomes), which do sit in IOBs: count the buffers.
+        pins = sum(n for name, n in cells.items() if name in _GOWIN_IO_BUFFERS)
+        use = by_kind["io"]["IOB"]
+        use["used"] = max(use["used"], pins)
     return {kind: by_kind[kind] for kind in KINDS if kind in by_kind}
 
 
