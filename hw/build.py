@@ -125,8 +125,10 @@ def host_command(cfg, board, baud, max_payload):
 
 
 def _part(platform):
-    return " ".join(str(getattr(platform, attr)) for attr in ("device", "part", "package",
-                                                              "speed")
+    """The FPGA's part for the report: Gowin platforms name it whole, Lattice ones in parts."""
+    if getattr(platform, "part", None):
+        return platform.part
+    return " ".join(str(getattr(platform, attr)) for attr in ("device", "package", "speed")
                     if getattr(platform, attr, None))
 
 
