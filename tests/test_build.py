@@ -193,6 +193,18 @@ def test_board_top_ice40_pll_constraint():
     assert re.search(r"set_frequency \S+ 24\.0", plan.files["top.pcf"])
 
 
+@pytest.mark.parametrize("name, freq, primitive", [("tangnano9k", 54, "rPLL"),
+                                                     ("ulx3s", 50, "EHXPLLL")])
+def test_board_top_pll(name, freq, primitive):
+    board, device, pll, clock = check_options(name, None, freq, 115200)
+    assert pll.primitive == primitive and clock == freq
+    plan = board.platform(device).prepare(
+        BoardTop(Config(rows=1, **SMALL), board, pll, baud=115200), "top", emit_src=False)
+    assert primitive in plan.files["top.il"]
+    if name == "ulx3s":
+        assert "FREQUENCY NET" in plan.files["top.lpf"] and "50000000.0 HZ" in plan.files["top.lpf"]
+
+
 def test_divisor_and_host_command():
     board, device, pll, clock = check_options("orangecrab", None, None, 115200)
     cfg = Config(rows=2, cols=3, pipeline={"post_mul": 3}, **SMALL)
