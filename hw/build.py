@@ -44,6 +44,7 @@ from .fpga.flow import (
 )
 from .fpga.pll import solve
 from .fpga.protocol import DEFAULT_MAX_PAYLOAD
+from .fpga.uart import MIN_DIVISOR
 from .gen import OptionParser, add_config_options, config_from_args, module_name, option_name
 
 __all__ = ["REPORT_VERSION", "DEFAULT_BAUD", "target_dir", "check_options", "build",
@@ -81,9 +82,10 @@ def check_options(board_name, device, freq, baud):
         pll = solve(board.family, board.osc_mhz, freq)
         clock = pll.output_mhz
     divisor = round(clock * 1e6 / baud)
-    if divisor < 4 or abs(clock * 1e6 / divisor - baud) > _MAX_BAUD_ERROR * baud:
+    if divisor < MIN_DIVISOR or abs(clock * 1e6 / divisor - baud) > _MAX_BAUD_ERROR * baud:
         raise ConfigError("baud", baud, f"a rate a {clock:g} MHz clock makes within "
-                                        f"{_MAX_BAUD_ERROR:.0%} at 4 or more cycles a bit")
+                                        f"{_MAX_BAUD_ERROR:.0%} at {MIN_DIVISOR} or more "
+                                        f"cycles a bit")
     return board, device, pll, clock
 
 
