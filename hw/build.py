@@ -11,7 +11,7 @@ environment variable named as Amaranth names the tool, ``YOSYS``, ``NEXTPNR_ICE4
 ``ICEPACK``, ``NEXTPNR_ECP5``, ``ECPPACK``, ``NEXTPNR_HIMBAECHEL``, ``GOWIN_PACK``, picks
 another build).
 
-Everything goes to ``<out>/<design>/<board>/``: the platform's files, the tools' logs, the
+Everything goes to ``<out>/<design>/<board>-<device>/``: the platform's files, the tools' logs, the
 bitstream and ``report.json`` (:func:`build`'s result), also printed as a table with the
 resources, Fmax against the clock, the peak throughput at the clock the design meets, the tool
 versions, the bitstream and the ``python -m hw.host`` command that runs a GEMM on the board.
@@ -61,9 +61,10 @@ _NEXTPNR_FAMILY = {"nextpnr-ice40": "ice40", "nextpnr-ecp5": "ecp5",
                    "nextpnr-himbaechel": "gowin"}
 
 
-def target_dir(out, design, board):
-    """Where one design's build for one board goes: ``<out>/<design>/<board>``."""
-    return Path(out) / design / board
+def target_dir(out, design, board, device):
+    """Where one design's build for one board variant goes: ``<out>/<design>/<board>-<device>``
+    (``build/engine_os_8x8_int8_int32_s32k_a16k/ulx3s-85F``)."""
+    return Path(out) / design / f"{board}-{device}"
 
 
 def check_options(board_name, device, freq, baud):
@@ -185,7 +186,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     fam = devices.family(board.family)
     platform = board.platform(device)
     name = module_name(cfg)
-    folder = target_dir(out, name, board.name)
+    folder = target_dir(out, name, board.name, device)
     start = time.perf_counter()
     wall = {}
     # The platform's tools that build (not those that program the board).
@@ -340,7 +341,8 @@ def _parser():
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD, metavar="N",
                    help=f"the UART's bit rate (default {DEFAULT_BAUD}, as python -m hw.host)")
     p.add_argument("--out", default="build", metavar="DIR",
-                   help="base folder (default build); a build goes to DIR/<design>/<board>/")
+                   help="base folder (default build); a build goes to "
+                        "DIR/<design>/<board>-<device>/")
     return p
 
 
@@ -363,7 +365,8 @@ def main(argv=None):
     except OSError as e:
         parser.error(f"--out {args.out!r}: {e.strerror or e}")
     print(format_build(report))
-    print(f"wrote {target_dir(args.out, report['design'], report['board'])}/report.json")
+    print(f"wrote {target_dir(args.out, report['design'], report['board'], report['device'])}"
+          "/report.json")
     return 0 if report["fits"] else 1
 
 

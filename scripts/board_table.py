@@ -70,7 +70,7 @@ def config_of(run):
 def _cached(run, cfg, out):
     board, device, _, clock = hwbuild.check_options(run.board, run.device, None,
                                                     hwbuild.DEFAULT_BAUD)
-    path = hwbuild.target_dir(out, hwbuild.module_name(cfg), board.name) / "report.json"
+    path = hwbuild.target_dir(out, hwbuild.module_name(cfg), board.name, device) / "report.json"
     if not path.exists():
         return None
     report = json.loads(path.read_text())

@@ -275,7 +275,7 @@ def _require_tools(require_tool, family, packer):
 
 
 def _check_build(report, out, board, bitstream_ext):
-    folder = out / report["design"] / board
+    folder = out / report["design"] / f"{board}-{report['device']}"
     on_disk = json.loads((folder / "report.json").read_text())
     assert on_disk == report
     assert report["fits"] and report["error"] is None
@@ -325,12 +325,12 @@ def test_ecp5_bitstream_command_line(tmp_path, require_tool, one_pnr_at_a_time):
                   "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr + r.stdout
     design = "engine_os_1x1_int8_int32_s1k_a1k"
-    report = json.loads((tmp_path / design / "orangecrab" / "report.json").read_text())
+    report = json.loads((tmp_path / design / "orangecrab-25F" / "report.json").read_text())
     _check_build(report, tmp_path, "orangecrab", "bit")
     assert report["clock"]["pll"]["primitive"] == "EHXPLLL"
     assert report["clock"]["clock_mhz"] == 24
     # The DFU suffix, last.
-    bit = (tmp_path / design / "orangecrab" / f"{design}.bit").read_bytes()
+    bit = (tmp_path / design / "orangecrab-25F" / f"{design}.bit").read_bytes()
     assert bit[-16:-4] == struct.pack("<HHHH3sB", 0xFFFF, 0x5AF0, 0x1209, 0x0100, b"UFD", 16)
     for text in ("[1/5]", "[5/5]", "TRELLIS_COMB", "Fmax", "GOP/s", "python -m hw.host",
                  "report.json"):
