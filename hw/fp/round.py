@@ -68,6 +68,10 @@ class FPRound(CheckedComponent):
         can emit.
     ftz : bool
         Flush subnormal results to zero of the same sign.
+    exp_min : int or None
+        The least ``i.exp`` the producer emits for a value that no ``is_*`` flag bypasses
+        (``None``: any). From 1 up no result is subnormal, and the subnormal shift (a barrel
+        shifter and its sticky bits) is left out: an integer conversion's case.
 
     Members
     -------
@@ -80,21 +84,24 @@ class FPRound(CheckedComponent):
     ------
     TypeError, ValueError
         If ``fmt`` is not a :class:`~hw.formats.FloatFormat`, a width is not a positive
-        integer, or ``ftz`` is not a bool.
+        integer, ``ftz`` is not a bool or ``exp_min`` is neither ``None`` nor an integer.
     """
 
     @staticmethod
-    def check(fmt, sig_width, exp_width, ftz):
+    def check(fmt, sig_width, exp_width, ftz, exp_min):
         check_float_format("fmt", fmt)
         check_width("sig_width", sig_width, 1)
         check_width("exp_width", exp_width, 2)
         check_bool("ftz", ftz)
+        if exp_min is not None and (isinstance(exp_min, bool) or not isinstance(exp_min, int)):
+            raise TypeError(f"exp_min must be None or an integer, not {exp_min!r}")
 
-    def __init__(self, fmt, sig_width, exp_width, *, ftz=False):
+    def __init__(self, fmt, sig_width, exp_width, *, ftz=False, exp_min=None):
         self._fmt = fmt
         self._sig_width = sig_width
         self._exp_width = exp_width
         self._ftz = ftz
+        self._exp_min = exp_min
         super().__init__({
             "i": In(round_input_layout(sig_width, exp_width)),
             "o": Out(fmt.width),
@@ -116,6 +123,10 @@ class FPRound(CheckedComponent):
     def ftz(self):
         return self._ftz
 
+    @property
+    def exp_min(self):
+        return self._exp_min
+
     def elaborate(self, platform):
         m = Module()
         fmt = self._fmt
@@ -129,7 +140,7 @@ class FPRound(CheckedComponent):
 
         # A result whose exponent is below 1 is subnormal: shift it right to exponent 1. Any
         # shift beyond p + 1 leaves every bit below the round bit, where it only sets sticky.
-        tiny = i.exp < 1
+        tiny = Const(0) if self._exp_min is not None and self._exp_min >= 1 else i.exp < 1
         max_shift = p + 1
         shift = Signal(range(max_shift + 1))
         with m.If(tiny):
