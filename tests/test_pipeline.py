@@ -23,7 +23,16 @@ from hw.intarith import IntAdd, IntMul
 from hw.timing import ArrayTiming
 from sim.array_program import array_k_pass, array_program, due_cycles
 from sim.backends.amaranth_array import rtl_array_gemm, rtl_array_schedule
-from sim.golden import from_bits, ref_add, ref_gemm, ref_mul, same_bits, to_bits
+from sim.golden import (
+    from_bits,
+    ref_add,
+    ref_float_to_int,
+    ref_gemm,
+    ref_mul,
+    ref_narrow,
+    same_bits,
+    to_bits,
+)
 from sim.host import ref_program, run_gemm
 from sim.operands import random_matrix
 from sim.pipeline import rtl_impulse, rtl_pipeline
@@ -36,19 +45,59 @@ def _fp32_bits(rng, n):
     return np.where(rng.random(n) < 0.5, uniform, moderate).astype(np.uint64)
 
 
-@pytest.mark.parametrize("latency", [3, 4])
+def _depths(unit):
+    """Every depth of ``unit`` (a class) that places its registers differently: each of its
+    cuts in turn, then one at the output."""
+    return range(unit.LEAST_LATENCY + 1, unit.LEAST_LATENCY + len(unit.CUTS) + 2)
+
+
+@pytest.mark.parametrize("latency", _depths(FPMul))
 def test_fp_mul_deeper(latency):
-    # 3 divides normalisation from rounding; 4 adds a register at the output as well.
+    # Each depth registers one more of FPMul.CUTS; the last also one at the output.
     rng = np.random.default_rng(latency)
     a, b = _fp32_bits(rng, 3000), _fp32_bits(rng, 3000)
     dut = FPMul(FP32, FP32, latency=latency)
     assert dut.latency == latency and dut.extra_latency == latency - 2
+    assert dut.cuts == FPMul.CUTS[:latency - 2]
     got = rtl_pipeline(dut, {"a": a, "b": b})
     want = ref_mul(from_bits(a, FP32), from_bits(b, FP32), FP32)
     assert same_bits(from_bits(got, FP32), want, FP32).all()
     seen = rtl_impulse(FPMul(BF16, FP32, latency=latency), {"a": 0x4000, "b": 0x4040},
                        latency + 2)
     assert seen == [0x40C00000 if k == latency else 0 for k in range(latency + 2)]
+
+
+@pytest.mark.parametrize("latency", _depths(IntToFloat))
+def test_int_to_float_deeper(latency):
+    rng = np.random.default_rng(latency)
+    a = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 3000),
+                        rng.integers(-70000, 70000, 1000), [0, 1, -1, -(1 << 31),
+                                                            (1 << 31) - 1, (1 << 24) + 1]])
+    dut = IntToFloat(32, FP32, latency=latency)
+    got = rtl_pipeline(dut, {"a": a})
+    assert same_bits(from_bits(got, FP32), a.astype(np.float32), FP32).all()
+
+
+@pytest.mark.parametrize("latency", _depths(FloatToInt))
+def test_float_to_int_deeper(latency):
+    rng = np.random.default_rng(latency)
+    halves = to_bits((rng.integers(-300, 300, 1000) / 2).astype(np.float32), FP32)
+    a = np.concatenate([_fp32_bits(rng, 2000), halves.astype(np.uint64)])
+    dut = FloatToInt(FP32, 8, latency=latency)
+    got = rtl_pipeline(dut, {"a": a}, dtype=np.int64)
+    assert (got == ref_float_to_int(from_bits(a, FP32), 8)).all()
+
+
+@pytest.mark.parametrize("ftz", [False, True])
+@pytest.mark.parametrize("latency", _depths(FloatNarrow))
+def test_float_narrow_deeper(latency, ftz):
+    rng = np.random.default_rng(latency)
+    subnormal = rng.integers(0, 1 << 24, 1000, dtype=np.uint64)
+    a = np.concatenate([_fp32_bits(rng, 2000), subnormal])
+    dut = FloatNarrow(FP32, BF16, ftz=ftz, latency=latency)
+    got = rtl_pipeline(dut, {"a": a})
+    want = ref_narrow(from_bits(a, FP32), BF16, ftz=ftz)
+    assert same_bits(from_bits(got, BF16), want, BF16).all()
 
 
 def test_fp_add_deeper():
@@ -64,8 +113,12 @@ def test_fp_add_deeper():
     (lambda: IntMul(8, 16, latency=3), {"a": 7, "b": -3}),
     (lambda: IntAdd(32, latency=2), {"a": 5, "b": 6}),
     (lambda: IntToFloat(32, FP32, latency=2), {"a": 3}),
+    (lambda: IntToFloat(32, FP32, latency=4), {"a": -3}),
+    (lambda: IntToFloat(32, FP32, latency=6), {"a": 3}),
     (lambda: FloatToInt(FP32, 8, latency=3), {"a": 0x40400000}),
+    (lambda: FloatToInt(FP32, 8, latency=5), {"a": 0xC0400000}),
     (lambda: FloatNarrow(FP32, BF16, latency=2), {"a": 0x40400000}),
+    (lambda: FloatNarrow(FP32, BF16, latency=4), {"a": 0x40400000}),
 ])
 def test_units_are_exactly_latency_deep(make, inputs):
     dut = make()
