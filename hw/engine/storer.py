@@ -9,12 +9,24 @@ from ..delay import delay
 from ..fifo import StreamFIFO
 from ..isa import ADDR_WIDTH, OutMode, out_width
 from .links import StorerControl, acc_read, post_layout, row_layout
-from .postproc import PostProc
+from .postproc import PostProc, postproc_latency
 
-__all__ = ["Storer", "dout_layout", "dout_width", "STORE_FIFO_DEPTH"]
+__all__ = ["Storer", "dout_layout", "dout_width", "store_latency", "READ_LATENCY",
+           "STORE_FIFO_DEPTH"]
 
 #: Rows the data-out FIFO holds; the store pipeline stalls, never drops, when it is full.
 STORE_FIFO_DEPTH = 4
+#: Cycles from a read request to the row in the store pipeline's first register: the
+#: memory's synchronous read, then a register of the storer's own, so the memory's read data
+#: drives one flip-flop and no logic (a block RAM's read is slow: 5.8 ns on ECP5).
+READ_LATENCY = 2
+
+
+def store_latency(cfg):
+    """Cycles from an accumulator row's read request to its post-processed row at the data-out
+    FIFO's input, while nothing stalls: :data:`READ_LATENCY` plus
+    :func:`~hw.engine.postproc.postproc_latency`."""
+    return READ_LATENCY + postproc_latency(cfg)
 
 
 def dout_width(cfg):
@@ -42,15 +54,18 @@ class _StorePipe(wiring.Component):
 
     @property
     def latency(self):
-        """From a read request to the post-processed row: the memory's 1 + post-processing."""
-        return 1 + self._post.latency
+        """From a read request to the post-processed row (:func:`store_latency`)."""
+        return READ_LATENCY + self._post.latency
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.post = post = self._post
+        # The read data and the CONFIG state of its cycle, one register on.
+        row = delay(m, self.row, READ_LATENCY - 1, name="read")
+        conf = delay(m, self.post, READ_LATENCY - 1, name="read_post")
         m.d.comb += [
-            post.i.eq(self.row), post.relu.eq(self.post.relu), post.mode.eq(self.post.mode),
-            post.scale.eq(self.post.scale),
+            post.i.eq(row), post.relu.eq(conf.relu), post.mode.eq(conf.mode),
+            post.scale.eq(conf.scale),
             self.out.eq(post.o),
             self.valid_out.eq(delay(m, self.valid_in, self.latency, name="valid")),
             self.last_out.eq(delay(m, self.last_in, self.latency, name="last")),
@@ -75,7 +90,9 @@ class Storer(wiring.Component):
     dout : ``Out(stream.Signature(dout_layout(cfg)))``
         Post-processed rows.
 
-    Throughput: one row per cycle while ``dout`` accepts them.
+    Latency: a row read at cycle ``t`` reaches the data-out FIFO at ``t +``
+    :attr:`latency` (:func:`store_latency`) while ``dout`` accepts rows, and ``dout`` two
+    cycles later. Throughput: one row per cycle while ``dout`` accepts them.
     """
 
     def __init__(self, cfg):
@@ -85,6 +102,11 @@ class Storer(wiring.Component):
             "acc": In(acc_read(cfg)),
             "dout": Out(stream.Signature(dout_layout(cfg))),
         })
+
+    @property
+    def latency(self):
+        """Cycles from a row's read request to the data-out FIFO (:func:`store_latency`)."""
+        return store_latency(self._cfg)
 
     def elaborate(self, platform):
         m = Module()
