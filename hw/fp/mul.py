@@ -31,9 +31,11 @@ class FPMul(Pipelined, CheckedComponent):
     into a register; stage 2 normalises, rounds (:class:`~hw.fp.round.FPRound`) and packs
     into the output register. Latency :attr:`latency`, 2 cycles by default; each cycle more
     puts a register at the next of :attr:`CUTS`: between normalisation and rounding
-    (``"normalised"``), between the unpacked operands and the significand multiplier
-    (``"operands"``, the multiplier blocks' input registers), after the leading-zero count of
-    the product (``"counted"``); any further ones go at the output. Throughput one product per
+    (``"normalised"``), inside the rounding after the subnormal shift (``"aligned"``, see
+    :class:`~hw.fp.round.FPRound`), after the leading-zero count of the product
+    (``"counted"``), between the unpacked operands and the significand multiplier
+    (``"operands"``, the multiplier blocks' input registers), inside the rounding before the
+    subnormal shift (``"shifting"``); any further ones go at the output. Throughput one product per
     cycle; ``o`` depends only on ``a`` and ``b``
     from :attr:`latency` cycles before, so the enclosing design may stall the pipeline with
     ``EnableInserter``.
@@ -94,7 +96,7 @@ class FPMul(Pipelined, CheckedComponent):
         return self._ftz
 
     LEAST_LATENCY = FP_MUL
-    CUTS = ("normalised", "operands", "counted")
+    CUTS = ("normalised", "aligned", "counted", "operands", "shifting")
 
     def elaborate(self, platform):
         m = Module()
@@ -140,7 +142,10 @@ class FPMul(Pipelined, CheckedComponent):
         exp = Signal(range(min(exp_lo, -1), exp_hi + 1))
         m.d.comb += exp.eq(exp_sum - 2 * fi.bias + fo.bias + 1 - lz)
 
-        m.submodules.round = rnd = FPRound(fo, pw, len(exp), ftz=self._ftz)
+        # The rounding's own cuts (FPRound.CUTS, in the same order here) at this depth.
+        rnd = FPRound(fo, pw, len(exp), ftz=self._ftz,
+                      latency=sum(cut in FPRound.CUTS for cut in self.cuts))
+        m.submodules.round = rnd
         normalised = Signal(rnd.i.shape())
         m.d.comb += [
             normalised.sign.eq(sign),

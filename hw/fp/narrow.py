@@ -27,9 +27,11 @@ class FloatNarrow(Pipelined, CheckedComponent):
     Unpack, normalise (a subnormal input leaves leading zeros) and round. At the least
     latency, 1, they are one combinational path into the output register; each cycle more
     puts a register at the next of :attr:`CUTS`: between normalisation and rounding
-    (``"normalised"``), after the leading-zero count (``"counted"``); any further ones go at
-    the output. Throughput one value per cycle; ``o`` depends only on ``a`` from
-    :attr:`latency` cycles before.
+    (``"normalised"``), inside the rounding after the subnormal shift (``"aligned"``, see
+    :class:`~hw.fp.round.FPRound`), after the leading-zero count (``"counted"``), inside the
+    rounding before the subnormal shift (``"shifting"``); any further ones go at the output.
+    Throughput one value per cycle; ``o`` depends only on ``a`` from :attr:`latency` cycles
+    before.
 
     Parameters
     ----------
@@ -88,7 +90,7 @@ class FloatNarrow(Pipelined, CheckedComponent):
         return self._ftz
 
     LEAST_LATENCY = FLOAT_NARROW
-    CUTS = ("normalised", "counted")
+    CUTS = ("normalised", "aligned", "counted", "shifting")
 
     def elaborate(self, platform):
         m = Module()
@@ -113,7 +115,10 @@ class FloatNarrow(Pipelined, CheckedComponent):
         exp = Signal(range(min(1 - p + offset, -1), fi.exp_max + offset + 2))
         m.d.comb += exp.eq(a.exp + offset - lz)
 
-        m.submodules.round = rnd = FPRound(fo, p, len(exp), ftz=self._ftz)
+        # The rounding's own cuts (FPRound.CUTS, in the same order here) at this depth.
+        rnd = FPRound(fo, p, len(exp), ftz=self._ftz,
+                      latency=sum(cut in FPRound.CUTS for cut in self.cuts))
+        m.submodules.round = rnd
         normalised = Signal(rnd.i.shape())
         m.d.comb += [
             normalised.sign.eq(a.sign),
