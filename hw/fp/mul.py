@@ -33,9 +33,11 @@ class FPMul(Pipelined, CheckedComponent):
     puts a register at the next of :attr:`CUTS`: between normalisation and rounding
     (``"normalised"``), inside the rounding after the subnormal shift (``"aligned"``, see
     :class:`~hw.fp.round.FPRound`), after the leading-zero count of the product
-    (``"counted"``), between the unpacked operands and the significand multiplier
-    (``"operands"``, the multiplier blocks' input registers), inside the rounding before the
-    subnormal shift (``"shifting"``); any further ones go at the output. Throughput one product per
+    (``"counted"``), between the multiplier blocks' partial products and their sum
+    (``"product"``, see :class:`~hw.fp.sigmul.SigMul`), between the unpacked operands and the
+    significand multiplier (``"operands"``, the multiplier blocks' input registers), inside
+    the rounding before the subnormal shift (``"shifting"``); any further ones go at the
+    output. Throughput one product per
     cycle; ``o`` depends only on ``a`` and ``b``
     from :attr:`latency` cycles before, so the enclosing design may stall the pipeline with
     ``EnableInserter``.
@@ -96,7 +98,7 @@ class FPMul(Pipelined, CheckedComponent):
         return self._ftz
 
     LEAST_LATENCY = FP_MUL
-    CUTS = ("normalised", "aligned", "counted", "operands", "shifting")
+    CUTS = ("normalised", "aligned", "counted", "product", "operands", "shifting")
 
     def elaborate(self, platform):
         m = Module()
@@ -105,26 +107,27 @@ class FPMul(Pipelined, CheckedComponent):
 
         m.submodules.unpack_a = ua = FPUnpack(fi, ftz=self._ftz)
         m.submodules.unpack_b = ub = FPUnpack(fi, ftz=self._ftz)
-        m.submodules.sigmul = sigmul = SigMul(fi.sig_width)
+        m.submodules.sigmul = sigmul = SigMul(fi.sig_width,
+                                              latency=int("product" in self.cuts))
         m.d.comb += [ua.i.eq(self.a), ub.i.eq(self.b)]
         a = self.cut(m, ua.o, "operands")
         b = self.cut(m, ub.o, "operands")
         m.d.comb += [sigmul.a.eq(a.sig), sigmul.b.eq(b.sig)]
 
-        # Stage 1: the exact significand product and the operands' classification.
+        # Stage 1: the exact significand product and the operands' classification, which
+        # waits for the product where the multiplier registers its partial products.
         prod = Signal(pw)
         exp_sum = Signal(fi.exp_width + 1)
         sign = Signal()
         is_nan = Signal()
         is_inf = Signal()
         is_zero = Signal()
+        classes = Cat(a.exp + b.exp, a.sign ^ b.sign,
+                      a.is_nan | b.is_nan | (a.is_inf & b.is_zero) | (a.is_zero & b.is_inf),
+                      a.is_inf | b.is_inf, a.is_zero | b.is_zero)
         m.d.sync += [
             prod.eq(sigmul.o),
-            exp_sum.eq(a.exp + b.exp),
-            sign.eq(a.sign ^ b.sign),
-            is_nan.eq(a.is_nan | b.is_nan | (a.is_inf & b.is_zero) | (a.is_zero & b.is_inf)),
-            is_inf.eq(a.is_inf | b.is_inf),
-            is_zero.eq(a.is_zero | b.is_zero),
+            Cat(exp_sum, sign, is_nan, is_inf, is_zero).eq(self.cut(m, classes, "product")),
         ]
 
         # Stage 2: normalise the product (a subnormal operand leaves leading zeros), round once.
