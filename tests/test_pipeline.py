@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hw.array import SystolicArray
-from hw.config import Config, ConfigError, Pipeline
+from hw.config import POST_DEFAULTS, Config, ConfigError, Pipeline
 from hw.engine.postproc import PostProc, postproc_latency
 from hw.formats import BF16, FP32
 from hw.fp.add import FPAdd
@@ -137,11 +137,20 @@ def test_latency_errors(make, pattern):
         make()
 
 
-def test_config_defaults_are_the_least():
+def test_config_defaults():
+    # The array's units: the least; post-processing's: every cut of each unit registered.
     assert Config(rows=2).pipeline == Pipeline(mul=1, add=1)
     assert Config(rows=2, acc_fmt="fp32").pipeline == Pipeline(mul=2, add=3)
     assert Config(rows=2, in_fmt="bf16").pipeline == Pipeline(mul=2, add=3)
     assert Config(rows=2, in_fmt="bf16").name == "os_2x2_bf16_fp32"
+    for name, unit in [("post_convert", IntToFloat), ("post_mul", FPMul),
+                       ("post_round", FloatToInt), ("post_narrow", FloatNarrow)]:
+        assert POST_DEFAULTS[name] == unit.LEAST_LATENCY + len(unit.CUTS), name
+        assert getattr(Pipeline(), name) == POST_DEFAULTS[name]
+    # Names carry the depths that are not the default, shallower ones too.
+    assert Config(rows=2).engine_name == "os_2x2_int8_int32_s128k_a64k"
+    assert Config(rows=2, pipeline={"post_mul": 2}).engine_name == \
+        "os_2x2_int8_int32_s128k_a64k_postmul2"
 
 
 def test_config_depths_reach_timing_postproc_and_names():
@@ -153,9 +162,12 @@ def test_config_depths_reach_timing_postproc_and_names():
     assert postproc_latency(cfg) == PostProc(cfg).latency == 3 + 2
     assert cfg.name == "ws_3x2_bf16_fp32_mul3_add4"
     assert cfg.engine_name == "ws_3x2_bf16_fp32_mul3_add4_s128k_a64k_postmul3_postround2"
-    assert Config(rows=3, cols=2, in_fmt="bf16", pipeline={"post_narrow": 5}).pipeline \
-        .post_narrow == 5
-    assert postproc_latency(Config(rows=2, in_fmt="bf16", pipeline={"post_narrow": 5})) == 5
+    assert Config(rows=3, cols=2, in_fmt="bf16", pipeline={"post_narrow": 12}).pipeline \
+        .post_narrow == 12
+    # The slowest path sets the latency: by default the INT8 path's 8 + 3.
+    assert postproc_latency(Config(rows=2, in_fmt="bf16", pipeline={"post_narrow": 12})) == 12
+    assert postproc_latency(Config(rows=2, in_fmt="bf16")) == 8 + 3
+    assert postproc_latency(Config(rows=2)) == 4 + 8 + 3
     # The array's OS contexts follow the adder's depth.
     assert ArrayTiming(Config(rows=2, pipeline={"add": 2})).contexts == 2
 
