@@ -31,7 +31,7 @@ def store_fifo_depth(cfg):
 
 def store_latency(cfg):
     """Cycles from an accumulator row's read request to its post-processed row at the data-out
-    FIFO's input, while nothing stalls: :data:`READ_LATENCY` plus
+    FIFO's input (the pipeline never stalls): :data:`READ_LATENCY` plus
     :func:`~hw.engine.postproc.postproc_latency`."""
     return READ_LATENCY + postproc_latency(cfg)
 
@@ -98,8 +98,9 @@ class Storer(wiring.Component):
         Post-processed rows.
 
     Latency: a row read at cycle ``t`` reaches the data-out FIFO at ``t +``
-    :attr:`latency` (:func:`store_latency`) while ``dout`` accepts rows, and ``dout`` two
-    cycles later. Throughput: one row per cycle while ``dout`` accepts them.
+    :attr:`latency` (:func:`store_latency`), and ``dout`` two cycles later if ``dout`` has
+    accepted the rows before it; rows are read only while the FIFO has room for them.
+    Throughput: one row per cycle while ``dout`` accepts them.
     """
 
     def __init__(self, cfg):
