@@ -7,7 +7,7 @@ from .formats import ACC_FORMATS, INPUT_FORMATS
 from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
-           "MAX_DIM", "ALLOWED_ACC", "MAX_KIB", "MAX_LINES"]
+           "MAX_DIM", "ALLOWED_ACC", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -19,6 +19,10 @@ DATAFLOWS = ("os", "ws")
 SUBNORMALS = ("ieee", "ftz")
 #: The accumulator formats each input format may use.
 ALLOWED_ACC = {"int8": ("int32", "fp32"), "bf16": ("fp32",)}
+#: The post-processing units' default depths: each unit's least and one register at each of
+#: its ``CUTS`` (:class:`~hw.fp.int2float.IntToFloat`, :class:`~hw.fp.mul.FPMul`,
+#: :class:`~hw.fp.float2int.FloatToInt`, :class:`~hw.fp.narrow.FloatNarrow`).
+POST_DEFAULTS = {"post_convert": 4, "post_mul": 8, "post_round": 3, "post_narrow": 5}
 
 
 class ConfigError(ValueError):
@@ -71,6 +75,13 @@ class Pipeline:
     unit's longest path at the cost of registers; every cycle count (``hw.timing``, the
     golden schedule, the manifest) follows from these numbers.
 
+    The post-processing units default to their full depth (:data:`POST_DEFAULTS`: every
+    place a unit has for a register beyond its least, its ``CUTS``, has one), which keeps
+    post-processing off an FPGA's critical path for 11 cycles more per STORE (int32
+    accumulators; 8 for fp32) than the least depths (1, 2, 1, 1); those give the shortest
+    STORE and a slow chip (30 MHz on ECP5, README). The array's ``mul`` and ``add`` default
+    to the least.
+
     Parameters
     ----------
     mul : int or None
@@ -80,21 +91,20 @@ class Pipeline:
         The accumulator adder (PEs, the context reducer, accumulate-on-write): least 1
         (int32), 3 (fp32). An output-stationary PE keeps one accumulator context per stage.
     post_convert : int
-        Post-processing's int32 → fp32 conversion (int32 accumulators), least 1.
+        Post-processing's int32 → fp32 conversion (int32 accumulators), least 1, default 4.
     post_mul : int
-        Post-processing's FP32 scale multiply, least 2; 3 puts a register between its
-        normalisation and rounding.
+        Post-processing's FP32 scale multiply, least 2, default 8.
     post_round : int
-        Post-processing's fp32 → int8 conversion, least 1.
+        Post-processing's fp32 → int8 conversion, least 1, default 3.
     post_narrow : int
-        Post-processing's fp32 → bf16 rounding, least 1.
+        Post-processing's fp32 → bf16 rounding, least 1, default 5.
     """
     mul: int = None
     add: int = None
-    post_convert: int = lat.INT_TO_FLOAT
-    post_mul: int = lat.FP_MUL
-    post_round: int = lat.FLOAT_TO_INT
-    post_narrow: int = lat.FLOAT_NARROW
+    post_convert: int = POST_DEFAULTS["post_convert"]
+    post_mul: int = POST_DEFAULTS["post_mul"]
+    post_round: int = POST_DEFAULTS["post_round"]
+    post_narrow: int = POST_DEFAULTS["post_narrow"]
 
     def least(self, in_fmt, acc_fmt):
         """The least latency of each field for these formats (names of ``INPUT_FORMATS`` and
@@ -133,11 +143,11 @@ class Pipeline:
         return replace(self, **filled)
 
     def suffix(self, names, in_fmt, acc_fmt):
-        """``_<name><value>`` for each of ``names`` deeper than its least (``""`` if none):
-        what module names add so that two pipelines never share one."""
-        least = self.least(in_fmt, acc_fmt)
+        """``_<name><value>`` for each of ``names`` whose depth is not the default (``""`` if
+        none): what module names add so that two pipelines never share one."""
+        default = Pipeline().resolved(in_fmt, acc_fmt)
         return "".join(f"_{name.replace('_', '')}{getattr(self, name)}" for name in names
-                       if getattr(self, name) != least[name])
+                       if getattr(self, name) != getattr(default, name))
 
 
 @dataclass(frozen=True)
@@ -170,8 +180,8 @@ class Config:
         rows of ``cols`` accumulator values): at least one output tile (``rows`` rows), at
         most 65536 rows.
     pipeline : Pipeline, dict or None
-        Register stages of each arithmetic unit (``None``: the least everywhere); a dict is
-        read as ``Pipeline(**dict)``.
+        Register stages of each arithmetic unit (``None``: :class:`Pipeline`'s defaults); a
+        dict is read as ``Pipeline(**dict)``.
 
     Raises
     ------

@@ -29,6 +29,8 @@ class StreamFIFO(wiring.Component):
         Writes; ``w.ready`` is high while there is room.
     r : ``Out(stream.Signature(shape))``
         Reads, in order.
+    level : ``Out(range(depth + 1))``
+        Words held.
 
     Latency: a word written at cycle ``t`` is on ``r`` from cycle ``t + 2`` (the buffered
     FIFO's output register); throughput one word per cycle.
@@ -40,6 +42,7 @@ class StreamFIFO(wiring.Component):
         super().__init__({
             "w": In(stream.Signature(shape)),
             "r": Out(stream.Signature(shape)),
+            "level": Out(range(depth + 1)),
         })
 
     @property
@@ -49,6 +52,7 @@ class StreamFIFO(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.fifo = inner = self._fifo
+        m.d.comb += self.level.eq(inner.level)
         # The FIFO's words are the payload's bits: only the view differs.
         for source, sink in ((self.w, inner.w_stream), (inner.r_stream, self.r)):
             m.d.comb += [

@@ -9,10 +9,14 @@ post-processing multiplier, say) changes that unit's latency alone, never anothe
 happens to be of the same class.
 
 A unit's own registers (its least latency) sit where its stages divide; registers beyond
-those go where the unit's docstring says: between its longest combinational steps where it
-has a place for them, otherwise at its output, where a retiming synthesis flow can move them
-into the logic.
+those go to the unit's :attr:`Pipelined.CUTS`, the places between its combinational steps
+where a register shortens its longest path, most useful first, so each depth from the least
+up to ``LEAST_LATENCY + len(CUTS)`` cuts the logic once more. Only registers beyond that go
+at the output, where they help a retiming synthesis flow alone (Yosys's ECP5 and iCE40 flows
+do not retime).
 """
+
+from .delay import delay
 
 __all__ = ["MAX_LATENCY", "INT_MUL", "INT_ADD", "INT_TO_FLOAT", "FLOAT_TO_INT", "FLOAT_NARROW",
            "FP_MUL", "FP_ADD", "check_latency", "Pipelined"]
@@ -48,10 +52,14 @@ def check_latency(latency, least, name="latency"):
 
 class Pipelined:
     """Mixin for a plain pipeline whose output at cycle ``t + latency`` depends only on its
-    inputs at cycle ``t``. Subclasses set ``LEAST_LATENCY`` and store the constructor's
-    ``latency`` (checked with :func:`check_latency`) as ``self._latency``."""
+    inputs at cycle ``t``. Subclasses set ``LEAST_LATENCY`` and ``CUTS`` and store the
+    constructor's ``latency`` (checked with :func:`check_latency`) as ``self._latency``; their
+    ``elaborate`` passes the value at each cut through :meth:`cut` and the result through
+    :meth:`retime` before its output register."""
 
     LEAST_LATENCY = None
+    #: Names of the places a register beyond the unit's own may go, most useful first.
+    CUTS = ()
 
     @property
     def latency(self):
@@ -62,3 +70,20 @@ class Pipelined:
     def extra_latency(self):
         """Registers beyond the unit's own (``latency - LEAST_LATENCY``)."""
         return self._latency - self.LEAST_LATENCY
+
+    @property
+    def cuts(self):
+        """The :attr:`CUTS` this unit's depth gives a register (the first ``extra_latency``)."""
+        return self.CUTS[:self.extra_latency]
+
+    def cut(self, m, value, name):
+        """``value`` through one register if the cut ``name`` (one of :attr:`CUTS`) has one at
+        this depth, otherwise ``value`` itself."""
+        if name not in self.CUTS:
+            raise ValueError(f"name must be one of {self.CUTS!r}, not {name!r}")
+        return delay(m, value, 1 if name in self.cuts else 0, name=name)
+
+    def retime(self, m, value):
+        """``value`` through the registers beyond the unit's own and its cuts' (at the output,
+        for a retiming flow; none below ``LEAST_LATENCY + len(CUTS)``)."""
+        return delay(m, value, self.extra_latency - len(self.cuts), name="retime")

@@ -92,7 +92,7 @@ def engine_manifest(cfg, module_name):
     from .engine import AxiEngine
     from .engine.loader import din_width
     from .engine.postproc import postproc_latency
-    from .engine.storer import dout_width
+    from .engine.storer import dout_width, store_latency
     from .isa import COMMAND_WIDTH, allowed_modes, out_width
 
     in_bytes = cfg.in_format.width // 8
@@ -119,7 +119,8 @@ def engine_manifest(cfg, module_name):
             "acc": {"rows": cfg.acc_rows, "row_bytes": cfg.cols * acc_bytes},
         },
         "isa": isa_manifest(cfg),
-        "timing": {**ArrayTiming(cfg).as_dict(), "postproc_latency": postproc_latency(cfg)},
+        "timing": {**ArrayTiming(cfg).as_dict(), "postproc_latency": postproc_latency(cfg),
+                   "store_latency": store_latency(cfg)},
     }
 
 

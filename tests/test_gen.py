@@ -32,9 +32,9 @@ def test_writes_array_verilog_and_manifest(tmp_path):
     assert manifest["config"] == {"rows": 3, "cols": 5, "in_fmt": "int8", "acc_fmt": "int32",
                                   "dataflow": "ws", "subnormals": "ieee", "spad_kib": 128,
                                   "acc_kib": 64,
-                                  "pipeline": {"mul": 1, "add": 1, "post_convert": 1,
-                                               "post_mul": 2, "post_round": 1,
-                                               "post_narrow": 1}}
+                                  "pipeline": {"mul": 1, "add": 1, "post_convert": 4,
+                                               "post_mul": 8, "post_round": 3,
+                                               "post_narrow": 5}}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
     assert ports["o__payload"]["width"] == 5 * 32

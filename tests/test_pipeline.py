@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hw.array import SystolicArray
-from hw.config import Config, ConfigError, Pipeline
+from hw.config import POST_DEFAULTS, Config, ConfigError, Pipeline
 from hw.engine.postproc import PostProc, postproc_latency
 from hw.formats import BF16, FP32
 from hw.fp.add import FPAdd
@@ -23,7 +23,16 @@ from hw.intarith import IntAdd, IntMul
 from hw.timing import ArrayTiming
 from sim.array_program import array_k_pass, array_program, due_cycles
 from sim.backends.amaranth_array import rtl_array_gemm, rtl_array_schedule
-from sim.golden import from_bits, ref_add, ref_gemm, ref_mul, same_bits, to_bits
+from sim.golden import (
+    from_bits,
+    ref_add,
+    ref_float_to_int,
+    ref_gemm,
+    ref_mul,
+    ref_narrow,
+    same_bits,
+    to_bits,
+)
 from sim.host import ref_program, run_gemm
 from sim.operands import random_matrix
 from sim.pipeline import rtl_impulse, rtl_pipeline
@@ -36,19 +45,59 @@ def _fp32_bits(rng, n):
     return np.where(rng.random(n) < 0.5, uniform, moderate).astype(np.uint64)
 
 
-@pytest.mark.parametrize("latency", [3, 4])
+def _depths(unit):
+    """Every depth of ``unit`` (a class) that places its registers differently: each of its
+    cuts in turn, then one at the output."""
+    return range(unit.LEAST_LATENCY + 1, unit.LEAST_LATENCY + len(unit.CUTS) + 2)
+
+
+@pytest.mark.parametrize("latency", _depths(FPMul))
 def test_fp_mul_deeper(latency):
-    # 3 divides normalisation from rounding; 4 adds a register at the output as well.
+    # Each depth registers one more of FPMul.CUTS; the last also one at the output.
     rng = np.random.default_rng(latency)
     a, b = _fp32_bits(rng, 3000), _fp32_bits(rng, 3000)
     dut = FPMul(FP32, FP32, latency=latency)
     assert dut.latency == latency and dut.extra_latency == latency - 2
+    assert dut.cuts == FPMul.CUTS[:latency - 2]
     got = rtl_pipeline(dut, {"a": a, "b": b})
     want = ref_mul(from_bits(a, FP32), from_bits(b, FP32), FP32)
     assert same_bits(from_bits(got, FP32), want, FP32).all()
     seen = rtl_impulse(FPMul(BF16, FP32, latency=latency), {"a": 0x4000, "b": 0x4040},
                        latency + 2)
     assert seen == [0x40C00000 if k == latency else 0 for k in range(latency + 2)]
+
+
+@pytest.mark.parametrize("latency", _depths(IntToFloat))
+def test_int_to_float_deeper(latency):
+    rng = np.random.default_rng(latency)
+    a = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 3000),
+                        rng.integers(-70000, 70000, 1000), [0, 1, -1, -(1 << 31),
+                                                            (1 << 31) - 1, (1 << 24) + 1]])
+    dut = IntToFloat(32, FP32, latency=latency)
+    got = rtl_pipeline(dut, {"a": a})
+    assert same_bits(from_bits(got, FP32), a.astype(np.float32), FP32).all()
+
+
+@pytest.mark.parametrize("latency", _depths(FloatToInt))
+def test_float_to_int_deeper(latency):
+    rng = np.random.default_rng(latency)
+    halves = to_bits((rng.integers(-300, 300, 1000) / 2).astype(np.float32), FP32)
+    a = np.concatenate([_fp32_bits(rng, 2000), halves.astype(np.uint64)])
+    dut = FloatToInt(FP32, 8, latency=latency)
+    got = rtl_pipeline(dut, {"a": a}, dtype=np.int64)
+    assert (got == ref_float_to_int(from_bits(a, FP32), 8)).all()
+
+
+@pytest.mark.parametrize("ftz", [False, True])
+@pytest.mark.parametrize("latency", _depths(FloatNarrow))
+def test_float_narrow_deeper(latency, ftz):
+    rng = np.random.default_rng(latency)
+    subnormal = rng.integers(0, 1 << 24, 1000, dtype=np.uint64)
+    a = np.concatenate([_fp32_bits(rng, 2000), subnormal])
+    dut = FloatNarrow(FP32, BF16, ftz=ftz, latency=latency)
+    got = rtl_pipeline(dut, {"a": a})
+    want = ref_narrow(from_bits(a, FP32), BF16, ftz=ftz)
+    assert same_bits(from_bits(got, BF16), want, BF16).all()
 
 
 def test_fp_add_deeper():
@@ -60,24 +109,16 @@ def test_fp_add_deeper():
     assert same_bits(from_bits(got, FP32), want, FP32).all()
 
 
-@pytest.mark.parametrize("latency", [2, 3])
-def test_int_to_float_deeper(latency):
-    # Its second stage splits the leading-zero count from the shift and rounding.
-    rng = np.random.default_rng(2)
-    a = np.concatenate([rng.integers(-2**31, 2**31, 2000, dtype=np.int64),
-                        [0, 1, -1, 2**31 - 1, -2**31, 2**24 + 1, -(2**24 + 3)]])
-    dut = IntToFloat(32, FP32, latency=latency)
-    got = rtl_pipeline(dut, {"a": a.tolist()})
-    want = a.astype(np.float32)
-    assert (np.array(got, dtype=np.uint32) == to_bits(want, FP32)).all()
-
-
 @pytest.mark.parametrize("make, inputs", [
     (lambda: IntMul(8, 16, latency=3), {"a": 7, "b": -3}),
     (lambda: IntAdd(32, latency=2), {"a": 5, "b": 6}),
     (lambda: IntToFloat(32, FP32, latency=2), {"a": 3}),
+    (lambda: IntToFloat(32, FP32, latency=4), {"a": -3}),
+    (lambda: IntToFloat(32, FP32, latency=6), {"a": 3}),
     (lambda: FloatToInt(FP32, 8, latency=3), {"a": 0x40400000}),
+    (lambda: FloatToInt(FP32, 8, latency=5), {"a": 0xC0400000}),
     (lambda: FloatNarrow(FP32, BF16, latency=2), {"a": 0x40400000}),
+    (lambda: FloatNarrow(FP32, BF16, latency=4), {"a": 0x40400000}),
 ])
 def test_units_are_exactly_latency_deep(make, inputs):
     dut = make()
@@ -96,11 +137,20 @@ def test_latency_errors(make, pattern):
         make()
 
 
-def test_config_defaults_are_the_least():
+def test_config_defaults():
+    # The array's units: the least; post-processing's: every cut of each unit registered.
     assert Config(rows=2).pipeline == Pipeline(mul=1, add=1)
     assert Config(rows=2, acc_fmt="fp32").pipeline == Pipeline(mul=2, add=3)
     assert Config(rows=2, in_fmt="bf16").pipeline == Pipeline(mul=2, add=3)
     assert Config(rows=2, in_fmt="bf16").name == "os_2x2_bf16_fp32"
+    for name, unit in [("post_convert", IntToFloat), ("post_mul", FPMul),
+                       ("post_round", FloatToInt), ("post_narrow", FloatNarrow)]:
+        assert POST_DEFAULTS[name] == unit.LEAST_LATENCY + len(unit.CUTS), name
+        assert getattr(Pipeline(), name) == POST_DEFAULTS[name]
+    # Names carry the depths that are not the default, shallower ones too.
+    assert Config(rows=2).engine_name == "os_2x2_int8_int32_s128k_a64k"
+    assert Config(rows=2, pipeline={"post_mul": 2}).engine_name == \
+        "os_2x2_int8_int32_s128k_a64k_postmul2"
 
 
 def test_config_depths_reach_timing_postproc_and_names():
@@ -112,9 +162,12 @@ def test_config_depths_reach_timing_postproc_and_names():
     assert postproc_latency(cfg) == PostProc(cfg).latency == 3 + 2
     assert cfg.name == "ws_3x2_bf16_fp32_mul3_add4"
     assert cfg.engine_name == "ws_3x2_bf16_fp32_mul3_add4_s128k_a64k_postmul3_postround2"
-    assert Config(rows=3, cols=2, in_fmt="bf16", pipeline={"post_narrow": 5}).pipeline \
-        .post_narrow == 5
-    assert postproc_latency(Config(rows=2, in_fmt="bf16", pipeline={"post_narrow": 5})) == 5
+    assert Config(rows=3, cols=2, in_fmt="bf16", pipeline={"post_narrow": 12}).pipeline \
+        .post_narrow == 12
+    # The slowest path sets the latency: by default the INT8 path's 8 + 3.
+    assert postproc_latency(Config(rows=2, in_fmt="bf16", pipeline={"post_narrow": 12})) == 12
+    assert postproc_latency(Config(rows=2, in_fmt="bf16")) == 8 + 3
+    assert postproc_latency(Config(rows=2)) == 4 + 8 + 3
     # The array's OS contexts follow the adder's depth.
     assert ArrayTiming(Config(rows=2, pipeline={"add": 2})).contexts == 2
 

@@ -23,10 +23,10 @@ beats.
 """
 
 from amaranth import Cat, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import Buffer, Opcode, allowed_modes, command_layout, error_layout
+from ..isa import ADDR_WIDTH, Buffer, Opcode, allowed_modes, command_layout, error_layout
 from .links import (
     FeederControl,
     LoaderControl,
@@ -50,10 +50,10 @@ def _hits(lines, lo, hi):
     return busy & _overlap(lo, hi, start, end)
 
 
-def _past(start, count, limit):
-    """``start … start+count-1`` runs past a buffer of ``limit`` lines. The sum is one bit
-    wider than its operands, so it cannot wrap."""
-    return (start + count) > limit
+def _past(end, limit):
+    """A range ending at ``end`` (the first line past it, one bit wider than an address, so
+    it cannot wrap) runs past a buffer of ``limit`` lines."""
+    return end > limit
 
 
 def _steer(m, payload, fields):
@@ -104,19 +104,36 @@ class Controller(wiring.Component):
         the contexts, so a tile is ``rows`` tall)."""
         return self._cfg.rows
 
+    def _ends(self, cmd):
+        """The end (first line or row past it) of each range a command ``cmd`` may name, by
+        name: summed as the command is taken, so the checks compare registers."""
+        cfg = self._cfg
+        c = cmd.compute
+        return {
+            "load": cmd.load.addr + cmd.load.count,
+            "a": c.a_addr + c.count,
+            "b": c.b_addr + c.count,
+            "acc": c.acc_row + (self.tile_rows if cfg.dataflow == "os" else c.count),
+            "preload": cmd.preload.b_addr + cfg.rows,
+            "store": cmd.store.acc_row + cmd.store.count,
+        }
+
     def elaborate(self, platform):
         m = Module()
         cur = Signal(command_layout)
+        ends = Signal(data.StructLayout({name: ADDR_WIDTH + 1
+                                         for name in self._ends(self.cmd.payload)}))
         held = Signal()
         consume = Signal()
         m.d.comb += self.cmd.ready.eq(~held | consume)
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [cur.eq(self.cmd.payload), held.eq(1)]
+            m.d.sync += [ends[name].eq(end) for name, end in self._ends(self.cmd.payload).items()]
         with m.Elif(consume):
             m.d.sync += held.eq(0)
 
-        errors = self._check(m, cur)
-        waits = self._hazards(m, cur)
+        errors = self._check(m, cur, ends)
+        waits = self._hazards(m, cur, ends)
         m.d.comb += self.status.idle.eq(~held & waits["all_idle"])
 
         # Payloads are steered from the held command; valids say which unit takes it.
@@ -134,7 +151,7 @@ class Controller(wiring.Component):
             self._dispatch(m, cur, consume, errors, waits)
         return m
 
-    def _check(self, m, cur):
+    def _check(self, m, cur, ends):
         """The held command's :class:`~hw.isa.Error` bits, by name (all clear: legal)."""
         cfg = self._cfg
         errors = Signal(error_layout)
@@ -149,58 +166,52 @@ class Controller(wiring.Component):
                 load = cur.load
                 lines = Mux(load.buffer == Buffer.B, cfg.spad_b_lines, cfg.spad_a_lines)
                 m.d.comb += [errors.bad_count.eq(load.count == 0),
-                             errors.bad_address.eq(_past(load.addr, load.count, lines))]
+                             errors.bad_address.eq(_past(ends.load, lines))]
             with m.Case(Opcode.PRELOAD):
                 m.d.comb += [
                     errors.bad_mode.eq(cfg.dataflow == "os"),
-                    errors.bad_address.eq(_past(cur.preload.b_addr, cfg.rows,
-                                                cfg.spad_b_lines)),
+                    errors.bad_address.eq(_past(ends.preload, cfg.spad_b_lines)),
                 ]
             with m.Case(Opcode.COMPUTE):
                 c = cur.compute
                 m.d.comb += errors.bad_count.eq(c.count == 0)
                 if cfg.dataflow == "os":
                     m.d.comb += errors.bad_address.eq(
-                        _past(c.a_addr, c.count, cfg.spad_a_lines)
-                        | _past(c.b_addr, c.count, cfg.spad_b_lines)
-                        | _past(c.acc_row, self.tile_rows, cfg.acc_rows))
+                        _past(ends.a, cfg.spad_a_lines) | _past(ends.b, cfg.spad_b_lines)
+                        | _past(ends.acc, cfg.acc_rows))
                 else:
                     m.d.comb += errors.bad_address.eq(
-                        _past(c.a_addr, c.count, cfg.spad_a_lines)
-                        | _past(c.acc_row, c.count, cfg.acc_rows))
+                        _past(ends.a, cfg.spad_a_lines) | _past(ends.acc, cfg.acc_rows))
             with m.Case(Opcode.STORE):
                 s = cur.store
                 m.d.comb += [errors.bad_count.eq(s.count == 0),
-                             errors.bad_address.eq(_past(s.acc_row, s.count, cfg.acc_rows))]
+                             errors.bad_address.eq(_past(ends.store, cfg.acc_rows))]
         return errors
 
-    def _hazards(self, m, cur):
+    def _hazards(self, m, cur, ends):
         """What the held command must wait for, by name, against what the units still do."""
         cfg = self._cfg
         loader, feeder, writeback, storer = self.loader, self.feeder, self.writeback, self.storer
         load, c, s = cur.load, cur.compute, cur.store
         waits = {name: Signal(name=name) for name in (
             "load_war", "compute_raw", "compute_war", "preload_raw", "store_raw", "all_idle")}
-        reads_a = _hits(loader.lines_a, c.a_addr, c.a_addr + c.count)
+        reads_a = _hits(loader.lines_a, c.a_addr, ends.a)
         if cfg.dataflow == "os":
-            compute_raw = reads_a | _hits(loader.lines_b, c.b_addr, c.b_addr + c.count)
-            acc_hi = c.acc_row + self.tile_rows
+            compute_raw = reads_a | _hits(loader.lines_b, c.b_addr, ends.b)
         else:
             compute_raw = reads_a
-            acc_hi = c.acc_row + c.count
         m.d.comb += [
             # A LOAD must not overwrite lines a running tile still reads.
             waits["load_war"].eq(Mux(
                 load.buffer == Buffer.B,
-                _hits(feeder.lines_b, load.addr, load.addr + load.count),
-                _hits(feeder.lines_a, load.addr, load.addr + load.count))),
+                _hits(feeder.lines_b, load.addr, ends.load),
+                _hits(feeder.lines_a, load.addr, ends.load))),
             # A tile must not read lines a LOAD still writes, nor overwrite rows a STORE reads.
             waits["compute_raw"].eq(compute_raw),
-            waits["compute_war"].eq(_hits(storer.lines, c.acc_row, acc_hi)),
-            waits["preload_raw"].eq(_hits(loader.lines_b, cur.preload.b_addr,
-                                          cur.preload.b_addr + cfg.rows)),
+            waits["compute_war"].eq(_hits(storer.lines, c.acc_row, ends.acc)),
+            waits["preload_raw"].eq(_hits(loader.lines_b, cur.preload.b_addr, ends.preload)),
             # A STORE must not read rows a dispatched COMPUTE has still to write.
-            waits["store_raw"].eq(Cat(_hits(pending, s.acc_row, s.acc_row + s.count)
+            waits["store_raw"].eq(Cat(_hits(pending, s.acc_row, ends.store)
                                       for pending in ranges(writeback.pending)).any()),
             waits["all_idle"].eq(~loader.lines_a.busy & ~loader.lines_b.busy & feeder.idle
                                  & writeback.idle & storer.drained),

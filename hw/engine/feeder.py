@@ -15,7 +15,7 @@ previous COMPUTE once that has issued its first beat: its weight beats ride on t
 beats as the activations, so weight loading costs no array cycles.
 """
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,7 +42,9 @@ class Feeder(wiring.Component):
     beat : ``Out(stream.Signature(operand_layout(cfg)))``
         Operand beats to the array's ``i``.
 
-    Throughput: one beat per cycle while the array accepts them.
+    Latency: a line read at cycle ``t`` is on ``beat`` from ``t + 2`` (the scratchpad's
+    synchronous read, then a register, so the read data drives no logic) while the array
+    accepts beats. Throughput: one beat per cycle while the array accepts them.
     """
 
     def __init__(self, cfg):
@@ -59,33 +61,45 @@ class Feeder(wiring.Component):
         cfg = self._cfg
         contexts = ArrayTiming(cfg).contexts
 
-        # The beat register holds one read's data; reads advance when it is free or leaving.
+        # A read's data goes into a register of its own, which is the beat's payload, so the
+        # scratchpad's read data drives a flip-flop and no logic: two cycles from a read to
+        # its beat. Both stages move together, when the beat is free or leaving.
         advance = Signal()
+        flags = Signal(data.StructLayout({"first": 1, "last": 1, "load": 1, "compute": 1}))
+        issued = Signal()
+        pad = Signal()
+        read_valid = Signal()
+        read_flags = Signal.like(flags)
+        read_pad = Signal()
+        beat_pad = Signal()
+        a = Signal.like(self.read_a.data)
+        b = Signal.like(self.read_b.data)
         m.d.comb += [
             advance.eq(~self.beat.valid | self.beat.ready),
             self.read_a.en.eq(advance),
             self.read_b.en.eq(advance),
-            self.beat.payload.a.eq(self.read_a.data),
-            self.beat.payload.b.eq(self.read_b.data),
         ]
-        flags = Signal(data.StructLayout({"first": 1, "last": 1, "load": 1, "compute": 1}))
-        issued = Signal()
         with m.If(advance):
-            m.d.sync += self.beat.valid.eq(issued)
-            m.d.sync += self.beat.payload.first.eq(flags.first)
+            m.d.sync += [read_valid.eq(issued), read_flags.eq(flags), read_pad.eq(pad),
+                         a.eq(self.read_a.data), b.eq(self.read_b.data), beat_pad.eq(read_pad),
+                         self.beat.valid.eq(read_valid)]
+            m.d.sync += self.beat.payload.first.eq(read_flags.first)
             if cfg.dataflow == "os":
-                m.d.sync += self.beat.payload.last.eq(flags.last)
+                m.d.sync += self.beat.payload.last.eq(read_flags.last)
             else:
-                m.d.sync += [self.beat.payload.load.eq(flags.load),
-                             self.beat.payload.compute.eq(flags.compute)]
+                m.d.sync += [self.beat.payload.load.eq(read_flags.load),
+                             self.beat.payload.compute.eq(read_flags.compute)]
+        # Steps past K (when K is not a multiple of contexts) multiply zeros: +0 partials.
+        m.d.comb += [self.beat.payload.a.eq(Mux(beat_pad, 0, a)),
+                     self.beat.payload.b.eq(Mux(beat_pad, 0, b))]
 
         if cfg.dataflow == "os":
-            self._os(m, advance, flags, issued, contexts)
+            self._os(m, advance, flags, issued, pad, read_valid, contexts)
         else:
-            self._ws(m, advance, flags, issued)
+            self._ws(m, advance, flags, issued, read_valid)
         return m
 
-    def _os(self, m, advance, flags, issued, contexts):
+    def _os(self, m, advance, flags, issued, pad, read_valid, contexts):
         ctrl = self.ctrl
         active = Signal()
         base = Signal(ADDR_WIDTH + 1)    # first step of the current round of contexts
@@ -93,24 +107,19 @@ class Feeder(wiring.Component):
         a_addr = Signal(ADDR_WIDTH)
         b_addr = Signal(ADDR_WIDTH)
         count = Signal(ADDR_WIDTH)
-        pad = Signal()
         last_round = Signal()
         m.d.comb += [
             ctrl.compute.ready.eq(~active),
             ctrl.preload.ready.eq(1),  # no PRELOAD on an OS engine (the controller rejects it)
             ctrl.lines_a.busy.eq(active), ctrl.lines_b.busy.eq(active),
-            ctrl.idle.eq(~active & ~self.beat.valid),
+            ctrl.idle.eq(~active & ~read_valid & ~self.beat.valid),
             self.read_a.addr.eq(a_addr), self.read_b.addr.eq(b_addr),
             issued.eq(active),
+            pad.eq(active & (base + c >= count)),
             last_round.eq(base + contexts >= count),
             flags.first.eq(base == 0),
             flags.last.eq(last_round),
         ]
-        # Steps past K (when K is not a multiple of contexts) multiply zeros: +0 partials.
-        with m.If(advance):
-            m.d.sync += pad.eq(active & (base + c >= count))
-        with m.If(pad):
-            m.d.comb += [self.beat.payload.a.eq(0), self.beat.payload.b.eq(0)]
         with m.If(ctrl.compute.valid & ctrl.compute.ready):
             p = ctrl.compute.payload
             m.d.sync += [
@@ -129,7 +138,7 @@ class Feeder(wiring.Component):
             with m.Else():
                 m.d.sync += c.eq(c + 1)
 
-    def _ws(self, m, advance, flags, issued):
+    def _ws(self, m, advance, flags, issued, read_valid):
         ctrl = self.ctrl
         rows = self._cfg.rows
         holdoff = ArrayTiming(self._cfg).load_holdoff
@@ -151,7 +160,7 @@ class Feeder(wiring.Component):
             ctrl.compute.ready.eq(~act & ~pre),
             ctrl.preload.ready.eq(~pre & (~act | ~act_first)),
             ctrl.lines_a.busy.eq(act), ctrl.lines_b.busy.eq(pre),
-            ctrl.idle.eq(~act & ~pre & ~self.beat.valid),
+            ctrl.idle.eq(~act & ~pre & ~read_valid & ~self.beat.valid),
             self.read_a.addr.eq(a_addr), self.read_b.addr.eq(b_addr),
             pre_go.eq(pre & (~act | (since == holdoff))),
             issued.eq(act | pre_go),

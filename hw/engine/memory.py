@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from ..arith import make_adder
 from ..delay import delay
 from ..timing import ArrayTiming
-from .links import AccumulatorWrite, acc_read, row_layout, spad_read, spad_write, writeback_layout
+from .links import AccumulatorWrite, acc_read, row_layout, spad_read, spad_write
 
 __all__ = ["Scratchpad", "AccumulatorMemory"]
 
@@ -73,8 +73,9 @@ class AccumulatorMemory(wiring.Component):
     read : ``Out(acc_read(cfg))``
         The store path's read port (data one cycle after the address).
 
-    Latency from ``write.row`` to the write: :attr:`write_latency` = ``1 + add_latency``
-    cycles.
+    Latency from ``write.row`` to the write: :attr:`write_latency` = ``READ_LATENCY +
+    add_latency`` cycles: the stored row is read (one cycle) into a register (one more, so
+    the memory's read data drives no logic), then added.
     """
 
     def __init__(self, cfg):
@@ -84,14 +85,20 @@ class AccumulatorMemory(wiring.Component):
             "read": Out(acc_read(cfg)),
         })
 
+    #: Cycles from a row's address to its stored row in a register: the synchronous read, then
+    #: a register of its own.
+    READ_LATENCY = 2
+
     @property
     def write_latency(self):
-        return 1 + ArrayTiming(self._cfg).add_latency
+        return self.READ_LATENCY + ArrayTiming(self._cfg).add_latency
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
         add_lat = ArrayTiming(cfg).add_latency
+        # Cycles from accepting a row to writing it, after which a read sees the write.
+        window = self.write_latency - 1
         wb = self.write.row
         mem = memory.Memory(shape=row_layout(cfg), depth=cfg.acc_rows, init=[])
         m.submodules.mem = mem
@@ -101,10 +108,11 @@ class AccumulatorMemory(wiring.Component):
         wiring.connect(m, wiring.flipped(self.read), mem.read_port())
 
         take = Signal()
-        # Addresses accepted in the last add_latency cycles have not been written yet.
+        # Addresses accepted in the last `window` cycles have not been written yet (the write
+        # landing this cycle the transparent read port sees).
         in_flight = []
         valid, addr = take, wb.payload.addr
-        for n in range(add_lat):
+        for n in range(window):
             valid = delay(m, valid, 1, name=f"busy_valid{n}")
             addr = delay(m, addr, 1, name=f"busy_addr{n}")
             in_flight.append(valid & (addr == wb.payload.addr))
@@ -117,16 +125,16 @@ class AccumulatorMemory(wiring.Component):
             rmw.en.eq(1),
         ]
 
-        # Stage 1: the stored row is out of the read port; add or pass.
-        s1 = Signal(writeback_layout(cfg))
-        s1_valid = Signal()
-        m.d.sync += [s1.eq(wb.payload), s1_valid.eq(take)]
+        # The stored row out of the read port, then in a register; add or pass.
+        s1 = delay(m, wb.payload, self.READ_LATENCY, name="s")
+        s1_valid = delay(m, take, self.READ_LATENCY, name="s_valid")
+        stored = delay(m, rmw.data, self.READ_LATENCY - 1, name="stored")
         total = Signal(row_layout(cfg))
         for lane in range(cfg.cols):
             add = make_adder(cfg)
             m.submodules[f"add{lane}"] = add
             m.d.comb += [
-                add.a.eq(rmw.data[lane]),
+                add.a.eq(stored[lane]),
                 add.b.eq(s1.data[lane]),
                 total[lane].eq(add.o),
             ]

@@ -1,7 +1,6 @@
 """The storer: accumulator rows through post-processing to the data-out stream (STORE)."""
 
 from amaranth import Module, Signal
-from amaranth.hdl import EnableInserter
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -9,12 +8,32 @@ from ..delay import delay
 from ..fifo import StreamFIFO
 from ..isa import ADDR_WIDTH, OutMode, out_width
 from .links import StorerControl, acc_read, post_layout, row_layout
-from .postproc import PostProc
+from .postproc import PostProc, postproc_latency
 
-__all__ = ["Storer", "dout_layout", "dout_width", "STORE_FIFO_DEPTH"]
+__all__ = ["Storer", "dout_layout", "dout_width", "store_latency", "store_fifo_depth",
+           "READ_LATENCY", "STORE_FIFO_DEPTH"]
 
-#: Rows the data-out FIFO holds; the store pipeline stalls, never drops, when it is full.
+#: Rows the data-out FIFO holds beyond those the store pipeline may have in flight
+#: (:func:`store_fifo_depth`).
 STORE_FIFO_DEPTH = 4
+#: Cycles from a read request to the row in the store pipeline's first register: the
+#: memory's synchronous read, then a register of the storer's own, so the memory's read data
+#: drives one flip-flop and no logic (a block RAM's read is slow: 5.8 ns on ECP5).
+READ_LATENCY = 2
+
+
+def store_fifo_depth(cfg):
+    """Rows the data-out FIFO holds: room for every row the store pipeline may have in flight
+    (:func:`store_latency`) and :data:`STORE_FIFO_DEPTH` more, so a STORE runs at one row per
+    cycle while ``dout`` accepts them."""
+    return store_latency(cfg) + STORE_FIFO_DEPTH
+
+
+def store_latency(cfg):
+    """Cycles from an accumulator row's read request to its post-processed row at the data-out
+    FIFO's input (the pipeline never stalls): :data:`READ_LATENCY` plus
+    :func:`~hw.engine.postproc.postproc_latency`."""
+    return READ_LATENCY + postproc_latency(cfg)
 
 
 def dout_width(cfg):
@@ -28,8 +47,8 @@ def dout_layout(cfg):
 
 
 class _StorePipe(wiring.Component):
-    """Read data → post-processing, with valid/last riding alongside. A plain pipeline: the
-    storer stalls it as a whole with an ``EnableInserter``."""
+    """Read data → post-processing, with valid/last riding alongside. A plain pipeline that
+    never stalls: the storer issues a row only when the FIFO after it has room for it."""
 
     def __init__(self, cfg):
         self._cfg = cfg
@@ -42,15 +61,18 @@ class _StorePipe(wiring.Component):
 
     @property
     def latency(self):
-        """From a read request to the post-processed row: the memory's 1 + post-processing."""
-        return 1 + self._post.latency
+        """From a read request to the post-processed row (:func:`store_latency`)."""
+        return READ_LATENCY + self._post.latency
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.post = post = self._post
+        # The read data and the CONFIG state of its cycle, one register on.
+        row = delay(m, self.row, READ_LATENCY - 1, name="read")
+        conf = delay(m, self.post, READ_LATENCY - 1, name="read_post")
         m.d.comb += [
-            post.i.eq(self.row), post.relu.eq(self.post.relu), post.mode.eq(self.post.mode),
-            post.scale.eq(self.post.scale),
+            post.i.eq(row), post.relu.eq(conf.relu), post.mode.eq(conf.mode),
+            post.scale.eq(conf.scale),
             self.out.eq(post.o),
             self.valid_out.eq(delay(m, self.valid_in, self.latency, name="valid")),
             self.last_out.eq(delay(m, self.last_in, self.latency, name="last")),
@@ -75,6 +97,9 @@ class Storer(wiring.Component):
     dout : ``Out(stream.Signature(dout_layout(cfg)))``
         Post-processed rows.
 
+    Latency: a row read at cycle ``t`` reaches the data-out FIFO at ``t +``
+    :attr:`latency` (:func:`store_latency`), and ``dout`` two cycles later if ``dout`` has
+    accepted the rows before it; rows are read only while the FIFO has room for them.
     Throughput: one row per cycle while ``dout`` accepts them.
     """
 
@@ -86,31 +111,40 @@ class Storer(wiring.Component):
             "dout": Out(stream.Signature(dout_layout(cfg))),
         })
 
+    @property
+    def latency(self):
+        """Cycles from a row's read request to the data-out FIFO (:func:`store_latency`)."""
+        return store_latency(self._cfg)
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        en = Signal()
-        pipe = _StorePipe(cfg)
-        m.submodules.pipe = EnableInserter(en)(pipe)
-        m.submodules.out_fifo = out_fifo = StreamFIFO(dout_layout(cfg), STORE_FIFO_DEPTH)
+        m.submodules.pipe = pipe = _StorePipe(cfg)
+        depth = store_fifo_depth(cfg)
+        m.submodules.out_fifo = out_fifo = StreamFIFO(dout_layout(cfg), depth)
 
         ctrl = self.ctrl
         busy = ctrl.lines.busy
         addr = Signal(ADDR_WIDTH)
         remaining = Signal(ADDR_WIDTH)
         in_flight = Signal(range(pipe.latency + 2))
+        room = Signal()
         issue = Signal()
+        # A row is issued only if the FIFO will have room for it when it lands, whatever
+        # dout does meanwhile, so the pipeline runs freely: no enable fans out to its
+        # registers. The FIFO's writes are ready while fewer than depth - 1 words are held
+        # (its output register may take one cycle to refill), hence the one word of margin.
         m.d.comb += [
-            en.eq(out_fifo.w.ready),
+            room.eq(in_flight + out_fifo.level < depth - 1),
             ctrl.cmd.ready.eq(~busy),
-            issue.eq(busy & en),
+            issue.eq(busy & room),
             self.acc.addr.eq(addr),
-            self.acc.en.eq(en),
+            self.acc.en.eq(1),
             pipe.valid_in.eq(issue),
             pipe.last_in.eq(remaining == 1),
             pipe.row.eq(self.acc.data),
             pipe.post.eq(ctrl.post),
-            out_fifo.w.valid.eq(en & pipe.valid_out),
+            out_fifo.w.valid.eq(pipe.valid_out),
             out_fifo.w.payload.data.eq(pipe.out),
             out_fifo.w.payload.last.eq(pipe.last_out),
         ]

@@ -15,6 +15,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..array import result_layout
+from ..isa import ADDR_WIDTH
 from .links import WRITEBACK_SLOTS, AccumulatorWrite, WritebackControl, descriptor_layout
 
 __all__ = ["Writeback"]
@@ -50,6 +51,9 @@ class Writeback(wiring.Component):
         ptr = range(slots)
 
         table = Signal(data.ArrayLayout(descriptor_layout, slots))
+        # Each slot's end row, summed as the descriptor arrives, so the controller's hazard
+        # checks compare registers rather than sums.
+        ends = Signal(data.ArrayLayout(ADDR_WIDTH + 1, slots))
         tail = Signal(ptr)   # next slot to fill
         cur = Signal(ptr)    # slot whose rows are arriving
         head = Signal(ptr)   # oldest slot not yet written
@@ -61,7 +65,8 @@ class Writeback(wiring.Component):
         free = self.acc.done
         m.d.comb += ctrl.desc.ready.eq(used < slots)
         with m.If(push):
-            m.d.sync += [table[tail].eq(ctrl.desc.payload), tail.eq(tail + 1)]
+            m.d.sync += [table[tail].eq(ctrl.desc.payload), tail.eq(tail + 1),
+                         ends[tail].eq(ctrl.desc.payload.acc_row + ctrl.desc.payload.rows)]
         with m.If(push & ~free):
             m.d.sync += used.eq(used + 1)
         with m.Elif(~push & free):
@@ -77,11 +82,14 @@ class Writeback(wiring.Component):
                 age.eq(n - head),
                 ctrl.pending.busy[n].eq(age < used),
                 ctrl.pending.lo[n].eq(entry.acc_row),
-                ctrl.pending.hi[n].eq(entry.acc_row + entry.rows),
+                ctrl.pending.hi[n].eq(ends[n]),
             ]
 
-        # Row counter within the current descriptor.
+        # Row counter within the current descriptor, and the row's address as a register of
+        # its own (acc_row + row, counted along), so the memory's hazard check compares
+        # registers.
         row = Signal(descriptor_layout["rows"].shape)
+        addr = Signal(ADDR_WIDTH)
         desc = table[cur]
         have = Signal()
         m.d.comb += [
@@ -91,9 +99,9 @@ class Writeback(wiring.Component):
             wb.payload.data.eq(self.res.payload),
             wb.payload.accumulate.eq(desc.accumulate),
             wb.payload.last.eq(row == desc.rows - 1),
+            wb.payload.addr.eq(addr),
             ctrl.idle.eq(used == 0),
         ]
-        m.d.comb += wb.payload.addr.eq(desc.acc_row + row)
 
         moved = wb.valid & wb.ready
         done_routing = moved & (row == desc.rows - 1)
@@ -103,8 +111,13 @@ class Writeback(wiring.Component):
             m.d.sync += routed.eq(routed - 1)
         with m.If(moved):
             with m.If(done_routing):
-                m.d.sync += [row.eq(0), cur.eq(cur + 1)]
+                # The next descriptor's first row, if it is here already.
+                after = (cur + 1)[:len(cur)]    # wraps as cur does
+                m.d.sync += [row.eq(0), cur.eq(after), addr.eq(table[after].acc_row)]
             with m.Else():
-                m.d.sync += row.eq(row + 1)
+                m.d.sync += [row.eq(row + 1), addr.eq(addr + 1)]
+        # A descriptor arriving when no other is left to route is the next one.
+        with m.If(push & ((routed == 0) | ((routed == 1) & done_routing))):
+            m.d.sync += addr.eq(ctrl.desc.payload.acc_row)
         return m
 

@@ -4,7 +4,6 @@ from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from ..checked import CheckedComponent
-from ..delay import delay
 from ..latency import FLOAT_TO_INT, Pipelined, check_latency
 from ._check import check_float_format, check_width
 from .unpack import FPUnpack
@@ -21,8 +20,12 @@ class FloatToInt(Pipelined, CheckedComponent):
     they all lie far below one half and give 0, so flush-to-zero would change no result and
     the unit has no such option.
 
-    Combinational conversion into an output register: latency :attr:`latency` = 1 cycle,
-    throughput one conversion per cycle; ``o`` depends only on ``a`` one cycle before.
+    Three steps: the shift that puts the binary point in place, rounding, saturation and
+    the sign. At the least latency, 1, they are one combinational path into the output
+    register; each cycle more puts a register at the next of :attr:`CUTS`: after the shift
+    (``"shifted"``), after rounding (``"rounded"``); any further ones go at the output.
+    Throughput one conversion per cycle; ``o`` depends only on ``a`` from :attr:`latency`
+    cycles before.
 
     Parameters
     ----------
@@ -68,6 +71,7 @@ class FloatToInt(Pipelined, CheckedComponent):
         return self._int_width
 
     LEAST_LATENCY = FLOAT_TO_INT
+    CUTS = ("shifted", "rounded")
 
     def elaborate(self, platform):
         m = Module()
@@ -93,22 +97,30 @@ class FloatToInt(Pipelined, CheckedComponent):
         m.d.comb += shift.eq(Mux(big | small, 0, e + 1))
         fixed = Signal(p + w)
         m.d.comb += fixed.eq(a.sig << shift)
+        # What the rest needs of the value: its sign, whether it is a NaN or below one half
+        # (0), whether it is out of range (the bound of its sign).
+        sign = Signal()
+        zero = Signal()
+        bound = Signal()
+        m.d.comb += [sign.eq(a.sign), zero.eq(a.is_nan | small), bound.eq(a.is_inf | big)]
+        fixed, sign, zero, bound = (self.cut(m, v, "shifted") for v in (fixed, sign, zero, bound))
+
         whole = fixed[p:]
         round_bit = fixed[p - 1]
         sticky = fixed[:p - 1].any()
         # At most 2**(w - 1): whole < 2**(w - 1) as e <= w - 2, and rounding adds one.
         mag = Signal(w)
         m.d.comb += mag.eq(whole + (round_bit & (sticky | whole[0])))
+        mag, sign, zero, bound = (self.cut(m, v, "rounded") for v in (mag, sign, zero, bound))
 
-        too_big = mag[w - 1] & ~a.sign   # 2**(w - 1) only fits as a negative number
+        too_big = mag[w - 1] & ~sign   # 2**(w - 1) only fits as a negative number
         max_int = Const((1 << (w - 1)) - 1, signed(w))
         min_int = Const(-(1 << (w - 1)), signed(w))
-        with m.If(a.is_nan | small):
+        with m.If(zero):
             m.d.comb += result.eq(0)
-        with m.Elif(a.is_inf | big | too_big):
-            m.d.comb += result.eq(Mux(a.sign, min_int, max_int))
+        with m.Elif(bound | too_big):
+            m.d.comb += result.eq(Mux(sign, min_int, max_int))
         with m.Else():
-            m.d.comb += result.eq(Mux(a.sign, -mag, mag))
-        # Registers beyond the unit's own go at the output (for retiming).
-        m.d.sync += self.o.eq(delay(m, result, self.extra_latency, name="retime"))
+            m.d.comb += result.eq(Mux(sign, -mag, mag))
+        m.d.sync += self.o.eq(self.retime(m, result))
         return m

@@ -4,7 +4,6 @@ from amaranth import Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from ..checked import CheckedComponent
-from ..delay import delay
 from ..latency import INT_TO_FLOAT, Pipelined, check_latency
 from ._check import check_float_format, check_width
 from .lzc import LeadingZeroCount
@@ -21,9 +20,13 @@ class IntToFloat(Pipelined, CheckedComponent):
     to even, through :class:`~hw.fp.round.FPRound`, overflowing to an infinity if the format's
     range is too small. Zero converts to +0.
 
-    Combinational conversion into an output register: latency :attr:`latency` = 1 cycle by
-    default, throughput one conversion per cycle. A second stage splits the leading-zero count
-    from the shift and rounding; stages beyond go at the output.
+    Four steps: the magnitude (a negation), its leading-zero count, the normalising shift,
+    rounding and packing. At the least latency, 1, they are one combinational path into the
+    output register; each cycle more puts a register at the next of :attr:`CUTS`: after the
+    count (``"counted"``), after the shift (``"shifted"``), after the magnitude
+    (``"magnitude"``), so latency 4 registers every step; any further ones go at the output.
+    Throughput one conversion per cycle; ``o`` depends only on ``a`` from :attr:`latency`
+    cycles before.
 
     Parameters
     ----------
@@ -69,6 +72,7 @@ class IntToFloat(Pipelined, CheckedComponent):
         return self._fmt
 
     LEAST_LATENCY = INT_TO_FLOAT
+    CUTS = ("counted", "shifted", "magnitude")
 
     def elaborate(self, platform):
         m = Module()
@@ -77,28 +81,31 @@ class IntToFloat(Pipelined, CheckedComponent):
         # The most negative integer's magnitude, 2**(n - 1), still fits n unsigned bits.
         mag = Signal(n)
         m.d.comb += mag.eq(Mux(self.a < 0, -self.a, self.a))
+        sign = self.cut(m, self.a < 0, "magnitude")
+        mag = self.cut(m, mag, "magnitude")
+
         m.submodules.lzc = lzc = LeadingZeroCount(n)
         m.d.comb += lzc.i.eq(mag)
-
-        # A first register beyond the unit's own splits the leading-zero count from the shift
-        # and rounding (two halves of the one long path, for a flow without retiming); any
-        # further ones go at the output, for retiming.
-        split = min(self.extra_latency, 1)
-        neg = delay(m, self.a < 0, split, name="neg")
-        mag_s = delay(m, mag, split, name="mag")
-        lz = delay(m, lzc.o, split, name="lz")
+        sign = self.cut(m, sign, "counted")
+        lz = self.cut(m, lzc.o, "counted")
+        mag = self.cut(m, mag, "counted")
 
         exp = Signal(range(fmt.bias - 1, fmt.bias + n))
         m.d.comb += exp.eq(fmt.bias + n - 1 - lz)
-        m.submodules.round = rnd = FPRound(fmt, n, len(exp) + 1)
+        # A nonzero integer's exponent is at least the bias: never a subnormal result.
+        rnd = FPRound(fmt, n, len(exp) + 1, exp_min=fmt.bias)
+        m.submodules.round = rnd
+        # A register here starts as what a zero input gives (+0), as every other one does.
+        normalised = Signal(rnd.i.shape(), init={"is_zero": 1})
         m.d.comb += [
-            rnd.i.sign.eq(neg),
-            rnd.i.exp.eq(exp),
-            rnd.i.sig.eq(mag_s << lz),
-            rnd.i.sticky.eq(0),
-            rnd.i.is_zero.eq(mag_s == 0),
-            rnd.i.is_inf.eq(0),
-            rnd.i.is_nan.eq(0),
+            normalised.sign.eq(sign),
+            normalised.exp.eq(exp),
+            normalised.sig.eq(mag << lz),
+            normalised.sticky.eq(0),
+            normalised.is_zero.eq(mag == 0),
+            normalised.is_inf.eq(0),
+            normalised.is_nan.eq(0),
         ]
-        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency - split, name="retime"))
+        m.d.comb += rnd.i.eq(self.cut(m, normalised, "shifted"))
+        m.d.sync += self.o.eq(self.retime(m, rnd.o))
         return m

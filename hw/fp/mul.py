@@ -1,10 +1,9 @@
 """Floating-point multiplication: the exact product, rounded once into the output format."""
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Signal
 from amaranth.lib.wiring import In, Out
 
 from ..checked import CheckedComponent
-from ..delay import delay
 from ..latency import FP_MUL, Pipelined, check_latency
 from ._check import check_bool, check_float_format
 from .lzc import LeadingZeroCount
@@ -30,9 +29,16 @@ class FPMul(Pipelined, CheckedComponent):
 
     Pipeline: stage 1 unpacks and multiplies the significands (:class:`~hw.fp.sigmul.SigMul`)
     into a register; stage 2 normalises, rounds (:class:`~hw.fp.round.FPRound`) and packs
-    into the output register. Latency :attr:`latency`, 2 cycles by default; with 3 or more a
-    register divides stage 2 between normalisation and rounding, and registers beyond that go
-    at the output. Throughput one product per cycle; ``o`` depends only on ``a`` and ``b``
+    into the output register. Latency :attr:`latency`, 2 cycles by default; each cycle more
+    puts a register at the next of :attr:`CUTS`: between normalisation and rounding
+    (``"normalised"``), inside the rounding after the subnormal shift (``"aligned"``, see
+    :class:`~hw.fp.round.FPRound`), after the leading-zero count of the product
+    (``"counted"``), between the multiplier blocks' partial products and their sum
+    (``"product"``, see :class:`~hw.fp.sigmul.SigMul`), between the unpacked operands and the
+    significand multiplier (``"operands"``, the multiplier blocks' input registers), inside
+    the rounding before the subnormal shift (``"shifting"``); any further ones go at the
+    output. Throughput one product per
+    cycle; ``o`` depends only on ``a`` and ``b``
     from :attr:`latency` cycles before, so the enclosing design may stall the pipeline with
     ``EnableInserter``.
 
@@ -92,6 +98,7 @@ class FPMul(Pipelined, CheckedComponent):
         return self._ftz
 
     LEAST_LATENCY = FP_MUL
+    CUTS = ("normalised", "aligned", "counted", "product", "operands", "shifting")
 
     def elaborate(self, platform):
         m = Module()
@@ -100,55 +107,58 @@ class FPMul(Pipelined, CheckedComponent):
 
         m.submodules.unpack_a = ua = FPUnpack(fi, ftz=self._ftz)
         m.submodules.unpack_b = ub = FPUnpack(fi, ftz=self._ftz)
-        m.submodules.sigmul = sigmul = SigMul(fi.sig_width)
-        m.d.comb += [
-            ua.i.eq(self.a),
-            ub.i.eq(self.b),
-            sigmul.a.eq(ua.o.sig),
-            sigmul.b.eq(ub.o.sig),
-        ]
+        m.submodules.sigmul = sigmul = SigMul(fi.sig_width,
+                                              latency=int("product" in self.cuts))
+        m.d.comb += [ua.i.eq(self.a), ub.i.eq(self.b)]
+        a = self.cut(m, ua.o, "operands")
+        b = self.cut(m, ub.o, "operands")
+        m.d.comb += [sigmul.a.eq(a.sig), sigmul.b.eq(b.sig)]
 
-        # Stage 1: the exact significand product and the operands' classification.
+        # Stage 1: the exact significand product and the operands' classification, which
+        # waits for the product where the multiplier registers its partial products.
         prod = Signal(pw)
         exp_sum = Signal(fi.exp_width + 1)
         sign = Signal()
         is_nan = Signal()
         is_inf = Signal()
         is_zero = Signal()
-        a, b = ua.o, ub.o
+        classes = Cat(a.exp + b.exp, a.sign ^ b.sign,
+                      a.is_nan | b.is_nan | (a.is_inf & b.is_zero) | (a.is_zero & b.is_inf),
+                      a.is_inf | b.is_inf, a.is_zero | b.is_zero)
         m.d.sync += [
             prod.eq(sigmul.o),
-            exp_sum.eq(a.exp + b.exp),
-            sign.eq(a.sign ^ b.sign),
-            is_nan.eq(a.is_nan | b.is_nan | (a.is_inf & b.is_zero) | (a.is_zero & b.is_inf)),
-            is_inf.eq(a.is_inf | b.is_inf),
-            is_zero.eq(a.is_zero | b.is_zero),
+            Cat(exp_sum, sign, is_nan, is_inf, is_zero).eq(self.cut(m, classes, "product")),
         ]
 
         # Stage 2: normalise the product (a subnormal operand leaves leading zeros), round once.
         m.submodules.lzc = lzc = LeadingZeroCount(pw)
         m.d.comb += lzc.i.eq(prod)
+        lz = self.cut(m, lzc.o, "counted")
+        prod = self.cut(m, prod, "counted")
+        exp_sum = self.cut(m, exp_sum, "counted")
+        flags = self.cut(m, Cat(sign, is_zero, is_inf, is_nan), "counted")
+        sign, is_zero, is_inf, is_nan = flags[0], flags[1], flags[2], flags[3]
         # The product of two significands read as 1.f has its binary point below bit pw - 2; the
         # normalised one below bit pw - 1, which is one exponent step up per leading zero less.
         exp_lo = 2 - 2 * fi.bias + fo.bias + 1 - pw
         exp_hi = 2 * fi.exp_max - 2 * fi.bias + fo.bias + 1
         exp = Signal(range(min(exp_lo, -1), exp_hi + 1))
-        m.d.comb += exp.eq(exp_sum - 2 * fi.bias + fo.bias + 1 - lzc.o)
+        m.d.comb += exp.eq(exp_sum - 2 * fi.bias + fo.bias + 1 - lz)
 
-        m.submodules.round = rnd = FPRound(fo, pw, len(exp), ftz=self._ftz)
+        # The rounding's own cuts (FPRound.CUTS, in the same order here) at this depth.
+        rnd = FPRound(fo, pw, len(exp), ftz=self._ftz,
+                      latency=sum(cut in FPRound.CUTS for cut in self.cuts))
+        m.submodules.round = rnd
         normalised = Signal(rnd.i.shape())
         m.d.comb += [
             normalised.sign.eq(sign),
             normalised.exp.eq(exp),
-            normalised.sig.eq(prod << lzc.o),
+            normalised.sig.eq(prod << lz),
             normalised.sticky.eq(0),
             normalised.is_zero.eq(is_zero),
             normalised.is_inf.eq(is_inf),
             normalised.is_nan.eq(is_nan),
         ]
-        # A first register beyond the unit's own splits normalisation from rounding (the
-        # longest path of stage 2); any further ones go at the output, for retiming.
-        split = min(self.extra_latency, 1)
-        m.d.comb += rnd.i.eq(delay(m, normalised, split, name="normalised"))
-        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency - split, name="retime"))
+        m.d.comb += rnd.i.eq(self.cut(m, normalised, "normalised"))
+        m.d.sync += self.o.eq(self.retime(m, rnd.o))
         return m

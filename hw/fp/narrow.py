@@ -4,7 +4,6 @@ from amaranth import Module, Signal
 from amaranth.lib.wiring import In, Out
 
 from ..checked import CheckedComponent
-from ..delay import delay
 from ..latency import FLOAT_NARROW, Pipelined, check_latency
 from ._check import check_bool, check_float_format
 from .lzc import LeadingZeroCount
@@ -25,9 +24,14 @@ class FloatNarrow(Pipelined, CheckedComponent):
     Special cases: a NaN gives the canonical quiet NaN ``out_fmt.qnan`` whatever its payload
     or sign; infinities and zeros keep their sign.
 
-    Unpack, normalise (a subnormal input leaves leading zeros) and round combinationally into
-    an output register: latency :attr:`latency` = 1 cycle, throughput one value per cycle;
-    ``o`` depends only on ``a`` one cycle before.
+    Unpack, normalise (a subnormal input leaves leading zeros) and round. At the least
+    latency, 1, they are one combinational path into the output register; each cycle more
+    puts a register at the next of :attr:`CUTS`: between normalisation and rounding
+    (``"normalised"``), inside the rounding after the subnormal shift (``"aligned"``, see
+    :class:`~hw.fp.round.FPRound`), after the leading-zero count (``"counted"``), inside the
+    rounding before the subnormal shift (``"shifting"``); any further ones go at the output.
+    Throughput one value per cycle; ``o`` depends only on ``a`` from :attr:`latency` cycles
+    before.
 
     Parameters
     ----------
@@ -86,6 +90,7 @@ class FloatNarrow(Pipelined, CheckedComponent):
         return self._ftz
 
     LEAST_LATENCY = FLOAT_NARROW
+    CUTS = ("normalised", "aligned", "counted", "shifting")
 
     def elaborate(self, platform):
         m = Module()
@@ -97,13 +102,12 @@ class FloatNarrow(Pipelined, CheckedComponent):
         a = u.o
 
         # Only a subnormal input has leading zeros (with ftz there are none to count).
-        sig = Signal(p)
         lz = Signal(range(p + 1))
-        if self._ftz:
-            m.d.comb += sig.eq(a.sig)
-        else:
+        if not self._ftz:
             m.submodules.lzc = lzc = LeadingZeroCount(p)
-            m.d.comb += [lzc.i.eq(a.sig), lz.eq(lzc.o), sig.eq(a.sig << lzc.o)]
+            m.d.comb += [lzc.i.eq(a.sig), lz.eq(lzc.o)]
+        a = self.cut(m, a, "counted")
+        lz = self.cut(m, lz, "counted")
 
         # Rebias; the exponent may fall below 1 (a subnormal result) but never overflows the
         # range below, which holds every input exponent from 1 - (p - 1) to exp_max.
@@ -111,16 +115,20 @@ class FloatNarrow(Pipelined, CheckedComponent):
         exp = Signal(range(min(1 - p + offset, -1), fi.exp_max + offset + 2))
         m.d.comb += exp.eq(a.exp + offset - lz)
 
-        m.submodules.round = rnd = FPRound(fo, p, len(exp), ftz=self._ftz)
+        # The rounding's own cuts (FPRound.CUTS, in the same order here) at this depth.
+        rnd = FPRound(fo, p, len(exp), ftz=self._ftz,
+                      latency=sum(cut in FPRound.CUTS for cut in self.cuts))
+        m.submodules.round = rnd
+        normalised = Signal(rnd.i.shape())
         m.d.comb += [
-            rnd.i.sign.eq(a.sign),
-            rnd.i.exp.eq(exp),
-            rnd.i.sig.eq(sig),
-            rnd.i.sticky.eq(0),
-            rnd.i.is_zero.eq(a.is_zero),
-            rnd.i.is_inf.eq(a.is_inf),
-            rnd.i.is_nan.eq(a.is_nan),
+            normalised.sign.eq(a.sign),
+            normalised.exp.eq(exp),
+            normalised.sig.eq(a.sig << lz),
+            normalised.sticky.eq(0),
+            normalised.is_zero.eq(a.is_zero),
+            normalised.is_inf.eq(a.is_inf),
+            normalised.is_nan.eq(a.is_nan),
         ]
-        # Registers beyond the unit's own go at the output (for retiming).
-        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency, name="retime"))
+        m.d.comb += rnd.i.eq(self.cut(m, normalised, "normalised"))
+        m.d.sync += self.o.eq(self.retime(m, rnd.o))
         return m
