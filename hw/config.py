@@ -3,11 +3,12 @@
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import latency as lat
+from .dsp import DSP_CHOICES
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
-           "MAX_DIM", "ALLOWED_ACC", "MAX_KIB", "MAX_LINES"]
+           "MAX_DIM", "ALLOWED_ACC", "MAX_KIB", "MAX_LINES", "DSP_CHOICES", "DEFAULT_DSP_MULS"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -19,6 +20,10 @@ DATAFLOWS = ("os", "ws")
 SUBNORMALS = ("ieee", "ftz")
 #: The accumulator formats each input format may use.
 ALLOWED_ACC = {"int8": ("int32", "fp32"), "bf16": ("fp32",)}
+#: Integer PEs that multiply on a DSP block unless ``Config.dsp_muls`` says otherwise: every
+#: PE of an 8×8 array; a 16×16 engine then needs 64 of the ECP5-85F's 156 MULT18X18D for its
+#: array, leaving room for the post-processing's multipliers.
+DEFAULT_DSP_MULS = 64
 
 
 class ConfigError(ValueError):
@@ -172,6 +177,18 @@ class Config:
     pipeline : Pipeline, dict or None
         Register stages of each arithmetic unit (``None``: the least everywhere); a dict is
         read as ``Pipeline(**dict)``.
+    dsp : str
+        Integer PE multipliers: ``"infer"`` (``a * b``, mapped by synthesis; every tool and
+        simulator takes it) or ``"ecp5"`` (an instantiated ECP5 MULT18X18D whose own
+        registers hold the multiplier's pipeline stages, :mod:`hw.dsp`; with
+        ``pipeline.mul >= 2`` the block is registered on both sides, which is what lets an
+        INT8 array run past 100 MHz on the ECP5; the Verilog then needs the ECP5 cell
+        library). Float PEs take ``"infer"`` only.
+    dsp_muls : int or None
+        Integer PEs whose multiplier is a DSP block (``dsp``), counted in row-major order;
+        the others build theirs from LUTs and carry chains (:mod:`hw.booth`, about 60 LUT4
+        and 22 CCU2C each on the ECP5, same latency). ``None``: ``min(rows·cols,
+        DEFAULT_DSP_MULS)``. Float PEs put every multiplier on DSP blocks.
 
     Raises
     ------
@@ -187,6 +204,8 @@ class Config:
     spad_kib: int = field(default=None)
     acc_kib: int = field(default=None)
     pipeline: Pipeline = field(default=None)
+    dsp: str = "infer"
+    dsp_muls: int = field(default=None)
 
     def __post_init__(self):
         _check_dim("rows", self.rows)
@@ -216,6 +235,28 @@ class Config:
         elif not isinstance(pipeline, Pipeline):
             raise ConfigError("pipeline", pipeline, "a Pipeline, a dict or None")
         object.__setattr__(self, "pipeline", pipeline.resolved(self.in_fmt, self.acc_fmt))
+        self._check_dsp()
+
+    def _check_dsp(self):
+        _check_choice("dsp", self.dsp, DSP_CHOICES)
+        pes = self.rows * self.cols
+        if self.in_format.kind != "int":
+            if self.dsp != "infer":
+                raise ConfigError("dsp", self.dsp, "'infer'", when={"in_fmt": self.in_fmt})
+            if self.dsp_muls not in (None, pes):
+                raise ConfigError("dsp_muls", self.dsp_muls, f"None or {pes}",
+                                  when={"in_fmt": self.in_fmt})
+            object.__setattr__(self, "dsp_muls", pes)
+            return
+        if self.dsp_muls is None:
+            object.__setattr__(self, "dsp_muls", min(pes, DEFAULT_DSP_MULS))
+        value = self.dsp_muls
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= pes:
+            raise ConfigError("dsp_muls", value, f"an integer from 0 to {pes} (rows × cols)")
+
+    def logic_mul(self, row, col):
+        """Whether PE ``(row, col)`` builds its multiplier from logic (``dsp_muls``)."""
+        return row * self.cols + col >= self.dsp_muls
 
     def _check_sizes(self):
         line_bytes = max(self.rows, self.cols) * self.in_format.width // 8
@@ -283,6 +324,11 @@ class Config:
         name = f"{self.dataflow}_{self.rows}x{self.cols}_{self.in_fmt}_{self.acc_fmt}"
         if self.is_float and self.ftz:
             name += "_ftz"
+        if self.dsp != "infer":
+            name += f"_{self.dsp}"
+        if self.in_format.kind == "int" and \
+                self.dsp_muls != min(self.rows * self.cols, DEFAULT_DSP_MULS):
+            name += f"_dsp{self.dsp_muls}"
         return name + self.pipeline.suffix(("mul", "add"), self.in_fmt, self.acc_fmt)
 
     @property

@@ -34,7 +34,8 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                   "acc_kib": 64,
                                   "pipeline": {"mul": 1, "add": 1, "post_convert": 1,
                                                "post_mul": 2, "post_round": 1,
-                                               "post_narrow": 1}}
+                                               "post_narrow": 1},
+                                  "dsp": "infer", "dsp_muls": 15}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
     assert ports["o__payload"]["width"] == 5 * 32
@@ -218,3 +219,18 @@ def test_yosys_reads_cleanly(cfg, kind, lint_dir, require_tool):
                        capture_output=True, text=True, cwd=path.parent,
                        env={**os.environ, "TMPDIR": str(path.parent)})
     assert r.returncode == 0, r.stderr + log.read_text()
+
+
+def test_dsp_options_write_the_block_and_a_logic_pe(tmp_path):
+    # --dsp ecp5 instantiates the registered MULT18X18D in the DSP PE's module; PEs past
+    # --dsp-muls are instances of a second module whose multiplier is logic.
+    assert main(["--rows", "2", "--cols", "3", "--array", "--dsp", "ecp5", "--dsp-muls", "4",
+                 "--pipeline", "mul=2", "--out", str(tmp_path)]) == 0
+    name = "systolic_os_2x3_int8_int32_ecp5_dsp4_mul2"
+    text = (tmp_path / f"{name}.v").read_text()
+    assert f"module {name}_pe(" in text and f"module {name}_pe_logic(" in text
+    assert text.count("MULT18X18D #(") == 1
+    assert text.count(f"  {name}_pe inst (") == 4
+    assert text.count(f"  {name}_pe_logic inst (") == 2
+    manifest = json.loads((tmp_path / f"{name}.json").read_text())
+    assert (manifest["config"]["dsp"], manifest["config"]["dsp_muls"]) == ("ecp5", 4)

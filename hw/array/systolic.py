@@ -44,10 +44,16 @@ from .blackbox import BlackBox
 from .pe import OSPE, WSPE
 
 __all__ = ["SystolicArray", "array_signature", "operand_layout", "result_layout",
-           "RESULT_FIFO_DEPTH"]
+           "pe_module_name", "RESULT_FIFO_DEPTH"]
 
 #: Depth of the result FIFO between the grid and the ``o`` stream.
 RESULT_FIFO_DEPTH = 4
+
+
+def pe_module_name(pe_module, logic_mul):
+    """The Verilog module of a black-box PE: ``pe_module``, or ``<pe_module>_logic`` for PEs
+    whose multiplier is built from logic (``Config.dsp_muls``)."""
+    return f"{pe_module}_logic" if logic_mul else pe_module
 
 
 def operand_layout(cfg):
@@ -98,10 +104,13 @@ class _Grid(wiring.Component):
         for r in range(cfg.rows):
             pes.append([])
             for c in range(cfg.cols):
+                logic = cfg.logic_mul(r, c)
                 if self._pe_module is None:
-                    pe = self._pe_class(cfg)
+                    pe = self._pe_class(cfg, logic_mul=logic)
                 else:
-                    pe = BlackBox(self._pe_class.members(cfg), self._pe_module)
+                    pe = BlackBox(self._pe_class.members(cfg),
+                                  pe_module_name(self._pe_module, logic))
+                if "en" in pe.signature.members:
                     m.d.comb += pe.en.eq(self.en)
                 m.submodules[f"pe_{r}_{c}"] = pe
                 pes[-1].append(pe)
@@ -245,7 +254,8 @@ class SystolicArray(CheckedComponent):
     @property
     def pe_module(self):
         """``None``: PEs are elaborated in place. A name: PEs are instances of that Verilog
-        module, which the exporter writes once (see :mod:`hw.array.blackbox`)."""
+        module, which the exporter writes once (see :mod:`hw.array.blackbox`), and of
+        :func:`pe_module_name`'s ``<name>_logic`` for PEs with a logic multiplier."""
         return self._pe_module
 
     def __getattr__(self, name):
