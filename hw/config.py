@@ -93,6 +93,11 @@ class Pipeline:
         Post-processing's fp32 → int8 conversion, least 1.
     post_narrow : int
         Post-processing's fp32 → bf16 rounding, least 1.
+    enable : int
+        The array's stall enable: register stages (a tree of register copies) from the
+        decision to the grid's registers, least 0 (one combinational net to every register
+        of the grid); 2 or 3 take that fan-out off the longest path of a fast array. Adds as
+        many cycles to the array's latency.
     """
     mul: int = None
     add: int = None
@@ -100,6 +105,7 @@ class Pipeline:
     post_mul: int = lat.FP_MUL
     post_round: int = lat.FLOAT_TO_INT
     post_narrow: int = lat.FLOAT_NARROW
+    enable: int = 0
 
     def least(self, in_fmt, acc_fmt):
         """The least latency of each field for these formats (names of ``INPUT_FORMATS`` and
@@ -112,7 +118,7 @@ class Pipeline:
             mul = lat.FP_MUL
         return {"mul": mul, "add": lat.INT_ADD if int_acc else lat.FP_ADD,
                 "post_convert": lat.INT_TO_FLOAT, "post_mul": lat.FP_MUL,
-                "post_round": lat.FLOAT_TO_INT, "post_narrow": lat.FLOAT_NARROW}
+                "post_round": lat.FLOAT_TO_INT, "post_narrow": lat.FLOAT_NARROW, "enable": 0}
 
     def resolved(self, in_fmt, acc_fmt):
         """This pipeline with ``None`` fields filled in and every field checked.
@@ -329,7 +335,7 @@ class Config:
         if self.in_format.kind == "int" and \
                 self.dsp_muls != min(self.rows * self.cols, DEFAULT_DSP_MULS):
             name += f"_dsp{self.dsp_muls}"
-        return name + self.pipeline.suffix(("mul", "add"), self.in_fmt, self.acc_fmt)
+        return name + self.pipeline.suffix(("mul", "add", "enable"), self.in_fmt, self.acc_fmt)
 
     @property
     def engine_name(self):

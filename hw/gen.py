@@ -15,7 +15,7 @@ from amaranth.back import verilog
 from .array import SystolicArray
 from .array.blackbox import Gated
 from .array.pe import OSPE, WSPE
-from .array.systolic import pe_module_name
+from .array.systolic import EnableCopy, enable_module_name, pe_module_name
 from .config import (
     DATAFLOWS,
     DEFAULT_DSP_MULS,
@@ -49,7 +49,8 @@ def module_name(cfg, kind="engine"):
 def _with_pe(cfg, name, make_top):
     """Verilog of ``make_top(pe_module)`` as module ``name``, with the PE written once as
     ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`); PEs
-    with a logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``."""
+    with a logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, and the stall
+    enable's register copies ``<name>_pe_enable``."""
     pe_name = f"{name}_pe"
     pe_class = OSPE if cfg.dataflow == "os" else WSPE
     kinds = sorted({cfg.logic_mul(r, c) for r in range(cfg.rows) for c in range(cfg.cols)})
@@ -57,6 +58,9 @@ def _with_pe(cfg, name, make_top):
                                 name=pe_module_name(pe_name, logic), emit_src=False,
                                 platform=VERILOG_EXPORT)
                 for logic in kinds]
+    if cfg.pipeline.enable >= 2:
+        pe_texts.append(verilog.convert(EnableCopy(), name=enable_module_name(pe_name),
+                                        emit_src=False))
     top_text = verilog.convert(make_top(pe_name), name=name, emit_src=False,
                                platform=VERILOG_EXPORT)
     return "\n".join([top_text, *pe_texts])
@@ -124,8 +128,8 @@ def add_config_options(parser):
     p.add_argument("--pipeline", default=None, metavar="NAME=N,...",
                    help="register stages of arithmetic units (default: the least each needs): "
                         "mul and add (the PE's multiplier and accumulator adder), post_convert, "
-                        "post_mul, post_round, post_narrow (post-processing), e.g. "
-                        "--pipeline post_mul=3,add=4")
+                        "post_mul, post_round, post_narrow (post-processing), enable (the "
+                        "array's stall enable, default 0), e.g. --pipeline post_mul=3,add=4")
     p.add_argument("--dsp", default="infer", metavar="KIND",
                    help="integer PE multipliers: infer (a * b, mapped by synthesis) or ecp5 "
                         "(an instantiated MULT18X18D holding the multiplier's registers; "

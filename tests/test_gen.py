@@ -34,7 +34,7 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                   "acc_kib": 64,
                                   "pipeline": {"mul": 1, "add": 1, "post_convert": 1,
                                                "post_mul": 2, "post_round": 1,
-                                               "post_narrow": 1},
+                                               "post_narrow": 1, "enable": 0},
                                   "dsp": "infer", "dsp_muls": 15}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
@@ -234,3 +234,17 @@ def test_dsp_options_write_the_block_and_a_logic_pe(tmp_path):
     assert text.count(f"  {name}_pe_logic inst (") == 2
     manifest = json.loads((tmp_path / f"{name}.json").read_text())
     assert (manifest["config"]["dsp"], manifest["config"]["dsp_muls"]) == ("ecp5", 4)
+
+
+def test_enable_tree_copies_are_kept_apart(tmp_path):
+    # --pipeline enable=3: a root register, then two levels of copies (2 and 6 for a 3×2
+    # array's 3 + 2 + 1 leaves), each an instance synthesis may not merge.
+    assert main(["--rows", "3", "--cols", "2", "--array", "--pipeline", "enable=3",
+                 "--out", str(tmp_path)]) == 0
+    name = "systolic_os_3x2_int8_int32_enable3"
+    text = (tmp_path / f"{name}.v").read_text()
+    assert f"module {name}_pe_enable(" in text
+    assert text.count(f"  {name}_pe_enable ") == 8
+    assert text.count("(* keep_hierarchy = 32'd1 *)") == 8
+    manifest = json.loads((tmp_path / f"{name}.json").read_text())
+    assert manifest["timing"]["enable_delay"] == 3

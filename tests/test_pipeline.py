@@ -153,6 +153,11 @@ DEEP = [
     ("ws", "int8", "int32", {"mul": 3, "add": 2}, {"dsp": "ecp5", "dsp_muls": 2}),
     ("os", "int8", "fp32", {"mul": 3}, {"dsp": "ecp5", "dsp_muls": 3}),
     ("ws", "int8", "int32", {}, {"dsp_muls": 0}),
+    # The stall enable through a register tree, the beat delayed beside it.
+    ("os", "int8", "int32", {"mul": 2, "enable": 3}, {"dsp": "ecp5"}),
+    ("ws", "int8", "int32", {"enable": 1}, {}),
+    ("os", "bf16", "fp32", {"enable": 2}, {}),
+    ("ws", "bf16", "fp32", {"add": 4, "enable": 3}, {}),
 ]
 
 
@@ -175,7 +180,8 @@ def test_deeper_array_is_bit_exact_and_on_schedule(dataflow, in_fmt, acc_fmt, de
     ("os", "int8", "int32", {"add": 2, "post_convert": 2, "post_mul": 3, "post_round": 2}, {}),
     ("ws", "bf16", "fp32", {"mul": 3, "add": 4, "post_mul": 4, "post_narrow": 2}, {}),
     ("os", "bf16", "fp32", {"add": 4, "post_narrow": 6}, {}),
-    ("os", "int8", "int32", {"mul": 2}, {"dsp": "ecp5", "dsp_muls": 3}),
+    ("os", "int8", "int32", {"mul": 2, "enable": 2}, {"dsp": "ecp5", "dsp_muls": 3}),
+    ("ws", "int8", "int32", {"enable": 3}, {}),
 ])
 def test_deeper_engine_is_bit_exact(dataflow, in_fmt, acc_fmt, depths, dsp):
     cfg = Config(rows=3, cols=2, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow,
