@@ -51,10 +51,13 @@ def test_fp_mul_deeper(latency):
     assert seen == [0x40C00000 if k == latency else 0 for k in range(latency + 2)]
 
 
-def test_fp_add_deeper():
-    rng = np.random.default_rng(1)
+@pytest.mark.parametrize("latency", [4, 5, 6, 7])
+def test_fp_add_deeper(latency):
+    # 4 to 6 cut normalisation from rounding, ordering from alignment, the addition from the
+    # leading-zero count; 7 adds a register at the output.
+    rng = np.random.default_rng(latency)
     a, b = _fp32_bits(rng, 3000), _fp32_bits(rng, 3000)
-    dut = FPAdd(FP32, latency=5)
+    dut = FPAdd(FP32, latency=latency)
     got = rtl_pipeline(dut, {"a": a, "b": b})
     want = ref_add(from_bits(a, FP32), from_bits(b, FP32), FP32)
     assert same_bits(from_bits(got, FP32), want, FP32).all()

@@ -68,6 +68,11 @@ class FPRound(CheckedComponent):
         can emit.
     ftz : bool
         Flush subnormal results to zero of the same sign.
+    denormalize : bool
+        Shift a result below the normal range right into the subnormal position (the
+        default). ``False`` when the producer never passes an exponent below 1 and delivers
+        a subnormal result already denormalised at exponent 1 (top bit of ``sig`` clear), as
+        an adder that limits its normalisation shift does: that drops the shifter.
 
     Members
     -------
@@ -84,17 +89,19 @@ class FPRound(CheckedComponent):
     """
 
     @staticmethod
-    def check(fmt, sig_width, exp_width, ftz):
+    def check(fmt, sig_width, exp_width, ftz, denormalize):
         check_float_format("fmt", fmt)
         check_width("sig_width", sig_width, 1)
         check_width("exp_width", exp_width, 2)
         check_bool("ftz", ftz)
+        check_bool("denormalize", denormalize)
 
-    def __init__(self, fmt, sig_width, exp_width, *, ftz=False):
+    def __init__(self, fmt, sig_width, exp_width, *, ftz=False, denormalize=True):
         self._fmt = fmt
         self._sig_width = sig_width
         self._exp_width = exp_width
         self._ftz = ftz
+        self._denormalize = denormalize
         super().__init__({
             "i": In(round_input_layout(sig_width, exp_width)),
             "o": Out(fmt.width),
@@ -129,8 +136,8 @@ class FPRound(CheckedComponent):
 
         # A result whose exponent is below 1 is subnormal: shift it right to exponent 1. Any
         # shift beyond p + 1 leaves every bit below the round bit, where it only sets sticky.
-        tiny = i.exp < 1
-        max_shift = p + 1
+        tiny = (i.exp < 1) if self._denormalize else Const(0)
+        max_shift = p + 1 if self._denormalize else 0
         shift = Signal(range(max_shift + 1))
         with m.If(tiny):
             with m.If(i.exp < 1 - max_shift):
