@@ -135,9 +135,10 @@ class IntAdd(Pipelined, CheckedComponent):
     width : int
         Operand and result width.
     latency : int
-        Register stages, 1 (the default: the sum is registered) to 16; registers beyond the
-        first go at the output. An output-stationary PE keeps one accumulator context per
-        stage.
+        Register stages, 1 (the default: the sum is registered) to 16. A second stage
+        registers the operands, which takes an output-stationary PE's restart multiplexer
+        (``first ? 0 : o``) out of the carry chain's cycle; stages beyond those go at the
+        output. An output-stationary PE keeps one accumulator context per stage.
 
     Throughput one sum per cycle.
     """
@@ -160,7 +161,10 @@ class IntAdd(Pipelined, CheckedComponent):
 
     def elaborate(self, platform):
         m = Module()
+        split = min(self.extra_latency, 1)
+        a = delay(m, self.a, split, name="a_reg")
+        b = delay(m, self.b, split, name="b_reg")
         total = Signal(signed(self._width))
-        m.d.comb += total.eq(self.a + self.b)  # truncation here is the wrap-around
-        m.d.sync += self.o.eq(delay(m, total, self.extra_latency, name="retime"))
+        m.d.comb += total.eq(a + b)  # truncation here is the wrap-around
+        m.d.sync += self.o.eq(delay(m, total, self.extra_latency - split, name="retime"))
         return m
