@@ -40,23 +40,30 @@ class IntMulToFloat(Pipelined, CheckedComponent):
     latency : int
         Register stages: the multiplier's 1 plus the converter's, 2 (the default) to 16;
         registers beyond those two go to the converter.
+    dsp, logic :
+        The integer multiplier's (:class:`~hw.intarith.IntMul`); ``dsp="ecp5"`` adds the
+        clock-enable input ``en``.
     """
 
     LEAST_LATENCY = INT_MUL + INT_TO_FLOAT
 
     @classmethod
-    def check(cls, in_fmt, acc_fmt, latency):
+    def check(cls, in_fmt, acc_fmt, latency, dsp, logic):
         check_latency(latency, cls.LEAST_LATENCY)
 
-    def __init__(self, in_fmt, acc_fmt, *, latency=INT_MUL + INT_TO_FLOAT):
+    def __init__(self, in_fmt, acc_fmt, *, latency=INT_MUL + INT_TO_FLOAT, dsp="infer",
+                 logic=False):
         self._latency = latency
-        self._mul = IntMul(in_fmt.width, 2 * in_fmt.width)
+        self._mul = IntMul(in_fmt.width, 2 * in_fmt.width, dsp=dsp, logic=logic)
         self._cvt = IntToFloat(2 * in_fmt.width, acc_fmt, latency=latency - INT_MUL)
-        super().__init__({
+        members = {
             "a": In(signed(in_fmt.width)),
             "b": In(signed(in_fmt.width)),
             "o": Out(unsigned(acc_fmt.width)),
-        })
+        }
+        if "en" in self._mul.signature.members:
+            members["en"] = In(1, init=1)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -66,20 +73,24 @@ class IntMulToFloat(Pipelined, CheckedComponent):
             self._mul.a.eq(self.a),
             self._mul.b.eq(self.b),
             self._cvt.a.eq(self._mul.o),
+            *([self._mul.en.eq(self.en)] if "en" in self.signature.members else []),
             self.o.eq(self._cvt.o),
         ]
         return m
 
 
-def make_multiplier(cfg):
+def make_multiplier(cfg, *, logic=False):
     """The PE multiplier for ``cfg``: operand lanes in, an accumulator-format product out,
-    ``cfg.pipeline.mul`` stages deep."""
+    ``cfg.pipeline.mul`` stages deep; an integer one built from logic if ``logic``
+    (``cfg.logic_mul``), else as ``cfg.dsp`` says. With ``cfg.dsp == "ecp5"`` it has the
+    clock-enable input ``en``."""
     in_fmt, acc_fmt = cfg.in_format, cfg.acc_format
     latency = cfg.pipeline.mul
     if in_fmt.kind == "int":
         if acc_fmt.kind == "int":
-            return IntMul(in_fmt.width, acc_fmt.width, latency=latency)
-        return IntMulToFloat(in_fmt, acc_fmt, latency=latency)
+            return IntMul(in_fmt.width, acc_fmt.width, latency=latency, dsp=cfg.dsp,
+                          logic=logic)
+        return IntMulToFloat(in_fmt, acc_fmt, latency=latency, dsp=cfg.dsp, logic=logic)
     return FPMul(in_fmt, acc_fmt, ftz=cfg.ftz, latency=latency)
 
 

@@ -3,11 +3,13 @@
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import latency as lat
+from .dsp import DSP_CHOICES
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
-           "MAX_DIM", "ALLOWED_ACC", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS"]
+           "MAX_DIM", "ALLOWED_ACC", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS", "DSP_CHOICES",
+           "DEFAULT_DSP_MULS"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -23,6 +25,10 @@ ALLOWED_ACC = {"int8": ("int32", "fp32"), "bf16": ("fp32",)}
 #: its ``CUTS`` (:class:`~hw.fp.int2float.IntToFloat`, :class:`~hw.fp.mul.FPMul`,
 #: :class:`~hw.fp.float2int.FloatToInt`, :class:`~hw.fp.narrow.FloatNarrow`).
 POST_DEFAULTS = {"post_convert": 4, "post_mul": 8, "post_round": 3, "post_narrow": 5}
+#: Integer PEs that multiply on a DSP block unless ``Config.dsp_muls`` says otherwise: every
+#: PE of an 8×8 array; a 16×16 engine then needs 64 of the ECP5-85F's 156 MULT18X18D for its
+#: array, leaving room for the post-processing's multipliers.
+DEFAULT_DSP_MULS = 64
 
 
 class ConfigError(ValueError):
@@ -98,6 +104,11 @@ class Pipeline:
         Post-processing's fp32 → int8 conversion, least 1, default 3.
     post_narrow : int
         Post-processing's fp32 → bf16 rounding, least 1, default 5.
+    enable : int
+        The array's stall enable: register stages (a tree of register copies) from the
+        decision to the grid's registers, least 0 (one combinational net to every register
+        of the grid); 2 or 3 take that fan-out off the longest path of a fast array. Adds as
+        many cycles to the array's latency.
     """
     mul: int = None
     add: int = None
@@ -105,6 +116,7 @@ class Pipeline:
     post_mul: int = POST_DEFAULTS["post_mul"]
     post_round: int = POST_DEFAULTS["post_round"]
     post_narrow: int = POST_DEFAULTS["post_narrow"]
+    enable: int = 0
 
     def least(self, in_fmt, acc_fmt):
         """The least latency of each field for these formats (names of ``INPUT_FORMATS`` and
@@ -117,7 +129,7 @@ class Pipeline:
             mul = lat.FP_MUL
         return {"mul": mul, "add": lat.INT_ADD if int_acc else lat.FP_ADD,
                 "post_convert": lat.INT_TO_FLOAT, "post_mul": lat.FP_MUL,
-                "post_round": lat.FLOAT_TO_INT, "post_narrow": lat.FLOAT_NARROW}
+                "post_round": lat.FLOAT_TO_INT, "post_narrow": lat.FLOAT_NARROW, "enable": 0}
 
     def resolved(self, in_fmt, acc_fmt):
         """This pipeline with ``None`` fields filled in and every field checked.
@@ -182,6 +194,18 @@ class Config:
     pipeline : Pipeline, dict or None
         Register stages of each arithmetic unit (``None``: :class:`Pipeline`'s defaults); a
         dict is read as ``Pipeline(**dict)``.
+    dsp : str
+        Integer PE multipliers: ``"infer"`` (``a * b``, mapped by synthesis; every tool and
+        simulator takes it) or ``"ecp5"`` (an instantiated ECP5 MULT18X18D whose own
+        registers hold the multiplier's pipeline stages, :mod:`hw.dsp`; with
+        ``pipeline.mul >= 2`` the block is registered on both sides, which is what lets an
+        INT8 array run past 100 MHz on the ECP5; the Verilog then needs the ECP5 cell
+        library). Float PEs take ``"infer"`` only.
+    dsp_muls : int or None
+        Integer PEs whose multiplier is a DSP block (``dsp``), counted in row-major order;
+        the others build theirs from LUTs and carry chains (:mod:`hw.booth`, about 60 LUT4
+        and 22 CCU2C each on the ECP5, same latency). ``None``: ``min(rows·cols,
+        DEFAULT_DSP_MULS)``. Float PEs put every multiplier on DSP blocks.
 
     Raises
     ------
@@ -197,6 +221,8 @@ class Config:
     spad_kib: int = field(default=None)
     acc_kib: int = field(default=None)
     pipeline: Pipeline = field(default=None)
+    dsp: str = "infer"
+    dsp_muls: int = field(default=None)
 
     def __post_init__(self):
         _check_dim("rows", self.rows)
@@ -226,6 +252,28 @@ class Config:
         elif not isinstance(pipeline, Pipeline):
             raise ConfigError("pipeline", pipeline, "a Pipeline, a dict or None")
         object.__setattr__(self, "pipeline", pipeline.resolved(self.in_fmt, self.acc_fmt))
+        self._check_dsp()
+
+    def _check_dsp(self):
+        _check_choice("dsp", self.dsp, DSP_CHOICES)
+        pes = self.rows * self.cols
+        if self.in_format.kind != "int":
+            if self.dsp != "infer":
+                raise ConfigError("dsp", self.dsp, "'infer'", when={"in_fmt": self.in_fmt})
+            if self.dsp_muls not in (None, pes):
+                raise ConfigError("dsp_muls", self.dsp_muls, f"None or {pes}",
+                                  when={"in_fmt": self.in_fmt})
+            object.__setattr__(self, "dsp_muls", pes)
+            return
+        if self.dsp_muls is None:
+            object.__setattr__(self, "dsp_muls", min(pes, DEFAULT_DSP_MULS))
+        value = self.dsp_muls
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= pes:
+            raise ConfigError("dsp_muls", value, f"an integer from 0 to {pes} (rows × cols)")
+
+    def logic_mul(self, row, col):
+        """Whether PE ``(row, col)`` builds its multiplier from logic (``dsp_muls``)."""
+        return row * self.cols + col >= self.dsp_muls
 
     def _check_sizes(self):
         line_bytes = max(self.rows, self.cols) * self.in_format.width // 8
@@ -293,7 +341,12 @@ class Config:
         name = f"{self.dataflow}_{self.rows}x{self.cols}_{self.in_fmt}_{self.acc_fmt}"
         if self.is_float and self.ftz:
             name += "_ftz"
-        return name + self.pipeline.suffix(("mul", "add"), self.in_fmt, self.acc_fmt)
+        if self.dsp != "infer":
+            name += f"_{self.dsp}"
+        if self.in_format.kind == "int" and \
+                self.dsp_muls != min(self.rows * self.cols, DEFAULT_DSP_MULS):
+            name += f"_dsp{self.dsp_muls}"
+        return name + self.pipeline.suffix(("mul", "add", "enable"), self.in_fmt, self.acc_fmt)
 
     @property
     def engine_name(self):

@@ -15,7 +15,18 @@ from amaranth.back import verilog
 from .array import SystolicArray
 from .array.blackbox import Gated
 from .array.pe import OSPE, WSPE
-from .config import DATAFLOWS, MAX_DIM, SUBNORMALS, Config, ConfigError, Pipeline
+from .array.systolic import EnableCopy, enable_module_name, pe_module_name
+from .config import (
+    DATAFLOWS,
+    DEFAULT_DSP_MULS,
+    DSP_CHOICES,
+    MAX_DIM,
+    SUBNORMALS,
+    Config,
+    ConfigError,
+    Pipeline,
+)
+from .dsp import VERILOG_EXPORT
 from .engine import AxiEngine
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .manifest import array_manifest, dumps, engine_manifest
@@ -37,12 +48,22 @@ def module_name(cfg, kind="engine"):
 
 def _with_pe(cfg, name, make_top):
     """Verilog of ``make_top(pe_module)`` as module ``name``, with the PE written once as
-    ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`)."""
+    ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`); PEs
+    with a logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, and the stall
+    enable's register copies ``<name>_pe_enable``."""
     pe_name = f"{name}_pe"
     pe_class = OSPE if cfg.dataflow == "os" else WSPE
-    pe_text = verilog.convert(Gated(pe_class(cfg)), name=pe_name, emit_src=False)
-    top_text = verilog.convert(make_top(pe_name), name=name, emit_src=False)
-    return top_text + "\n" + pe_text
+    kinds = sorted({cfg.logic_mul(r, c) for r in range(cfg.rows) for c in range(cfg.cols)})
+    pe_texts = [verilog.convert(Gated(pe_class(cfg, logic_mul=logic)),
+                                name=pe_module_name(pe_name, logic), emit_src=False,
+                                platform=VERILOG_EXPORT)
+                for logic in kinds]
+    if cfg.pipeline.enable >= 2:
+        pe_texts.append(verilog.convert(EnableCopy(), name=enable_module_name(pe_name),
+                                        emit_src=False))
+    top_text = verilog.convert(make_top(pe_name), name=name, emit_src=False,
+                               platform=VERILOG_EXPORT)
+    return "\n".join([top_text, *pe_texts])
 
 
 def verilog_text(cfg, kind="engine"):
@@ -107,8 +128,16 @@ def add_config_options(parser):
     p.add_argument("--pipeline", default=None, metavar="NAME=N,...",
                    help="register stages of arithmetic units (default: the least each needs): "
                         "mul and add (the PE's multiplier and accumulator adder), post_convert, "
-                        "post_mul, post_round, post_narrow (post-processing), e.g. "
-                        "--pipeline post_mul=3,add=4")
+                        "post_mul, post_round, post_narrow (post-processing), enable (the "
+                        "array's stall enable, default 0), e.g. --pipeline post_mul=3,add=4")
+    p.add_argument("--dsp", default="infer", metavar="KIND",
+                   help="integer PE multipliers: infer (a * b, mapped by synthesis) or ecp5 "
+                        "(an instantiated MULT18X18D holding the multiplier's registers; "
+                        "with --pipeline mul=2 registered on both sides); one of "
+                        f"{', '.join(DSP_CHOICES)} (default infer)")
+    p.add_argument("--dsp-muls", type=int, default=None, metavar="N",
+                   help="integer PEs (row-major) whose multiplier is a DSP block; the others "
+                        f"build it from logic (default: rows*cols, at most {DEFAULT_DSP_MULS})")
     p.add_argument("--array", action="store_true",
                    help="the bare systolic array (stream ports, no buffers or controller) "
                         "instead of the engine")
@@ -156,7 +185,8 @@ def config_from_args(parser, args):
         cfg = Config(rows=args.rows, cols=args.cols, in_fmt=args.in_fmt, acc_fmt=args.acc_fmt,
                      dataflow=args.dataflow, subnormals=args.subnormals,
                      spad_kib=args.spad_kib, acc_kib=args.acc_kib,
-                     pipeline=_pipeline(parser, args.pipeline))
+                     pipeline=_pipeline(parser, args.pipeline), dsp=args.dsp,
+                     dsp_muls=args.dsp_muls)
     except ConfigError as e:
         parser.error(e.message(option_name))
     return cfg, "array" if args.array else "engine"

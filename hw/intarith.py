@@ -3,8 +3,10 @@
 from amaranth import Module, Signal, signed
 from amaranth.lib.wiring import In, Out
 
+from .booth import booth_product
 from .checked import CheckedComponent
 from .delay import delay
+from .dsp import DSP_CHOICES, ECP5_MULT_WIDTH, VERILOG_EXPORT, ecp5_multiplier, ecp5_registers
 from .latency import INT_ADD, INT_MUL, Pipelined, check_latency
 
 __all__ = ["IntMul", "IntAdd"]
@@ -25,9 +27,26 @@ class IntMul(Pipelined, CheckedComponent):
     out_width : int
         Output width, at least ``2 * width``; the product is sign-extended to it.
     latency : int
-        Register stages, 1 (the default: the product is registered) to 16; registers beyond
-        the first go at the output, where a retiming flow (or a DSP block's pipeline
-        registers) takes them.
+        Register stages, 1 (the default: the product is registered) to 16. A second stage
+        registers the operands, where a DSP block's input registers sit; stages beyond those
+        go at the output.
+    dsp : str
+        ``"infer"`` (the default): ``a * b``, which synthesis maps as it likes. ``"ecp5"``: an
+        ECP5 MULT18X18D with the stages as its own registers (:mod:`hw.dsp`; ``width`` at
+        most 18), which adds the clock-enable input ``en``.
+    logic : bool
+        Build the product from LUTs and carry chains (:func:`hw.booth.booth_product`)
+        instead, for arrays with more PEs than the FPGA has DSP blocks; ``dsp`` is then
+        unused. Same registers, same latency.
+
+    Members
+    -------
+    a, b : In(signed(width))
+    o : Out(signed(out_width))
+        ``a * b`` from ``latency`` cycles before.
+    en : In(1, init=1)
+        Only with ``dsp="ecp5"``: the registers advance while it is high (the block's
+        clock enable; the grid drives it with its stall enable).
 
     Throughput one product per cycle.
     """
@@ -35,24 +54,76 @@ class IntMul(Pipelined, CheckedComponent):
     LEAST_LATENCY = INT_MUL
 
     @classmethod
-    def check(cls, width, out_width, latency):
+    def check(cls, width, out_width, latency, dsp, logic):
         _check_width("width", width, 1, 64)
         _check_width("out_width", out_width, 2 * width, 128)
         check_latency(latency, cls.LEAST_LATENCY)
+        if dsp not in DSP_CHOICES:
+            raise ValueError(f"dsp must be one of {', '.join(map(repr, DSP_CHOICES))}, "
+                             f"not {dsp!r}")
+        if dsp == "ecp5" and not logic:
+            _check_width("width", width, 1, ECP5_MULT_WIDTH)
+        if not isinstance(logic, bool):
+            raise TypeError(f"logic must be a bool, not {logic!r}")
 
-    def __init__(self, width=8, out_width=16, *, latency=INT_MUL):
+    def __init__(self, width=8, out_width=16, *, latency=INT_MUL, dsp="infer", logic=False):
         self._width = width
         self._out_width = out_width
         self._latency = latency
-        super().__init__({
+        self._dsp = "infer" if logic else dsp
+        self._logic = logic
+        members = {
             "a": In(signed(width)),
             "b": In(signed(width)),
             "o": Out(signed(out_width)),
-        })
+        }
+        if self._dsp == "ecp5":
+            members["en"] = In(1, init=1)
+        super().__init__(members)
+
+    @property
+    def dsp(self):
+        return self._dsp
+
+    @property
+    def logic(self):
+        return self._logic
 
     def elaborate(self, platform):
         m = Module()
-        m.d.sync += self.o.eq(delay(m, self.a * self.b, self.extra_latency, name="retime"))
+        if self._dsp == "ecp5":
+            return self._elaborate_ecp5(m, platform)
+        split = min(self.extra_latency, 1)
+        a = delay(m, self.a, split, name="a_reg")
+        b = delay(m, self.b, split, name="b_reg")
+        product = booth_product(m, a, b) if self._logic else a * b
+        m.d.sync += self.o.eq(delay(m, product, self.extra_latency - split, name="retime"))
+        return m
+
+    def _elaborate_ecp5(self, m, platform):
+        (reg_in, reg_pipe, _), fabric = ecp5_registers(self._latency)
+
+        def stage(value, name):
+            reg = Signal.like(value, name=name)
+            with m.If(self.en):
+                m.d.sync += reg.eq(value)
+            return reg
+
+        if platform is VERILOG_EXPORT:
+            product = Signal(signed(self._out_width), name="product")
+            ecp5_multiplier(m, self.a, self.b, product, self.en, self._latency)
+        else:
+            # The block's registers, as the Amaranth simulator can run them.
+            a = stage(self.a, "a_reg") if reg_in else self.a
+            b = stage(self.b, "b_reg") if reg_in else self.b
+            product = Signal(signed(self._out_width), name="product")
+            m.d.comb += product.eq(a * b)
+            if reg_pipe:
+                product = stage(product, "pipe_reg")
+            product = stage(product, "out_reg")
+        for n in range(fabric):
+            product = stage(product, f"retime_{n}")
+        m.d.comb += self.o.eq(product)
         return m
 
 
@@ -64,9 +135,10 @@ class IntAdd(Pipelined, CheckedComponent):
     width : int
         Operand and result width.
     latency : int
-        Register stages, 1 (the default: the sum is registered) to 16; registers beyond the
-        first go at the output. An output-stationary PE keeps one accumulator context per
-        stage.
+        Register stages, 1 (the default: the sum is registered) to 16. A second stage
+        registers the operands, which takes an output-stationary PE's restart multiplexer
+        (``first ? 0 : o``) out of the carry chain's cycle; stages beyond those go at the
+        output. An output-stationary PE keeps one accumulator context per stage.
 
     Throughput one sum per cycle.
     """
@@ -89,7 +161,10 @@ class IntAdd(Pipelined, CheckedComponent):
 
     def elaborate(self, platform):
         m = Module()
+        split = min(self.extra_latency, 1)
+        a = delay(m, self.a, split, name="a_reg")
+        b = delay(m, self.b, split, name="b_reg")
         total = Signal(signed(self._width))
-        m.d.comb += total.eq(self.a + self.b)  # truncation here is the wrap-around
-        m.d.sync += self.o.eq(delay(m, total, self.extra_latency, name="retime"))
+        m.d.comb += total.eq(a + b)  # truncation here is the wrap-around
+        m.d.sync += self.o.eq(delay(m, total, self.extra_latency - split, name="retime"))
         return m

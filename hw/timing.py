@@ -21,8 +21,8 @@ class ArrayTiming:
     """
 
     #: The facts, by property name.
-    FACTS = ("mul_latency", "add_latency", "pe_latency", "contexts", "latency", "row_interval",
-             "tile_spacing", "load_holdoff")
+    FACTS = ("mul_latency", "add_latency", "pe_latency", "enable_delay", "contexts", "latency",
+             "row_interval", "tile_spacing", "load_holdoff")
 
     def __init__(self, cfg):
         self._cfg = cfg
@@ -43,6 +43,13 @@ class ArrayTiming:
         return self.mul_latency + self.add_latency
 
     @property
+    def enable_delay(self):
+        """Register stages between the array's stall decision (and the beat it accepts) and
+        the grid (``cfg.pipeline.enable``): the register tree that carries the enable to every
+        register of the grid."""
+        return self._cfg.pipeline.enable
+
+    @property
     def contexts(self):
         """Output-stationary: interleaved accumulator contexts per PE (the adder's depth), so an
         OS tile is ``contexts × rows`` rows of C tall. Weight-stationary: 1."""
@@ -60,8 +67,8 @@ class ArrayTiming:
         """OS: cycles from accepting a tile's final beat to its first result row on ``o``.
         WS: cycles from accepting a ``compute`` beat to its result row on ``o``."""
         if self._cfg.dataflow == "os":
-            return self.pe_latency + self._cfg.cols + 1 + RESULT_FIFO_LATENCY
-        return self.ws_result_delay + 1 + RESULT_FIFO_LATENCY
+            return self.pe_latency + self._cfg.cols + 1 + self.enable_delay + RESULT_FIFO_LATENCY
+        return self.ws_result_delay + 1 + self.enable_delay + RESULT_FIFO_LATENCY
 
     @property
     def row_interval(self):

@@ -39,11 +39,28 @@ def test_name_carries_key_parameters():
      r"^acc_fmt must be one of 'fp32' when in_fmt is 'bf16', not 'int32'$"),
     ({"dataflow": "is"}, r"^dataflow must be one of 'os', 'ws', not 'is'$"),
     ({"subnormals": "daz"}, r"^subnormals must be one of 'ieee', 'ftz', not 'daz'$"),
+    ({"dsp": "ice40"}, r"^dsp must be one of 'infer', 'ecp5', not 'ice40'$"),
+    ({"in_fmt": "bf16", "dsp": "ecp5"}, r"^dsp must be 'infer' when in_fmt is 'bf16', not 'ecp5'$"),
+    ({"dsp_muls": 17}, r"^dsp_muls must be an integer from 0 to 16 \(rows × cols\), not 17$"),
+    ({"dsp_muls": -1}, r"^dsp_muls must be an integer from 0 to 16 \(rows × cols\), not -1$"),
+    ({"in_fmt": "bf16", "dsp_muls": 3},
+     r"^dsp_muls must be None or 16 when in_fmt is 'bf16', not 3$"),
 ])
 def test_errors_name_parameter_value_and_allowed(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern) as info:
         Config(**kwargs)
     assert info.value.param in pattern
+
+
+def test_dsp_multipliers():
+    # Integer PEs multiply on DSP blocks up to DEFAULT_DSP_MULS, the rest build theirs from
+    # logic, in row-major order; only a choice other than the default changes the name.
+    assert Config(rows=8).dsp_muls == 64 and Config(rows=16).dsp_muls == 64
+    assert Config(rows=16).name == "os_16x16_int8_int32"
+    cfg = Config(rows=3, cols=4, dsp_muls=5, dsp="ecp5")
+    assert cfg.name == "os_3x4_int8_int32_ecp5_dsp5"
+    assert [cfg.logic_mul(r, c) for r in range(3) for c in range(4)] == [False] * 5 + [True] * 7
+    assert Config(rows=4, in_fmt="bf16").dsp_muls == 16
 
 
 def test_formats():

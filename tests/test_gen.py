@@ -34,7 +34,8 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                   "acc_kib": 64,
                                   "pipeline": {"mul": 1, "add": 1, "post_convert": 4,
                                                "post_mul": 8, "post_round": 3,
-                                               "post_narrow": 5}}
+                                               "post_narrow": 5, "enable": 0},
+                                  "dsp": "infer", "dsp_muls": 15}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
     assert ports["o__payload"]["width"] == 5 * 32
@@ -218,3 +219,32 @@ def test_yosys_reads_cleanly(cfg, kind, lint_dir, require_tool):
                        capture_output=True, text=True, cwd=path.parent,
                        env={**os.environ, "TMPDIR": str(path.parent)})
     assert r.returncode == 0, r.stderr + log.read_text()
+
+
+def test_dsp_options_write_the_block_and_a_logic_pe(tmp_path):
+    # --dsp ecp5 instantiates the registered MULT18X18D in the DSP PE's module; PEs past
+    # --dsp-muls are instances of a second module whose multiplier is logic.
+    assert main(["--rows", "2", "--cols", "3", "--array", "--dsp", "ecp5", "--dsp-muls", "4",
+                 "--pipeline", "mul=2", "--out", str(tmp_path)]) == 0
+    name = "systolic_os_2x3_int8_int32_ecp5_dsp4_mul2"
+    text = (tmp_path / f"{name}.v").read_text()
+    assert f"module {name}_pe(" in text and f"module {name}_pe_logic(" in text
+    assert text.count("MULT18X18D #(") == 1
+    assert text.count(f"  {name}_pe inst (") == 4
+    assert text.count(f"  {name}_pe_logic inst (") == 2
+    manifest = json.loads((tmp_path / f"{name}.json").read_text())
+    assert (manifest["config"]["dsp"], manifest["config"]["dsp_muls"]) == ("ecp5", 4)
+
+
+def test_enable_tree_copies_are_kept_apart(tmp_path):
+    # --pipeline enable=3: a root register, then two levels of copies (2 and 6 for a 3×2
+    # array's 3 + 2 + 1 leaves), each an instance synthesis may not merge.
+    assert main(["--rows", "3", "--cols", "2", "--array", "--pipeline", "enable=3",
+                 "--out", str(tmp_path)]) == 0
+    name = "systolic_os_3x2_int8_int32_enable3"
+    text = (tmp_path / f"{name}.v").read_text()
+    assert f"module {name}_pe_enable(" in text
+    assert text.count(f"  {name}_pe_enable ") == 8
+    assert text.count("(* keep_hierarchy = 32'd1 *)") == 8
+    manifest = json.loads((tmp_path / f"{name}.json").read_text())
+    assert manifest["timing"]["enable_delay"] == 3

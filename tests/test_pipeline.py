@@ -100,10 +100,13 @@ def test_float_narrow_deeper(latency, ftz):
     assert same_bits(from_bits(got, BF16), want, BF16).all()
 
 
-def test_fp_add_deeper():
-    rng = np.random.default_rng(1)
+@pytest.mark.parametrize("latency", [4, 5, 6, 7])
+def test_fp_add_deeper(latency):
+    # 4 to 6 cut normalisation from rounding, ordering from alignment, the addition from the
+    # leading-zero count; 7 adds a register at the output.
+    rng = np.random.default_rng(latency)
     a, b = _fp32_bits(rng, 3000), _fp32_bits(rng, 3000)
-    dut = FPAdd(FP32, latency=5)
+    dut = FPAdd(FP32, latency=latency)
     got = rtl_pipeline(dut, {"a": a, "b": b})
     want = ref_add(from_bits(a, FP32), from_bits(b, FP32), FP32)
     assert same_bits(from_bits(got, FP32), want, FP32).all()
@@ -208,17 +211,28 @@ def test_gen_pipeline_option(tmp_path, capsys):
 
 
 DEEP = [
-    ("os", "int8", "int32", {"mul": 2, "add": 2}),
-    ("ws", "int8", "int32", {"mul": 3, "add": 2}),
-    ("os", "bf16", "fp32", {"mul": 3, "add": 4}),
-    ("ws", "bf16", "fp32", {"mul": 4, "add": 5}),
+    ("os", "int8", "int32", {"mul": 2, "add": 2}, {}),
+    ("ws", "int8", "int32", {"mul": 3, "add": 2}, {}),
+    ("os", "bf16", "fp32", {"mul": 3, "add": 4}, {}),
+    ("ws", "bf16", "fp32", {"mul": 4, "add": 5}, {}),
+    # The ECP5 block's registers (their simulation model) stall with the grid, and PEs with
+    # logic multipliers mix with DSP ones.
+    ("os", "int8", "int32", {"mul": 2}, {"dsp": "ecp5", "dsp_muls": 4}),
+    ("ws", "int8", "int32", {"mul": 3, "add": 2}, {"dsp": "ecp5", "dsp_muls": 2}),
+    ("os", "int8", "fp32", {"mul": 3}, {"dsp": "ecp5", "dsp_muls": 3}),
+    ("ws", "int8", "int32", {}, {"dsp_muls": 0}),
+    # The stall enable through a register tree, the beat delayed beside it.
+    ("os", "int8", "int32", {"mul": 2, "enable": 3}, {"dsp": "ecp5"}),
+    ("ws", "int8", "int32", {"enable": 1}, {}),
+    ("os", "bf16", "fp32", {"enable": 2}, {}),
+    ("ws", "bf16", "fp32", {"add": 4, "enable": 3}, {}),
 ]
 
 
-@pytest.mark.parametrize("dataflow, in_fmt, acc_fmt, depths", DEEP)
-def test_deeper_array_is_bit_exact_and_on_schedule(dataflow, in_fmt, acc_fmt, depths):
+@pytest.mark.parametrize("dataflow, in_fmt, acc_fmt, depths, dsp", DEEP)
+def test_deeper_array_is_bit_exact_and_on_schedule(dataflow, in_fmt, acc_fmt, depths, dsp):
     cfg = Config(rows=3, cols=2, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow,
-                 pipeline=depths)
+                 pipeline=depths, **dsp)
     rng = np.random.default_rng(len(cfg.name))
     a, b = random_matrix(cfg, (8, 7), rng), random_matrix(cfg, (7, 5), rng)
     got, _ = rtl_array_gemm(cfg, a, b, seed=2, p_valid=0.7, p_ready=0.6)
@@ -230,14 +244,16 @@ def test_deeper_array_is_bit_exact_and_on_schedule(dataflow, in_fmt, acc_fmt, de
     assert results == due_cycles(dut, prog, accepted)
 
 
-@pytest.mark.parametrize("dataflow, in_fmt, acc_fmt, depths", [
-    ("os", "int8", "int32", {"add": 2, "post_convert": 2, "post_mul": 3, "post_round": 2}),
-    ("ws", "bf16", "fp32", {"mul": 3, "add": 4, "post_mul": 4, "post_narrow": 2}),
-    ("os", "bf16", "fp32", {"add": 4, "post_narrow": 6}),
+@pytest.mark.parametrize("dataflow, in_fmt, acc_fmt, depths, dsp", [
+    ("os", "int8", "int32", {"add": 2, "post_convert": 2, "post_mul": 3, "post_round": 2}, {}),
+    ("ws", "bf16", "fp32", {"mul": 3, "add": 4, "post_mul": 4, "post_narrow": 2}, {}),
+    ("os", "bf16", "fp32", {"add": 4, "post_narrow": 6}, {}),
+    ("os", "int8", "int32", {"mul": 2, "enable": 2}, {"dsp": "ecp5", "dsp_muls": 3}),
+    ("ws", "int8", "int32", {"enable": 3}, {}),
 ])
-def test_deeper_engine_is_bit_exact(dataflow, in_fmt, acc_fmt, depths):
+def test_deeper_engine_is_bit_exact(dataflow, in_fmt, acc_fmt, depths, dsp):
     cfg = Config(rows=3, cols=2, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow,
-                 spad_kib=1, acc_kib=1, pipeline=depths)
+                 spad_kib=1, acc_kib=1, pipeline=depths, **dsp)
     rng = np.random.default_rng(7)
     a, b = random_matrix(cfg, (7, 40), rng), random_matrix(cfg, (40, 5), rng)
     for mode in ("int8", "bf16" if cfg.is_float else "raw"):

@@ -16,13 +16,31 @@ from ..timing import ArrayTiming
 __all__ = ["OSPE", "WSPE"]
 
 
-class _PE(wiring.Component):
-    """What both PEs share: built from ``cfg``'s multiplier and adder, with their latencies."""
+def _enable_member(cfg):
+    """An instantiated DSP block's registers take the grid's stall enable as a port (an
+    ``EnableInserter`` does not reach into an instance)."""
+    return {"en": In(1, init=1)} if cfg.dsp != "infer" else {}
 
-    def __init__(self, cfg):
+
+class _PE(wiring.Component):
+    """What both PEs share: built from ``cfg``'s multiplier (from logic if ``logic_mul``,
+    see ``Config.dsp_muls``) and adder, with their latencies."""
+
+    def __init__(self, cfg, *, logic_mul=False):
         self._cfg = cfg
+        self._logic_mul = logic_mul
         self._timing = ArrayTiming(cfg)
         super().__init__(self.members(cfg))
+
+    @property
+    def logic_mul(self):
+        return self._logic_mul
+
+    def _multiplier(self, m):
+        mul = make_multiplier(self._cfg, logic=self._logic_mul)
+        if "en" in mul.signature.members:
+            m.d.comb += mul.en.eq(self.en)
+        return mul
 
     @property
     def mul_latency(self):
@@ -72,7 +90,7 @@ class OSPE(_PE):
         return {
             "a_in": In(op), "b_in": In(op), "first_in": In(1), "last_in": In(1),
             "a_out": Out(op), "b_out": Out(op), "first_out": Out(1), "last_out": Out(1),
-            "chain_in": In(acc), "chain_out": Out(acc),
+            "chain_in": In(acc), "chain_out": Out(acc), **_enable_member(cfg),
         }
 
 
@@ -84,7 +102,7 @@ class OSPE(_PE):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mul = mul = make_multiplier(self._cfg)
+        m.submodules.mul = mul = self._multiplier(m)
         m.submodules.add = add = make_adder(self._cfg)
 
         m.d.sync += [
@@ -129,14 +147,14 @@ class WSPE(_PE):
         return {
             "a_in": In(op), "bank_in": In(1), "a_out": Out(op), "bank_out": Out(1),
             "w_in": In(op), "w_out": Out(op), "load": In(1), "load_bank": In(1),
-            "psum_in": In(acc), "psum_out": Out(acc),
+            "psum_in": In(acc), "psum_out": Out(acc), **_enable_member(cfg),
         }
 
 
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mul = mul = make_multiplier(self._cfg)
+        m.submodules.mul = mul = self._multiplier(m)
         m.submodules.add = add = make_adder(self._cfg)
 
         banks = [Signal.like(self.w_in, name=f"w{n}") for n in range(2)]

@@ -4,11 +4,15 @@ The user feeds plain operand vectors on one stream (``i``) and reads plain resul
 another (``o``); skewing them into the diagonal wavefront and back is the array's business.
 
 Stalls. Every register of the grid (skew chains, PEs, drain chains, de-skew chains) advances on
-one enable, ``en``, so the grid moves in lock step and the timing below holds in *enabled*
-cycles. ``en`` drops when the result FIFO could overflow, and, output-stationary only, while a
-tile is open and no operand beat is offered (a bubble inside a tile would shift the
-interleaved accumulator contexts). Results leave through a small FIFO outside the enable, so
-backpressure on ``o`` never loses or repeats a row.
+one enable, so the grid moves in lock step and the timing below holds in *enabled* cycles. The
+enable drops when the result FIFO could overflow, and, output-stationary only, while a tile is
+open and no operand beat is offered (a bubble inside a tile would shift the interleaved
+accumulator contexts). Results leave through a small FIFO outside the enable, so backpressure
+on ``o`` never loses or repeats a row. The enable reaches the thousands of registers through
+``cfg.pipeline.enable`` register stages (a tree of copies, :class:`EnableCopy`) with the beat
+delayed beside it, which adds that many cycles to the latency (``ArrayTiming.enable_delay``);
+without them, the fan-out of one combinational decision to every register of the grid is the
+longest path of a fast array.
 
 Beat protocols
 --------------
@@ -29,7 +33,7 @@ bank before this row. One beat may both load and compute; a load is held back wh
 still use the bank it overwrites are in flight (``load_holdoff``).
 """
 
-from amaranth import Const, Module, Mux, Signal
+from amaranth import ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal
 from amaranth.hdl import EnableInserter
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -38,16 +42,23 @@ from ..arith import acc_shape, operand_shape
 from ..checked import CheckedComponent
 from ..config import check_config
 from ..delay import delay
+from ..dsp import VERILOG_EXPORT
 from ..fifo import StreamFIFO
 from ..timing import ArrayTiming
 from .blackbox import BlackBox
 from .pe import OSPE, WSPE
 
 __all__ = ["SystolicArray", "array_signature", "operand_layout", "result_layout",
-           "RESULT_FIFO_DEPTH"]
+           "pe_module_name", "enable_module_name", "EnableCopy", "RESULT_FIFO_DEPTH"]
 
 #: Depth of the result FIFO between the grid and the ``o`` stream.
 RESULT_FIFO_DEPTH = 4
+
+
+def pe_module_name(pe_module, logic_mul):
+    """The Verilog module of a black-box PE: ``pe_module``, or ``<pe_module>_logic`` for PEs
+    whose multiplier is built from logic (``Config.dsp_muls``)."""
+    return f"{pe_module}_logic" if logic_mul else pe_module
 
 
 def operand_layout(cfg):
@@ -78,32 +89,116 @@ def array_signature(cfg):
     })
 
 
+class EnableCopy(wiring.Component):
+    """One register of the stall enable's tree: ``o`` is ``i`` one cycle later.
+
+    Verilog export writes it once as its own module (:func:`enable_module_name`) and
+    instantiates it with ``keep_hierarchy``: copies of one register with one input are
+    otherwise merged back into one by synthesis, and the tree with them.
+    """
+
+    i: In(1)
+    o: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.o.eq(self.i)
+        return m
+
+
+def enable_module_name(pe_module):
+    """The Verilog module of the enable tree's copies (:class:`EnableCopy`) in an array whose
+    PEs are ``pe_module``."""
+    return f"{pe_module}_enable"
+
+
 class _Grid(wiring.Component):
-    """The PEs and their edge registers; every register here is stalled by the array's ``en``
-    (an ``EnableInserter``, and the ``en`` port for black-box PEs, which it cannot reach)."""
+    """The PEs and their edge registers. ``en`` is the array's stall decision: it reaches
+    every register here through ``enable_delay`` stages of a register tree (one leaf per PE
+    row, per column and for the edge), and the beat (``take``, ``beat`` and the extra
+    inputs) travels beside it through as many plain registers, so the grid runs as the
+    decision said, ``enable_delay`` cycles later. ``res_valid`` is a result row leaving in an
+    enabled cycle. The leaves reach the PEs through an ``EnableInserter`` each, and
+    black-box PEs (which it cannot reach) through their ``en`` port."""
 
     def __init__(self, cfg, pe_class, pe_module, extra):
         self._cfg = cfg
         self._pe_class = pe_class
         self._pe_module = pe_module
+        self._extra = extra
         self.timing = ArrayTiming(cfg)
         super().__init__({
             "beat": In(operand_layout(cfg)), "take": In(1), "en": In(1), **extra,
             "res": Out(result_layout(cfg)), "res_valid": Out(1),
         })
 
-    def _make_pes(self, m):
+    def _copy(self, m, platform, parent, name):
+        out = Signal(name=name)
+        if platform is VERILOG_EXPORT and self._pe_module is not None:
+            m.submodules[name] = Instance(
+                enable_module_name(self._pe_module), a_keep_hierarchy=1,
+                i_clk=ClockSignal(), i_rst=ResetSignal(), i_i=parent, o_o=out)
+        else:
+            m.d.sync += out.eq(parent)
+        return out
+
+    def _enable_tree(self, m, platform, count):
+        """``count`` leaf enables, ``enable_delay`` registers after ``en``: one root register,
+        then levels of copies, each fanning out to at most ``ceil(count ** (1 / levels))``."""
+        depth = self.timing.enable_delay
+        if depth == 0:
+            return [self.en] * count
+        root = Signal(name="en_root")
+        m.d.sync += root.eq(self.en)
+        levels = depth - 1
+        if levels == 0:
+            return [root] * count
+        fan = 2
+        while fan ** levels < count:
+            fan += 1
+        level = [root]
+        for k in range(1, levels + 1):
+            width = -(-count // fan ** (levels - k))
+            level = [self._copy(m, platform, level[j // fan], f"en_{k}_{j}")
+                     for j in range(width)]
+        return level
+
+    def _lanes(self, m, platform):
+        """``(rows, cols, edge)``: the modules that hold the grid's own registers of each PE
+        row, each column and the edge, each stalled by its own enable leaf, and those leaves;
+        and the beat with its extra inputs, delayed beside the enable."""
+        cfg = self._cfg
+        leaves = self._enable_tree(m, platform, cfg.rows + cfg.cols + 1)
+        lanes = []
+        for n, leaf in enumerate(leaves):
+            lane = Module()
+            m.submodules[f"lane{n}"] = EnableInserter(leaf)(lane)
+            lanes.append(lane)
+        depth = self.timing.enable_delay
+        beat = delay(m, self.beat, depth, name="beat_dly")
+        take = delay(m, self.take, depth, name="take_dly")
+        extra = {name: delay(m, getattr(self, name), depth, name=f"{name}_dly")
+                 for name in self._extra}
+        rows, cols = lanes[:cfg.rows], lanes[cfg.rows:cfg.rows + cfg.cols]
+        row_en = leaves[:cfg.rows]
+        return rows, cols, lanes[-1], row_en, leaves[-1], beat, take, extra
+
+    def _make_pes(self, m, row_en):
         cfg = self._cfg
         pes = []
         for r in range(cfg.rows):
             pes.append([])
             for c in range(cfg.cols):
+                logic = cfg.logic_mul(r, c)
                 if self._pe_module is None:
-                    pe = self._pe_class(cfg)
+                    pe = self._pe_class(cfg, logic_mul=logic)
+                    m.submodules[f"pe_{r}_{c}"] = EnableInserter(row_en[r])(pe)
                 else:
-                    pe = BlackBox(self._pe_class.members(cfg), self._pe_module)
-                    m.d.comb += pe.en.eq(self.en)
-                m.submodules[f"pe_{r}_{c}"] = pe
+                    pe = BlackBox(self._pe_class.members(cfg),
+                                  pe_module_name(self._pe_module, logic))
+                    m.submodules[f"pe_{r}_{c}"] = pe
+                if "en" in pe.signature.members:
+                    m.d.comb += pe.en.eq(row_en[r])
                 pes[-1].append(pe)
         return pes
 
@@ -116,20 +211,22 @@ class _OSGrid(_Grid):
         m = Module()
         cfg, timing = self._cfg, self.timing
         rows, cols = cfg.rows, cfg.cols
-        pes = self._make_pes(m)
+        row_lanes, col_lanes, edge, row_en, edge_en, beat_in, take, _ = self._lanes(m, platform)
+        pes = self._make_pes(m, row_en)
 
         # One input register stage; a beat not taken enters as a bubble of zeros.
         beat = Signal(operand_layout(cfg))
-        m.d.sync += beat.eq(Mux(self.take, self.beat, 0))
+        edge.d.sync += beat.eq(Mux(take, beat_in, 0))
 
         for r in range(rows):
             for c in range(cols):
                 pe = pes[r][c]
                 if c == 0:
+                    lane = row_lanes[r]
                     m.d.comb += [
-                        pe.a_in.eq(delay(m, beat.a[r], r, name=f"skew_a{r}")),
-                        pe.first_in.eq(delay(m, beat.first, r, name=f"skew_first{r}")),
-                        pe.last_in.eq(delay(m, beat.last, r, name=f"skew_last{r}")),
+                        pe.a_in.eq(delay(lane, beat.a[r], r, name=f"skew_a{r}")),
+                        pe.first_in.eq(delay(lane, beat.first, r, name=f"skew_first{r}")),
+                        pe.last_in.eq(delay(lane, beat.last, r, name=f"skew_last{r}")),
                     ]
                 else:
                     left = pes[r][c - 1]
@@ -139,7 +236,7 @@ class _OSGrid(_Grid):
                         pe.last_in.eq(left.last_out),
                     ]
                 if r == 0:
-                    m.d.comb += pe.b_in.eq(delay(m, beat.b[c], c, name=f"skew_b{c}"))
+                    m.d.comb += pe.b_in.eq(delay(col_lanes[c], beat.b[c], c, name=f"skew_b{c}"))
                 else:
                     m.d.comb += pe.b_in.eq(pes[r - 1][c].b_out)
                 m.d.comb += pe.chain_in.eq(pes[r + 1][c].chain_out if r + 1 < rows else 0)
@@ -148,16 +245,18 @@ class _OSGrid(_Grid):
         contexts = timing.contexts
         tag_in = Const(0)
         for r in reversed(range(rows)):
-            done = delay(m, pes[r][0].last_in, timing.pe_latency, name=f"tag_done{r}")
+            lane = row_lanes[r]
+            done = delay(lane, pes[r][0].last_in, timing.pe_latency, name=f"tag_done{r}")
             slots = [Signal(name=f"tag_{r}_{n}") for n in range(contexts)]
-            m.d.sync += slots[0].eq(done | tag_in)
-            m.d.sync += [slots[n].eq(slots[n - 1]) for n in range(1, contexts)]
+            lane.d.sync += slots[0].eq(done | tag_in)
+            lane.d.sync += [slots[n].eq(slots[n - 1]) for n in range(1, contexts)]
             tag_in = slots[-1]
 
         for c in range(cols):
             m.d.comb += self.res[c].eq(
-                delay(m, pes[0][c].chain_out, cols - 1 - c, name=f"deskew{c}"))
-        m.d.comb += self.res_valid.eq(delay(m, tag_in, cols - 1, name="res_valid"))
+                delay(col_lanes[c], pes[0][c].chain_out, cols - 1 - c, name=f"deskew{c}"))
+        m.d.comb += self.res_valid.eq(
+            delay(edge, tag_in, cols - 1, name="res_valid") & edge_en)
         return m
 
 
@@ -169,25 +268,28 @@ class _WSGrid(_Grid):
         m = Module()
         cfg, timing = self._cfg, self.timing
         rows, cols = cfg.rows, cfg.cols
-        pes = self._make_pes(m)
+        row_lanes, col_lanes, edge, row_en, edge_en, beat_in, take, extra = \
+            self._lanes(m, platform)
+        pes = self._make_pes(m, row_en)
         skew = timing.add_latency
 
         beat = Signal(operand_layout(cfg))
         bank = Signal()
         load_bank = Signal()
-        m.d.sync += [
-            beat.eq(Mux(self.take, self.beat, 0)),
-            bank.eq(self.bank),
-            load_bank.eq(self.load_bank),
+        edge.d.sync += [
+            beat.eq(Mux(take, beat_in, 0)),
+            bank.eq(extra["bank"]),
+            load_bank.eq(extra["load_bank"]),
         ]
 
         for r in range(rows):
             for c in range(cols):
                 pe = pes[r][c]
                 if c == 0:
+                    lane = row_lanes[r]
                     m.d.comb += [
-                        pe.a_in.eq(delay(m, beat.a[r], r * skew, name=f"skew_a{r}")),
-                        pe.bank_in.eq(delay(m, bank, r * skew, name=f"skew_bank{r}")),
+                        pe.a_in.eq(delay(lane, beat.a[r], r * skew, name=f"skew_a{r}")),
+                        pe.bank_in.eq(delay(lane, bank, r * skew, name=f"skew_bank{r}")),
                     ]
                 else:
                     m.d.comb += [
@@ -203,9 +305,10 @@ class _WSGrid(_Grid):
 
         for c in range(cols):
             m.d.comb += self.res[c].eq(
-                delay(m, pes[rows - 1][c].psum_out, cols - 1 - c, name=f"deskew{c}"))
+                delay(col_lanes[c], pes[rows - 1][c].psum_out, cols - 1 - c,
+                      name=f"deskew{c}"))
         m.d.comb += self.res_valid.eq(
-            delay(m, beat.compute, timing.ws_result_delay, name="res_valid"))
+            delay(edge, beat.compute, timing.ws_result_delay, name="res_valid") & edge_en)
         return m
 
 
@@ -245,7 +348,8 @@ class SystolicArray(CheckedComponent):
     @property
     def pe_module(self):
         """``None``: PEs are elaborated in place. A name: PEs are instances of that Verilog
-        module, which the exporter writes once (see :mod:`hw.array.blackbox`)."""
+        module, which the exporter writes once (see :mod:`hw.array.blackbox`), and of
+        :func:`pe_module_name`'s ``<name>_logic`` for PEs with a logic multiplier."""
         return self._pe_module
 
     def __getattr__(self, name):
@@ -259,9 +363,11 @@ class SystolicArray(CheckedComponent):
         m = Module()
         cfg = self._cfg
         en = Signal()
+        depth = self.enable_delay
         grid_class = _OSGrid if cfg.dataflow == "os" else _WSGrid
-        m.submodules.grid = grid = EnableInserter(en)(grid_class(cfg, self._pe_module))
-        m.submodules.out_fifo = out_fifo = StreamFIFO(result_layout(cfg), RESULT_FIFO_DEPTH)
+        m.submodules.grid = grid = grid_class(cfg, self._pe_module)
+        m.submodules.out_fifo = out_fifo = StreamFIFO(result_layout(cfg),
+                                                      RESULT_FIFO_DEPTH + depth)
 
         take = Signal()
         m.d.comb += [
@@ -270,17 +376,29 @@ class SystolicArray(CheckedComponent):
             grid.take.eq(take),
             grid.en.eq(en),
             out_fifo.w.payload.eq(grid.res),
-            out_fifo.w.valid.eq(en & grid.res_valid),
+            out_fifo.w.valid.eq(grid.res_valid),
         ]
         wiring.connect(m, out_fifo.r, wiring.flipped(self.o))
 
-        if cfg.dataflow == "os":
-            self._os_control(m, en, take, out_fifo)
+        # Room in the result FIFO for a row pushed ``depth`` cycles after the decision: at
+        # most one row a cycle is pushed by the decisions already on their way.
+        room = Signal()
+        if depth == 0:
+            m.d.comb += room.eq(out_fifo.w.ready)
         else:
-            self._ws_control(m, en, take, out_fifo, grid)
+            level = Signal(range(out_fifo.depth + 1))
+            push = out_fifo.w.valid & out_fifo.w.ready
+            pop = out_fifo.r.valid & out_fifo.r.ready
+            m.d.sync += level.eq(level + push - pop)
+            m.d.comb += room.eq(level <= out_fifo.depth - 1 - depth)
+
+        if cfg.dataflow == "os":
+            self._os_control(m, en, take, room)
+        else:
+            self._ws_control(m, en, take, room, grid)
         return m
 
-    def _os_control(self, m, en, take, out_fifo):
+    def _os_control(self, m, en, take, room):
         contexts, spacing = self.contexts, self.tile_spacing
         tile_open = Signal()
         ctx = Signal(range(max(contexts, 2)))
@@ -289,7 +407,7 @@ class SystolicArray(CheckedComponent):
 
         # Inside a tile the grid waits for operands rather than take a bubble.
         m.d.comb += [
-            en.eq(out_fifo.w.ready & (self.i.valid | ~tile_open)),
+            en.eq(room & (self.i.valid | ~tile_open)),
             self.i.ready.eq(en & (tile_open | (gap >= spacing))),
             this_ctx.eq(Mux(tile_open, ctx, 0)),
         ]
@@ -304,7 +422,7 @@ class SystolicArray(CheckedComponent):
                     tile_open.eq(~(self.i.payload.last & (this_ctx == contexts - 1))),
                 ]
 
-    def _ws_control(self, m, en, take, out_fifo, grid):
+    def _ws_control(self, m, en, take, room, grid):
         holdoff = self.load_holdoff
         bank = Signal()
         busy = [Signal(range(holdoff + 1), name=f"busy{n}") for n in range(2)]
@@ -313,7 +431,7 @@ class SystolicArray(CheckedComponent):
         beat = self.i.payload
 
         m.d.comb += [
-            en.eq(out_fifo.w.ready),
+            en.eq(room),
             bank_now.eq(bank ^ beat.first),
             target.eq(~bank_now),
             self.i.ready.eq(en & ~(beat.load & (Mux(target, busy[1], busy[0]) != 0))),

@@ -31,12 +31,18 @@ class FPAdd(Pipelined, CheckedComponent):
     1. unpack both operands, order them by magnitude, align the smaller one to the larger
        one's exponent (the bits shifted out collapse into a sticky bit);
     2. add or subtract the significands, count the sum's leading zeros;
-    3. normalise, round (:class:`~hw.fp.round.FPRound`) and pack.
+    3. normalise, round (:class:`~hw.fp.round.FPRound`) and pack. The normalisation shift
+       stops at exponent 1, so a subnormal sum (always exact) leaves denormalised and the
+       rounder needs no right shift.
 
-    Latency :attr:`latency` = 3 cycles, throughput one sum per cycle. The pipeline holds no
-    state besides its registers: ``o`` depends only on ``a`` and ``b`` from :attr:`latency`
-    cycles before. An output-stationary PE relies on this to interleave :attr:`latency`
-    independent accumulations through one adder.
+    Registers beyond the least 3 go where the logic is longest: the 4th between
+    normalisation and rounding, the 5th between ordering and alignment, the 6th between
+    the addition and the leading-zero count; any further ones at the output.
+
+    Latency :attr:`latency` (3 by default), throughput one sum per cycle. The pipeline holds
+    no state besides its registers: ``o`` depends only on ``a`` and ``b`` from
+    :attr:`latency` cycles before. An output-stationary PE relies on this to interleave
+    :attr:`latency` independent accumulations through one adder.
 
     Parameters
     ----------
@@ -93,6 +99,13 @@ class FPAdd(Pipelined, CheckedComponent):
         p = fmt.sig_width
         ext_width = p + _EXTRA          # significand with guard, round and sticky bits
         sum_width = ext_width + 1       # and a carry
+        # Where the registers beyond the least three go (see the class docstring).
+        extra = self.extra_latency
+        cut_round, cut_align, cut_lzc = extra >= 1, extra >= 2, extra >= 3
+        retime = extra - cut_round - cut_align - cut_lzc
+
+        def cut(on, name, *values):
+            return [delay(m, v, int(on), name=f"{name}{n}") for n, v in enumerate(values)]
 
         # Stage 1: order by magnitude, align the smaller operand.
         m.submodules.unpack_a = ua = FPUnpack(fmt, ftz=self._ftz)
@@ -106,43 +119,45 @@ class FPAdd(Pipelined, CheckedComponent):
         big_sign = Mux(swap, b.sign, a.sign)
         big_exp = Mux(swap, b.exp, a.exp)
         big_sig = Mux(swap, b.sig, a.sig)
-        small_exp = Mux(swap, a.exp, b.exp)
         small_sig = Mux(swap, a.sig, b.sig)
 
         # A shift of ext_width or more leaves nothing but sticky; capping it keeps the shifter
         # as narrow as the significand whatever the exponent width.
         diff = Signal(fmt.exp_width)
-        m.d.comb += diff.eq(big_exp - small_exp)
+        m.d.comb += diff.eq(big_exp - Mux(swap, a.exp, b.exp))
         shift = Signal(range(ext_width + 1))
         m.d.comb += shift.eq(Mux(diff > ext_width, ext_width, diff))
+        flags = Signal(5)
+        m.d.comb += flags.eq(Cat(
+            a.sign ^ b.sign,
+            a.is_nan | b.is_nan | (a.is_inf & b.is_inf & (a.sign ^ b.sign)),
+            a.is_inf | b.is_inf,
+            Mux(a.is_inf, a.sign, b.sign),
+            # An exact zero sum is -0 only when both operands are -0 (round to nearest).
+            a.sign & b.sign,
+        ))
+        big_sign, big_exp, big_sig, small_sig, shift, flags = cut(
+            cut_align, "ordered", big_sign, big_exp, big_sig, small_sig, shift, flags)
         wide = Cat(Const(0, ext_width), Const(0, _EXTRA), small_sig) >> shift
         aligned = wide[ext_width:] | wide[:ext_width].any()
 
         s1_sign = Signal()
-        s1_sub = Signal()
         s1_exp = Signal(fmt.exp_width)
         s1_big = Signal(ext_width)
         s1_small = Signal(ext_width)
-        s1_nan = Signal()
-        s1_inf = Signal()
-        s1_inf_sign = Signal()
-        s1_zero_sign = Signal()
+        s1_flags = Signal.like(flags)
         m.d.sync += [
             s1_sign.eq(big_sign),
-            s1_sub.eq(a.sign ^ b.sign),
             s1_exp.eq(big_exp),
             s1_big.eq(Cat(Const(0, _EXTRA), big_sig)),
             s1_small.eq(aligned),
-            s1_nan.eq(a.is_nan | b.is_nan | (a.is_inf & b.is_inf & (a.sign ^ b.sign))),
-            s1_inf.eq(a.is_inf | b.is_inf),
-            s1_inf_sign.eq(Mux(a.is_inf, a.sign, b.sign)),
-            # An exact zero sum is -0 only when both operands are -0 (round to nearest).
-            s1_zero_sign.eq(a.sign & b.sign),
+            s1_flags.eq(flags),
         ]
 
         # Stage 2: add or subtract, count leading zeros.
         total = Signal(sum_width)
-        m.d.comb += total.eq(Mux(s1_sub, s1_big - s1_small, s1_big + s1_small))
+        m.d.comb += total.eq(Mux(s1_flags[0], s1_big - s1_small, s1_big + s1_small))
+        total, t_sign, t_exp, t_flags = cut(cut_lzc, "total", total, s1_sign, s1_exp, s1_flags)
         m.submodules.lzc = lzc = LeadingZeroCount(sum_width)
         m.d.comb += lzc.i.eq(total)
 
@@ -150,36 +165,36 @@ class FPAdd(Pipelined, CheckedComponent):
         s2_lz = Signal.like(lzc.o)
         s2_sign = Signal()
         s2_exp = Signal(fmt.exp_width)
-        s2_nan = Signal()
-        s2_inf = Signal()
-        s2_inf_sign = Signal()
-        s2_zero_sign = Signal()
+        s2_flags = Signal.like(flags)
         m.d.sync += [
             s2_sum.eq(total),
             s2_lz.eq(lzc.o),
-            s2_sign.eq(s1_sign),
-            s2_exp.eq(s1_exp),
-            s2_nan.eq(s1_nan),
-            s2_inf.eq(s1_inf),
-            s2_inf_sign.eq(s1_inf_sign),
-            s2_zero_sign.eq(s1_zero_sign),
+            s2_sign.eq(t_sign),
+            s2_exp.eq(t_exp),
+            s2_flags.eq(t_flags),
         ]
+        nan, inf, inf_sign, zero_sign = s2_flags[1], s2_flags[2], s2_flags[3], s2_flags[4]
 
         # Stage 3: normalise, round, pack. The sum's top bit is the carry, one exponent step
-        # above the significand's hidden bit, so each leading zero beyond the first lowers it.
+        # above the significand's hidden bit, so each leading zero beyond the first lowers it;
+        # the shift stops where the exponent reaches 1 (a subnormal sum stays denormalised).
         is_zero = s2_lz == sum_width
-        exp = Signal(range(1 - sum_width, fmt.exp_max + 2))
-        m.d.comb += exp.eq(s2_exp + 1 - s2_lz)
-        m.submodules.round = rnd = FPRound(fmt, sum_width, len(exp), ftz=self._ftz)
+        norm = Signal(range(sum_width + 1))
+        m.d.comb += norm.eq(Mux(s2_lz > s2_exp, s2_exp, s2_lz))
+        exp = Signal(range(1, fmt.exp_max + 2))
+        m.d.comb += exp.eq(s2_exp + 1 - norm)
+        m.submodules.round = rnd = FPRound(fmt, sum_width, len(exp) + 1, ftz=self._ftz,
+                                           exp_min=1)
+        normalised = Signal(rnd.i.shape())
         m.d.comb += [
-            rnd.i.sign.eq(Mux(s2_inf, s2_inf_sign, Mux(is_zero, s2_zero_sign, s2_sign))),
-            rnd.i.exp.eq(exp),
-            rnd.i.sig.eq(s2_sum << s2_lz),
-            rnd.i.sticky.eq(0),
-            rnd.i.is_zero.eq(is_zero),
-            rnd.i.is_inf.eq(s2_inf),
-            rnd.i.is_nan.eq(s2_nan),
+            normalised.sign.eq(Mux(inf, inf_sign, Mux(is_zero, zero_sign, s2_sign))),
+            normalised.exp.eq(exp),
+            normalised.sig.eq(s2_sum << norm),
+            normalised.sticky.eq(0),
+            normalised.is_zero.eq(is_zero),
+            normalised.is_inf.eq(inf),
+            normalised.is_nan.eq(nan),
         ]
-        # Registers beyond the unit's own go at the output (for retiming).
-        m.d.sync += self.o.eq(delay(m, rnd.o, self.extra_latency, name="retime"))
+        m.d.comb += rnd.i.eq(delay(m, normalised, int(cut_round), name="normalised"))
+        m.d.sync += self.o.eq(delay(m, rnd.o, retime, name="retime"))
         return m

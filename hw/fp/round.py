@@ -75,8 +75,11 @@ class FPRound(Pipelined, CheckedComponent):
         Flush subnormal results to zero of the same sign.
     exp_min : int or None
         The least ``i.exp`` the producer emits for a value that no ``is_*`` flag bypasses
-        (``None``: any). From 1 up no result is subnormal, and the subnormal shift (a barrel
-        shifter and its sticky bits) is left out: an integer conversion's case.
+        (``None``: any). From 1 up the subnormal shift (a barrel shifter and its sticky bits)
+        is left out: a result below the normal range can only arrive already denormalised at
+        exponent 1, its significand's top bit clear, and packs with exponent field 0. An
+        integer conversion never makes one; the FP32 adder, whose normalisation shift stops
+        at exponent 1, hands its subnormal sums over that way.
     latency : int
         Register stages, 0 (the default) to 16 (:mod:`hw.latency`).
 
