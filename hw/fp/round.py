@@ -138,13 +138,16 @@ class FPRound(CheckedComponent):
         # shift beyond p + 1 leaves every bit below the round bit, where it only sets sticky.
         tiny = (i.exp < 1) if self._denormalize else Const(0)
         max_shift = p + 1 if self._denormalize else 0
-        shift = Signal(range(max_shift + 1))
-        with m.If(tiny):
-            with m.If(i.exp < 1 - max_shift):
-                m.d.comb += shift.eq(max_shift)
-            with m.Else():
-                m.d.comb += shift.eq(1 - i.exp)
-        wide = Cat(Const(0, max_shift), sig) >> shift
+        if self._denormalize:
+            shift = Signal(range(max_shift + 1))
+            with m.If(tiny):
+                with m.If(i.exp < 1 - max_shift):
+                    m.d.comb += shift.eq(max_shift)
+                with m.Else():
+                    m.d.comb += shift.eq(1 - i.exp)
+            wide = Cat(Const(0, max_shift), sig) >> shift
+        else:
+            wide = sig
         aligned = wide[max_shift:]
         sticky = Signal()
         m.d.comb += sticky.eq(
