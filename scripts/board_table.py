@@ -21,8 +21,8 @@ from hw import build as hwbuild
 from hw.fpga import boards as brd
 from hw.gen import config_from_args
 
-__all__ = ["Run", "RUNS", "BEGIN", "END", "config_of", "collect", "markdown", "replace",
-           "main"]
+__all__ = ["Run", "RUNS", "UP5K_PIPELINE", "BEGIN", "END", "config_of", "collect", "markdown",
+           "replace", "main"]
 
 #: The markers around the table in the README.
 BEGIN = "<!-- board-table: python -m scripts.board_table --write README.md -->"
@@ -42,11 +42,17 @@ class Run:
         return f"--board {self.board}{device} {self.options}"
 
 
+#: Post-processing depths that fit the iCE40 UP5K (an iCE40 logic cell is one LUT and one
+#: flip-flop, so every pipeline register costs a cell) and still meet the iCEBreaker's 12 MHz.
+UP5K_PIPELINE = "post_convert=1,post_mul=3,post_round=1"
+
 #: The builds of the table: on each board the largest INT8 engine that fits (and, where there
 #: is room, a smaller one and a BF16 one), with buffers sized to the board's block RAM.
 RUNS = (
-    Run("icebreaker", None, "--rows 1 --spad-kib 1 --acc-kib 1"),
-    Run("icebreaker", None, "--rows 2 --cols 1 --spad-kib 1 --acc-kib 1"),
+    # The UP5K's 5 280 logic cells hold one PE with post-processing at nearly its least depth.
+    Run("icebreaker", None, f"--rows 1 --spad-kib 1 --acc-kib 1 --pipeline {UP5K_PIPELINE}"),
+    Run("icebreaker", None, f"--rows 2 --cols 1 --spad-kib 1 --acc-kib 1 "
+                            f"--pipeline {UP5K_PIPELINE}"),
     Run("tangnano9k", None, "--rows 4 --cols 1 --spad-kib 1 --acc-kib 1"),
     Run("orangecrab", None, "--rows 2 --spad-kib 1 --acc-kib 1"),
     Run("ulx3s", None, "--rows 4 --spad-kib 8 --acc-kib 8"),
@@ -109,7 +115,10 @@ def _used(report, kind, joined=False):
 
 
 def _available(report, kind):
-    return _count(sum(u["available"] for u in report["resources"].get(kind, {}).values()))
+    """The kind's headline cell type's supply (a Gowin ALU takes a LUT's place, so its own
+    supply is not added to the LUTs')."""
+    cells = list(report["resources"].get(kind, {}).values())
+    return _count(cells[0]["available"]) if cells else "0"
 
 
 def _format(cfg):
@@ -154,10 +163,10 @@ def markdown(results):
         lines.append(f"- {title}: {cfg['rows']}×{cfg['cols']} {_format(cfg)} at "
                      f"{min(r['timing']['fmax_mhz'], r['clock']['clock_mhz']):g} MHz, "
                      f"{r['peak_gops']:.3g} GOP/s peak")
-    tools = next((r["tools"] for _, r in results), {})
+    tools = {t["command"]: t.get("package", t["version"])
+             for _, r in results for t in r["tools"].values()}
     lines.append("")
-    lines.append("Tools: " + "; ".join(
-        f"{t['command']} {t.get('package', t['version'])}" for t in tools.values()) + ".")
+    lines.append("Tools: " + "; ".join(f"{cmd} {version}" for cmd, version in tools.items()) + ".")
     return "\n".join(lines)
 
 

@@ -303,9 +303,10 @@ def _check_build(report, out, board, bitstream_ext):
 def test_icebreaker_bitstream(tmp_path, require_tool, one_pnr_at_a_time):
     _require_tools(require_tool, "ice40", "icepack")
     lines = []
-    # The engine that meets the iCEBreaker's 12 MHz: 1x1, with post-processing's conversion and
-    # multiplier split (the 2x1 engine, the largest that fits, runs at about 8 MHz).
-    cfg = Config(rows=1, pipeline={"post_convert": 2, "post_mul": 3}, **SMALL)
+    # The engine that fits the UP5K and meets the iCEBreaker's 12 MHz: 1x1, with
+    # post-processing at nearly its least depth (every register costs an iCE40 logic cell) but
+    # its multiplier's normalisation and rounding split.
+    cfg = Config(rows=1, pipeline={"post_convert": 1, "post_mul": 3, "post_round": 1}, **SMALL)
     report = build(cfg, "icebreaker", out=tmp_path, log=lines.append)
     _check_build(report, tmp_path, "icebreaker", "bin")
     assert report["clock"]["pll"] is None and report["clock"]["clock_mhz"] == 12
