@@ -25,4 +25,5 @@ echo "== installing the package and its test extra"
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
 echo "== running the test suite"
-exec python3 -m pytest -n auto "$@"
+# --dist loadgroup: the place-and-route tests form one group on one worker (tests/conftest.py).
+exec python3 -m pytest -n auto --dist loadgroup "$@"

@@ -61,6 +61,15 @@ def one_pnr_at_a_time(tmp_path_factory):
         yield
 
 
+def pytest_collection_modifyitems(items):
+    """Every place-and-route test in one xdist group, so that with ``--dist loadgroup``
+    (scripts/test.sh) they queue on one worker while the other runs the rest of the suite,
+    instead of a worker idling on :func:`one_pnr_at_a_time`'s lock."""
+    for item in items:
+        if "one_pnr_at_a_time" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("pnr"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under CI, turn any skip (one that bypassed ``require_tool``, a skip mark) into a

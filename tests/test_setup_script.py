@@ -45,12 +45,12 @@ def test_installs_what_is_missing_in_one_call(tmp_path, present, missing):
         "apt-get update -qq",
         f"apt-get install -y -qq {missing}",
         "python3 -m pip install -q --disable-pip-version-check -e .[test]",
-        "python3 -m pytest -n auto -k x",
+        "python3 -m pytest -n auto --dist loadgroup -k x",
     ]
 
 
 def test_installs_nothing_from_apt_when_all_is_there(tmp_path):
     assert _run(tmp_path, ("iverilog", "make", "g++")) == [
         "python3 -m pip install -q --disable-pip-version-check -e .[test]",
-        "python3 -m pytest -n auto -k x",
+        "python3 -m pytest -n auto --dist loadgroup -k x",
     ]
