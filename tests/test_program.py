@@ -73,3 +73,17 @@ def test_uneven_k_chunks_still_load_each_line_once():
     prog = gemm_program(cfg, a, b)
     assert prog.k_pass == 258 and 4 * 2048 == cfg.spad_a_lines
     assert len(prog.din) == (4 + 4) * 2048
+
+
+def test_readme_worked_example_cycles():
+    # The README's worked example states its cycle count on the Amaranth simulator.
+    import re
+    from pathlib import Path
+
+    from sim.host import run_gemm
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    stated = int(re.search(r"on the Amaranth simulator it takes (\d+) cycles", readme)[1])
+    cfg = Config(rows=2, cols=2, spad_kib=1, acc_kib=1)
+    run = run_gemm(np.array([[1, 2, 3], [4, 5, 6]]), np.array([[1, 0], [0, 1], [1, -1]]), cfg,
+                   relu=True, backend="amaranth")
+    assert run.cycles == stated
