@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from sim.tools import PACKERS, ToolMissing, find_nextpnr, find_packer, find_yosys
+from sim.tools import PACKERS, find_nextpnr, find_packer, find_yosys
 
 from .config import Config, ConfigError
 from .fpga import boards as brd
@@ -33,11 +33,11 @@ from .fpga import report as rpt
 from .fpga.board import BoardTop
 from .fpga.dfu import add_dfu_suffix
 from .fpga.flow import (
-    FlowError,
     Progress,
     check_freq,
     fail,
     nextpnr_version,
+    run_for_command_line,
     run_tool,
     tool_version,
     yosys_version,
@@ -356,14 +356,8 @@ def main(argv=None):
         check_options(args.board, args.device, args.freq, args.baud)
     except ConfigError as e:
         parser.error(e.message(option_name))
-    try:
-        report = build(cfg, args.board, args.device, args.freq, args.out, baud=args.baud)
-    except ToolMissing as e:
-        parser.error(str(e))
-    except FlowError as e:
-        parser.exit(1, f"{parser.prog}: error: {e}\n")
-    except OSError as e:
-        parser.error(f"--out {args.out!r}: {e.strerror or e}")
+    report = run_for_command_line(parser, args.out, build, cfg, args.board, args.device,
+                                  args.freq, args.out, baud=args.baud)
     print(format_build(report))
     print(f"wrote {target_dir(args.out, report['design'], report['board'], report['device'])}"
           "/report.json")

@@ -18,7 +18,7 @@ from ..config import ConfigError
 from . import report as rpt
 
 __all__ = ["MAX_FREQ", "FlowError", "check_freq", "tool_version", "yosys_version",
-           "nextpnr_version", "Progress", "run_tool", "fail"]
+           "nextpnr_version", "Progress", "run_tool", "fail", "run_for_command_line"]
 
 #: Highest clock request, MHz (beyond any of these families' fabric).
 MAX_FREQ = 1000
@@ -134,3 +134,18 @@ def fail(step, r, text, log_path):
     tool's last output."""
     error = rpt.log_error(text) or (r.stderr or r.stdout).strip()[-300:] or "no message"
     raise FlowError(f"{step} failed (exit {r.returncode}): {error}; see {log_path}")
+
+
+def run_for_command_line(parser, out, flow, *args, **kwargs):
+    """``flow(*args, **kwargs)`` for a command line: a missing tool or an unusable ``--out``
+    folder is a bad option (``parser.error``, status 2), a failed tool exits with status 1 and
+    its one-line message."""
+    from sim.tools import ToolMissing
+    try:
+        return flow(*args, **kwargs)
+    except ToolMissing as e:
+        parser.error(str(e))
+    except FlowError as e:
+        parser.exit(1, f"{parser.prog}: error: {e}\n")
+    except OSError as e:
+        parser.error(f"--out {out!r}: {e.strerror or e}")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from sim.tools import ToolMissing, find_nextpnr, find_yosys
+from sim.tools import find_nextpnr, find_yosys
 
 from ..config import ConfigError
 from ..gen import (
@@ -43,6 +43,7 @@ from .flow import (
     check_freq,
     fail,
     nextpnr_version,
+    run_for_command_line,
     run_tool,
     yosys_version,
 )
@@ -241,14 +242,8 @@ def main(argv=None):
         check_freq(args.freq)
     except ConfigError as e:
         parser.error(e.message(option_name))
-    try:
-        report = run(cfg, kind, args.family, args.device, args.freq, args.out)
-    except ToolMissing as e:
-        parser.error(str(e))
-    except FlowError as e:
-        parser.exit(1, f"{parser.prog}: error: {e}\n")
-    except OSError as e:
-        parser.error(f"--out {args.out!r}: {e.strerror or e}")
+    report = run_for_command_line(parser, args.out, run, cfg, kind, args.family, args.device,
+                                  args.freq, args.out)
     print(rpt.format_table(report))
     print(f"wrote {target_dir(args.out, report['design'], report['family'], report['device'])}"
           "/report.json")
