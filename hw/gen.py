@@ -28,6 +28,7 @@ from .config import (
 )
 from .dsp import VERILOG_EXPORT
 from .engine import AxiEngine
+from .export import ModuleSet
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .manifest import array_manifest, dumps, engine_manifest
 
@@ -47,10 +48,11 @@ def module_name(cfg, kind="engine"):
 
 
 def _with_pe(cfg, name, make_top):
-    """Verilog of ``make_top(pe_module)`` as module ``name``, with the PE written once as
-    ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`); PEs
+    """Verilog of ``make_top(pe_module, modules)`` as module ``name``, with the PE written once
+    as ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`); PEs
     with a logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, and the stall
-    enable's register copies ``<name>_pe_enable``."""
+    enable's register copies ``<name>_pe_enable``. The other modules written once (the
+    :class:`~hw.export.ModuleSet` ``modules``, named ``<name>_<suffix>``) follow."""
     pe_name = f"{name}_pe"
     pe_class = OSPE if cfg.dataflow == "os" else WSPE
     kinds = sorted({cfg.logic_mul(r, c) for r in range(cfg.rows) for c in range(cfg.cols)})
@@ -61,9 +63,10 @@ def _with_pe(cfg, name, make_top):
     if cfg.pipeline.enable >= 2:
         pe_texts.append(verilog.convert(EnableCopy(), name=enable_module_name(pe_name),
                                         emit_src=False))
-    top_text = verilog.convert(make_top(pe_name), name=name, emit_src=False,
+    modules = ModuleSet(name)
+    top_text = verilog.convert(make_top(pe_name, modules), name=name, emit_src=False,
                                platform=VERILOG_EXPORT)
-    return "\n".join([top_text, *pe_texts])
+    return "\n".join([top_text, *pe_texts, *modules.verilog()])
 
 
 def verilog_text(cfg, kind="engine"):
@@ -71,8 +74,9 @@ def verilog_text(cfg, kind="engine"):
     array."""
     name = module_name(cfg, kind)
     if kind == "array":
-        return name, _with_pe(cfg, name, lambda pe: SystolicArray(cfg, pe_module=pe))
-    return name, _with_pe(cfg, name, lambda pe: AxiEngine(cfg, pe_module=pe))
+        return name, _with_pe(cfg, name, lambda pe, _: SystolicArray(cfg, pe_module=pe))
+    return name, _with_pe(cfg, name,
+                          lambda pe, modules: AxiEngine(cfg, pe_module=pe, modules=modules))
 
 
 def generate(cfg, out_dir, kind="engine"):

@@ -50,6 +50,10 @@ class Engine(CheckedComponent):
     pe_module : str or None
         As for :class:`~hw.array.SystolicArray` (``None`` for simulation; a module name for
         Verilog export with the PE written once).
+    modules : hw.export.ModuleSet or None
+        Where a Verilog export records the modules written once besides the PE: the buffers'
+        RAMs, the post-processing lane and the accumulator memory's adder (``None`` for
+        simulation).
 
     Members
     -------
@@ -66,12 +70,13 @@ class Engine(CheckedComponent):
     """
 
     @staticmethod
-    def check(cfg, pe_module):
+    def check(cfg, pe_module, modules):
         check_config(cfg)
 
-    def __init__(self, cfg, *, pe_module=None):
+    def __init__(self, cfg, *, pe_module=None, modules=None):
         self._cfg = cfg
         self._pe_module = pe_module
+        self._modules = modules
         super().__init__(engine_signature(cfg))
 
     @property
@@ -83,13 +88,13 @@ class Engine(CheckedComponent):
         cfg = self._cfg
         m.submodules.controller = ctrl = Controller(cfg)
         m.submodules.loader = loader = Loader(cfg)
-        m.submodules.spad = spad = Scratchpad(cfg)
+        m.submodules.spad = spad = Scratchpad(cfg, modules=self._modules)
         m.submodules.feeder = feeder = Feeder(cfg)
         m.submodules.array = array = SystolicArray(cfg, pe_module=self._pe_module)
         m.submodules.reducer = reducer = ContextReducer(cfg)
         m.submodules.writeback = writeback = Writeback(cfg)
-        m.submodules.acc = acc = AccumulatorMemory(cfg)
-        m.submodules.storer = storer = Storer(cfg)
+        m.submodules.acc = acc = AccumulatorMemory(cfg, modules=self._modules)
+        m.submodules.storer = storer = Storer(cfg, modules=self._modules)
 
         connect = wiring.connect
         # The outside world.

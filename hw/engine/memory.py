@@ -1,18 +1,21 @@
 """On-chip buffers: the operand scratchpad and the accumulator memory.
 
-Both are built on ``amaranth.lib.memory`` and read synchronously (data one cycle after the
+Both are :class:`~hw.engine.ram.Ram` instances (``amaranth.lib.memory`` in simulation, a module
+written once per shape for Verilog export) and read synchronously (data one cycle after the
 address); their ports are ``amaranth.lib.memory``'s own port signatures
 (:mod:`hw.engine.links`).
 """
 
 from amaranth import Cat, Module, Mux, Signal
-from amaranth.lib import memory, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arith import make_adder
 from ..delay import delay
+from ..export import written_once
 from ..timing import ArrayTiming
 from .links import AccumulatorWrite, acc_read, row_layout, spad_read, spad_write
+from .ram import Ram
 
 __all__ = ["Scratchpad", "AccumulatorMemory"]
 
@@ -32,10 +35,17 @@ class Scratchpad(wiring.Component):
         Write ports.
     read_a, read_b : ``Out(spad_read(cfg, "a"))``, ``Out(spad_read(cfg, "b"))``
         Read ports: ``data`` is valid the cycle after ``addr`` with ``en``, held otherwise.
+
+    Parameters
+    ----------
+    cfg : hw.config.Config
+    modules : hw.export.ModuleSet or None
+        Where a Verilog export records the buffers' RAM modules (``None`` for simulation).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, modules=None):
         self._cfg = cfg
+        self._modules = modules
         super().__init__({
             "write_a": Out(spad_write(cfg, "a")), "read_a": Out(spad_read(cfg, "a")),
             "write_b": Out(spad_write(cfg, "b")), "read_b": Out(spad_read(cfg, "b")),
@@ -47,10 +57,10 @@ class Scratchpad(wiring.Component):
         for name, write, read, depth in (
                 ("a", self.write_a, self.read_a, cfg.spad_a_lines),
                 ("b", self.write_b, self.read_b, cfg.spad_b_lines)):
-            mem = memory.Memory(shape=write.data.shape(), depth=depth, init=[])
+            mem = Ram(write.data.shape(), depth, modules=self._modules)
             m.submodules[f"{name}_mem"] = mem
-            wiring.connect(m, wiring.flipped(write), mem.write_port())
-            wiring.connect(m, wiring.flipped(read), mem.read_port())
+            wiring.connect(m, wiring.flipped(write), mem.write)
+            wiring.connect(m, wiring.flipped(read), mem.read[0])
         return m
 
 
@@ -76,10 +86,18 @@ class AccumulatorMemory(wiring.Component):
     Latency from ``write.row`` to the write: :attr:`write_latency` = ``READ_LATENCY +
     add_latency`` cycles: the stored row is read (one cycle) into a register (one more, so
     the memory's read data drives no logic), then added.
+
+    Parameters
+    ----------
+    cfg : hw.config.Config
+    modules : hw.export.ModuleSet or None
+        Where a Verilog export records the RAM module and the adder, written once for all
+        ``cols`` lanes (``None`` for simulation).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, modules=None):
         self._cfg = cfg
+        self._modules = modules
         super().__init__({
             "write": In(AccumulatorWrite(cfg)),
             "read": Out(acc_read(cfg)),
@@ -100,12 +118,12 @@ class AccumulatorMemory(wiring.Component):
         # Cycles from accepting a row to writing it, after which a read sees the write.
         window = self.write_latency - 1
         wb = self.write.row
-        mem = memory.Memory(shape=row_layout(cfg), depth=cfg.acc_rows, init=[])
+        # The read-modify-write read (port 0) sees a write landing in the same cycle.
+        mem = Ram(row_layout(cfg), cfg.acc_rows, transparent=(True, False),
+                  modules=self._modules)
         m.submodules.mem = mem
-        wr = mem.write_port()
-        # The read-modify-write read sees a write landing in the same cycle.
-        rmw = mem.read_port(transparent_for=(wr,))
-        wiring.connect(m, wiring.flipped(self.read), mem.read_port())
+        wr, rmw = mem.write, mem.read[0]
+        wiring.connect(m, wiring.flipped(self.read), mem.read[1])
 
         take = Signal()
         # Addresses accepted in the last `window` cycles have not been written yet (the write
@@ -131,8 +149,8 @@ class AccumulatorMemory(wiring.Component):
         stored = delay(m, rmw.data, self.READ_LATENCY - 1, name="stored")
         total = Signal(row_layout(cfg))
         for lane in range(cfg.cols):
-            add = make_adder(cfg)
-            m.submodules[f"add{lane}"] = add
+            add = written_once(m, platform, self._modules, f"add{lane}",
+                               lambda: make_adder(cfg), "acc_add")
             m.d.comb += [
                 add.a.eq(stored[lane]),
                 add.b.eq(s1.data[lane]),

@@ -13,6 +13,7 @@ from ..arith import acc_shape
 from ..checked import CheckedComponent
 from ..config import Config
 from ..delay import delay
+from ..export import written_once
 from ..formats import BF16, FP32, INT8
 from ..fp.float2int import FloatToInt
 from ..fp.int2float import IntToFloat
@@ -20,7 +21,7 @@ from ..fp.mul import FPMul
 from ..fp.narrow import FloatNarrow
 from ..isa import OutMode, allowed_modes
 
-__all__ = ["PostProc", "postproc_latency"]
+__all__ = ["PostProc", "PostLane", "postproc_latency"]
 
 def _check_cfg(cfg):
     if not isinstance(cfg, Config):
@@ -74,12 +75,16 @@ class PostProc(CheckedComponent):
     registers.
     Throughput one row per cycle. A plain pipeline: ``o`` depends only on ``i``, ``relu``,
     ``mode`` and ``scale`` from :attr:`latency` cycles before, so the enclosing design may
-    stall it with ``EnableInserter``.
+    stall it with ``EnableInserter`` (in simulation; the exported lanes are instances that
+    run freely, as the storer's pipeline does).
 
     Parameters
     ----------
     cfg : Config
         Accumulator format, ``cols`` and subnormal handling.
+    modules : hw.export.ModuleSet or None
+        Where a Verilog export records the lane module, written once for all ``cols`` lanes
+        (:class:`PostLane`; ``None`` for simulation).
 
     Members
     -------
@@ -101,11 +106,12 @@ class PostProc(CheckedComponent):
     """
 
     @staticmethod
-    def check(cfg):
+    def check(cfg, modules):
         _check_cfg(cfg)
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, modules=None):
         self._cfg = cfg
+        self._modules = modules
         super().__init__({
             "i": In(data.ArrayLayout(acc_shape(cfg), cfg.cols)),
             "relu": In(1),
@@ -131,44 +137,22 @@ class PostProc(CheckedComponent):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        pipe = cfg.pipeline
-        lat = self.latency
         is_float = cfg.is_float
-        int8_path, bf16_path = _paths(cfg)
 
         # The int32 path converts first, so its multiply (and scale) come that much later.
-        scale = delay(m, self.scale, 0 if is_float else pipe.post_convert, name="scale")
-        mode = delay(m, self.mode, lat, name="mode")
+        scale = delay(m, self.scale, 0 if is_float else cfg.pipeline.post_convert,
+                      name="scale")
+        mode = delay(m, self.mode, self.latency, name="mode")
 
         raw, int8, bf16 = [], [], []
         for n in range(cfg.cols):
-            x = self.i[n]
-            r = Signal(32, name=f"relu{n}")
+            lane = written_once(m, platform, self._modules, f"lane{n}",
+                                lambda: PostLane(cfg), "post_lane")
+            m.d.comb += [lane.i.eq(self.i[n]), lane.relu.eq(self.relu), lane.scale.eq(scale)]
+            raw.append(lane.raw)
+            int8.append(lane.int8)
             if is_float:
-                is_nan = (x[FP32.frac_width:31] == FP32.exp_max) & x[:FP32.frac_width].any()
-                m.d.comb += r.eq(Mux(self.relu & is_nan, FP32.qnan,
-                                     Mux(self.relu & x[31], 0, x)))
-                f = r
-            else:
-                m.d.comb += r.eq(Mux(self.relu & (x < 0), 0, x))
-                cvt = IntToFloat(32, FP32, latency=pipe.post_convert)
-                m.submodules[f"cvt{n}"] = cvt
-                m.d.comb += cvt.a.eq(r)
-                f = cvt.o
-            raw.append(delay(m, r, lat, name=f"raw{n}"))
-
-            mul = FPMul(FP32, FP32, ftz=cfg.ftz, latency=pipe.post_mul)
-            f2i = FloatToInt(FP32, INT8.width, latency=pipe.post_round)
-            m.submodules[f"mul{n}"] = mul
-            m.submodules[f"f2i{n}"] = f2i
-            m.d.comb += [mul.a.eq(f), mul.b.eq(scale), f2i.a.eq(mul.o)]
-            int8.append(delay(m, f2i.o, lat - int8_path, name=f"int8_{n}"))
-
-            if is_float:
-                nar = FloatNarrow(FP32, BF16, ftz=cfg.ftz, latency=pipe.post_narrow)
-                m.submodules[f"narrow{n}"] = nar
-                m.d.comb += nar.a.eq(r)
-                bf16.append(delay(m, nar.o, lat - bf16_path, name=f"bf16_{n}"))
+                bf16.append(lane.bf16)
 
         with m.Switch(mode):
             with m.Case(OutMode.RAW):
@@ -180,4 +164,91 @@ class PostProc(CheckedComponent):
                     m.d.comb += self.o.eq(Cat(*bf16))
             with m.Default():
                 m.d.comb += self.o.eq(0)
+        return m
+
+
+class PostLane(CheckedComponent):
+    """One lane of :class:`PostProc`: one accumulator value through ReLU and every output
+    mode's path, each delayed to :func:`postproc_latency`. :class:`PostProc` has ``cols`` of
+    them (one Verilog module written once for export, :mod:`hw.export`) and picks the mode.
+
+    Latency :func:`postproc_latency` from ``i`` and ``relu`` to every output; ``scale`` is
+    taken ``cfg.pipeline.post_convert`` cycles after ``i`` for int32 accumulators (when the
+    conversion to fp32 is done), with ``i`` for fp32. Throughput one value per cycle; a plain
+    pipeline.
+
+    Parameters
+    ----------
+    cfg : Config
+        Accumulator format and subnormal handling.
+
+    Members
+    -------
+    i : In(acc_shape(cfg))
+        One accumulator value.
+    relu : In(1)
+        Apply ReLU first.
+    scale : In(32)
+        FP32 bits of the requantization scale (see above for when).
+    raw : Out(32)
+        The value after ReLU, unchanged.
+    int8 : Out(8)
+        Requantized to INT8.
+    bf16 : Out(16)
+        Rounded to BF16 (fp32 accumulators only).
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not a :class:`~hw.config.Config`.
+    """
+
+    @staticmethod
+    def check(cfg):
+        _check_cfg(cfg)
+
+    def __init__(self, cfg):
+        self._cfg = cfg
+        members = {
+            "i": In(acc_shape(cfg)), "relu": In(1), "scale": In(32),
+            "raw": Out(32), "int8": Out(INT8.width),
+        }
+        if cfg.is_float:
+            members["bf16"] = Out(BF16.width)
+        super().__init__(members)
+
+    @property
+    def latency(self):
+        return postproc_latency(self._cfg)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        pipe = cfg.pipeline
+        lat = self.latency
+        int8_path, bf16_path = _paths(cfg)
+        x = self.i
+        r = Signal(32, name="relu")
+        if cfg.is_float:
+            is_nan = (x[FP32.frac_width:31] == FP32.exp_max) & x[:FP32.frac_width].any()
+            m.d.comb += r.eq(Mux(self.relu & is_nan, FP32.qnan,
+                                 Mux(self.relu & x[31], 0, x)))
+            f = r
+        else:
+            m.d.comb += r.eq(Mux(self.relu & (x < 0), 0, x))
+            m.submodules.cvt = cvt = IntToFloat(32, FP32, latency=pipe.post_convert)
+            m.d.comb += cvt.a.eq(r)
+            f = cvt.o
+        m.d.comb += self.raw.eq(delay(m, r, lat, name="raw"))
+
+        m.submodules.mul = mul = FPMul(FP32, FP32, ftz=cfg.ftz, latency=pipe.post_mul)
+        m.submodules.f2i = f2i = FloatToInt(FP32, INT8.width, latency=pipe.post_round)
+        m.d.comb += [mul.a.eq(f), mul.b.eq(self.scale), f2i.a.eq(mul.o),
+                     self.int8.eq(delay(m, f2i.o, lat - int8_path, name="int8"))]
+
+        if cfg.is_float:
+            m.submodules.narrow = nar = FloatNarrow(FP32, BF16, ftz=cfg.ftz,
+                                                    latency=pipe.post_narrow)
+            m.d.comb += [nar.a.eq(r),
+                         self.bf16.eq(delay(m, nar.o, lat - bf16_path, name="bf16"))]
         return m

@@ -50,9 +50,9 @@ class _StorePipe(wiring.Component):
     """Read data → post-processing, with valid/last riding alongside. A plain pipeline that
     never stalls: the storer issues a row only when the FIFO after it has room for it."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, modules=None):
         self._cfg = cfg
-        self._post = PostProc(cfg)
+        self._post = PostProc(cfg, modules=modules)
         super().__init__({
             "valid_in": In(1), "last_in": In(1),
             "row": In(row_layout(cfg)), "post": In(post_layout),
@@ -101,10 +101,17 @@ class Storer(wiring.Component):
     :attr:`latency` (:func:`store_latency`), and ``dout`` two cycles later if ``dout`` has
     accepted the rows before it; rows are read only while the FIFO has room for them.
     Throughput: one row per cycle while ``dout`` accepts them.
+
+    Parameters
+    ----------
+    cfg : hw.config.Config
+    modules : hw.export.ModuleSet or None
+        As for :class:`~hw.engine.postproc.PostProc` (``None`` for simulation).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, modules=None):
         self._cfg = cfg
+        self._modules = modules
         super().__init__({
             "ctrl": In(StorerControl()),
             "acc": In(acc_read(cfg)),
@@ -119,7 +126,7 @@ class Storer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        m.submodules.pipe = pipe = _StorePipe(cfg)
+        m.submodules.pipe = pipe = _StorePipe(cfg, self._modules)
         depth = store_fifo_depth(cfg)
         m.submodules.out_fifo = out_fifo = StreamFIFO(dout_layout(cfg), depth)
 

@@ -37,10 +37,12 @@ class AxiEngine(wiring.Component):
     cfg : hw.config.Config
     pe_module : str or None
         As for :class:`~hw.engine.engine.Engine`.
+    modules : hw.export.ModuleSet or None
+        As for :class:`~hw.engine.engine.Engine`.
     """
 
-    def __init__(self, cfg, *, pe_module=None):
-        self._engine = Engine(cfg, pe_module=pe_module)
+    def __init__(self, cfg, *, pe_module=None, modules=None):
+        self._engine = Engine(cfg, pe_module=pe_module, modules=modules)
         super().__init__(self.signature_for(cfg))
 
     @staticmethod

@@ -1,0 +1,108 @@
+"""Verilog modules written once for a whole export: repeated units and memories.
+
+Amaranth writes a Verilog module for every elaboratable it meets, so a unit repeated per
+column (a post-processing lane, an accumulator adder) is elaborated, netlisted and written
+``cols`` times, and a memory is written with every word's initial value. For Verilog export
+(:data:`~hw.dsp.VERILOG_EXPORT` as the platform, which :mod:`hw.gen` passes) a design
+instead instantiates such a unit as an instance of one module, which it records in a
+:class:`ModuleSet`; :mod:`hw.gen` writes each recorded module once, after the top level. In
+simulation (any other platform, or no :class:`ModuleSet`) the units are elaborated as they
+are, so the Amaranth tests check the same logic the exported modules hold, and the cocotb
+tests check the exported Verilog itself.
+
+This is the PE's mechanism (:mod:`hw.array.blackbox`) made general: a component becomes a
+:class:`~hw.array.blackbox.Gated` module and its instances
+:class:`~hw.array.blackbox.BlackBox` instances; a module given as Verilog text (the memories of
+:mod:`hw.engine.ram`) is written as it is.
+"""
+
+from amaranth.back import verilog
+
+from .array.blackbox import BlackBox, Gated
+from .dsp import VERILOG_EXPORT
+
+__all__ = ["ModuleSet", "written_once"]
+
+
+class ModuleSet:
+    """The modules an export writes once, each named ``<prefix>_<suffix>``.
+
+    Parameters
+    ----------
+    prefix : str
+        The top level's module name: every module name starts with it, so the modules of two
+        configurations never clash in one netlist.
+    """
+
+    def __init__(self, prefix):
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError(f"prefix must be a non-empty string, not {prefix!r}")
+        self._prefix = prefix
+        self._modules = {}
+
+    @property
+    def prefix(self):
+        return self._prefix
+
+    def name(self, suffix):
+        """The module name for ``suffix``: ``<prefix>_<suffix>``."""
+        return f"{self._prefix}_{suffix}"
+
+    def add(self, suffix, make):
+        """Record module ``<prefix>_<suffix>``, made by ``make()`` the first time (a component
+        to convert, or the module's Verilog text); later calls with the same suffix only
+        return the name. ``make`` must give the same module for the same suffix."""
+        name = self.name(suffix)
+        if name not in self._modules:
+            self._modules[name] = make()
+        return name
+
+    def component(self, name):
+        """The component recorded as module ``name`` (a ``KeyError`` if it is Verilog text or
+        not recorded)."""
+        module = self._modules[name]
+        if isinstance(module, str):
+            raise KeyError(name)
+        return module
+
+    @property
+    def names(self):
+        """The recorded module names, sorted (the order :meth:`verilog` writes them in)."""
+        return sorted(self._modules)
+
+    def verilog(self):
+        """The Verilog text of every recorded module, in :attr:`names` order. Converting a
+        component may record more modules (one it instantiates written once too); they are
+        written as well."""
+        texts, done = {}, set()
+        while len(done) < len(self._modules):
+            for name in sorted(set(self._modules) - done):
+                module = self._modules[name]
+                if not isinstance(module, str):
+                    module = verilog.convert(module, name=name, emit_src=False,
+                                             platform=VERILOG_EXPORT)
+                texts[name] = module
+                done.add(name)
+        return [texts[name] for name in sorted(texts)]
+
+
+def written_once(m, platform, modules, name, make, suffix, *, en=1):
+    """Add the component ``make()`` builds to ``m`` as submodule ``name``, and return what
+    carries its ports.
+
+    For Verilog export (``platform`` is :data:`~hw.dsp.VERILOG_EXPORT` and ``modules`` a
+    :class:`ModuleSet`) the submodule is instead an instance of module ``<prefix>_<suffix>``,
+    recorded in ``modules`` as ``Gated(make())`` the first time, with its ``en`` port driven by
+    ``en``: an ``EnableInserter`` around ``m`` does not reach into an instance, so a stalled
+    unit passes its enable here. Every call with the same ``suffix`` must build an equal
+    component (same class and parameters); only the first is built.
+    """
+    if platform is not VERILOG_EXPORT or modules is None:
+        component = make()
+        m.submodules[name] = component
+        return component
+    module = modules.add(suffix, lambda: Gated(make()))
+    box = BlackBox(dict(modules.component(module).signature.members), module)
+    m.submodules[name] = box
+    m.d.comb += box.en.eq(en)
+    return box
