@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -248,3 +249,31 @@ def test_enable_tree_copies_are_kept_apart(tmp_path):
     assert text.count("(* keep_hierarchy = 32'd1 *)") == 8
     manifest = json.loads((tmp_path / f"{name}.json").read_text())
     assert manifest["timing"]["enable_delay"] == 3
+
+
+@pytest.mark.parametrize("in_fmt", ["int8", "bf16"])
+def test_engine_writes_repeated_units_and_memories_once(in_fmt, tmp_path):
+    # The post-processing lane and the accumulator adder are one module each, instantiated
+    # per column; each distinct buffer shape is one RAM module with no initial contents, and
+    # no memory word is written out anywhere.
+    cfg = Config(rows=2, cols=3, in_fmt=in_fmt, spad_kib=2, acc_kib=1)
+    v_path, _ = generate(cfg, tmp_path)
+    text = v_path.read_text()
+    name = module_name(cfg)
+    modules = re.findall(r"^module (\S+?)\(", text, re.MULTILINE)
+    assert len(modules) == len(set(modules))
+    for unit in ("post_lane", "acc_add"):
+        assert f"{name}_{unit}" in modules
+        assert text.count(f"  {name}_{unit} inst (") == cfg.cols
+    # Buffer A (2 operands a line) and B (3 a line), and the accumulator rows.
+    width = 8 if in_fmt == "int8" else 16
+    rams = sorted(m for m in modules if m.startswith(f"{name}_ram_"))
+    assert rams == sorted([f"{name}_ram_{2 * width}x{cfg.spad_a_lines}_r",
+                           f"{name}_ram_{3 * width}x{cfg.spad_b_lines}_r",
+                           f"{name}_ram_{3 * 32}x{cfg.acc_rows}_tr"])
+    for ram in rams:
+        body = text[text.index(f"module {ram}("):]
+        body = body[:body.index("endmodule")]
+        assert "initial" not in body
+        assert text.count(f"  {ram} ram (") == 1
+    assert not re.search(r"\bmem\[\d+\] = ", text)

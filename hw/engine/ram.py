@@ -29,6 +29,7 @@ from amaranth import ClockSignal, Const, Instance, Module, Shape
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import Out
 
+from ..checked import CheckedComponent
 from ..dsp import VERILOG_EXPORT
 
 __all__ = ["Ram", "ram_verilog"]
@@ -38,7 +39,7 @@ def _addr_width(depth):
     return Shape.cast(range(depth)).width
 
 
-class Ram(wiring.Component):
+class Ram(CheckedComponent):
     """``depth`` words of ``shape``, one write port and ``len(transparent)`` read ports.
 
     Parameters
@@ -67,13 +68,16 @@ class Ram(wiring.Component):
         If ``depth`` is not a positive integer or ``transparent`` is empty.
     """
 
-    def __init__(self, shape, depth, transparent=(False,), *, modules=None):
+    @staticmethod
+    def check(shape, depth, transparent, modules):
         if not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be a positive integer, not {depth!r}")
-        transparent = tuple(bool(t) for t in transparent)
-        if not transparent:
+        if not tuple(transparent):
             raise ValueError(f"transparent must name at least one read port, not "
-                             f"{transparent!r}")
+                             f"{tuple(transparent)!r}")
+
+    def __init__(self, shape, depth, transparent=(False,), *, modules=None):
+        transparent = tuple(bool(t) for t in transparent)
         self._shape = shape
         self._depth = depth
         self._transparent = transparent
