@@ -16,7 +16,7 @@ This is the PE's mechanism (:mod:`hw.array.blackbox`) made general: a component 
 :mod:`hw.engine.ram`) is written as it is.
 """
 
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 
 from .array.blackbox import BlackBox, Gated
 from .dsp import VERILOG_EXPORT
@@ -70,20 +70,42 @@ class ModuleSet:
         """The recorded module names, sorted (the order :meth:`verilog` writes them in)."""
         return sorted(self._modules)
 
-    def verilog(self):
-        """The Verilog text of every recorded module, in :attr:`names` order. Converting a
-        component may record more modules (one it instantiates written once too); they are
-        written as well."""
+    def verilog(self, top_name, top):
+        """The Verilog text of the design: module ``top_name`` converted from ``top``, then
+        every recorded module (those converting ``top`` records too, and those converting
+        them records), each once.
+
+        Every component is netlisted to RTLIL on its own and one Yosys run writes them all
+        (:func:`_rtlil_to_verilog`), instead of one run per module; the modules given as
+        Verilog text follow, sorted by name.
+        """
+        parts = [_rtlil(top, top_name)]
         texts, done = {}, set()
         while len(done) < len(self._modules):
             for name in sorted(set(self._modules) - done):
                 module = self._modules[name]
-                if not isinstance(module, str):
-                    module = verilog.convert(module, name=name, emit_src=False,
-                                             platform=VERILOG_EXPORT)
-                texts[name] = module
+                if isinstance(module, str):
+                    texts[name] = module
+                else:
+                    parts.append(_rtlil(module, name))
                 done.add(name)
-        return [texts[name] for name in sorted(texts)]
+        return "\n".join([_rtlil_to_verilog("\n".join(parts)),
+                          *(texts[name] for name in sorted(texts))])
+
+
+def _rtlil(component, name):
+    return rtlil.convert(component, name=name, emit_src=False, platform=VERILOG_EXPORT)
+
+
+def _rtlil_to_verilog(rtlil_text):
+    """``rtlil_text`` (any number of modules) as Verilog, as ``verilog.convert`` writes it.
+
+    Amaranth's public API converts one design per Yosys run, and starting the (WebAssembly)
+    Yosys costs about half a second each time; its private ``_convert_rtlil_text`` is the
+    step ``verilog.convert`` itself runs after netlisting, so it is used here alone. Should it
+    change, this function is the one place to adapt.
+    """
+    return verilog._convert_rtlil_text(rtlil_text)
 
 
 def written_once(m, platform, modules, name, make, suffix, *, en=1):

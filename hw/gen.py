@@ -10,8 +10,6 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from amaranth.back import verilog
-
 from .array import SystolicArray
 from .array.blackbox import Gated
 from .array.pe import OSPE, WSPE
@@ -26,7 +24,6 @@ from .config import (
     ConfigError,
     Pipeline,
 )
-from .dsp import VERILOG_EXPORT
 from .engine import AxiEngine
 from .export import ModuleSet
 from .formats import ACC_FORMATS, INPUT_FORMATS
@@ -51,22 +48,19 @@ def _with_pe(cfg, name, make_top):
     """Verilog of ``make_top(pe_module, modules)`` as module ``name``, with the PE written once
     as ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`); PEs
     with a logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, and the stall
-    enable's register copies ``<name>_pe_enable``. The other modules written once (the
-    :class:`~hw.export.ModuleSet` ``modules``, named ``<name>_<suffix>``) follow."""
+    enable's register copies ``<name>_pe_enable``. These and the other modules written once
+    are the :class:`~hw.export.ModuleSet` ``modules`` (named ``<name>_<suffix>``), all written
+    by one Yosys run."""
     pe_name = f"{name}_pe"
     pe_class = OSPE if cfg.dataflow == "os" else WSPE
     kinds = sorted({cfg.logic_mul(r, c) for r in range(cfg.rows) for c in range(cfg.cols)})
-    pe_texts = [verilog.convert(Gated(pe_class(cfg, logic_mul=logic)),
-                                name=pe_module_name(pe_name, logic), emit_src=False,
-                                platform=VERILOG_EXPORT)
-                for logic in kinds]
-    if cfg.pipeline.enable >= 2:
-        pe_texts.append(verilog.convert(EnableCopy(), name=enable_module_name(pe_name),
-                                        emit_src=False))
     modules = ModuleSet(name)
-    top_text = verilog.convert(make_top(pe_name, modules), name=name, emit_src=False,
-                               platform=VERILOG_EXPORT)
-    return "\n".join([top_text, *pe_texts, *modules.verilog()])
+    for logic in kinds:
+        modules.add(pe_module_name("pe", logic),
+                    lambda logic=logic: Gated(pe_class(cfg, logic_mul=logic)))
+    if cfg.pipeline.enable >= 2:
+        modules.add(enable_module_name("pe"), EnableCopy)
+    return modules.verilog(name, make_top(pe_name, modules))
 
 
 def verilog_text(cfg, kind="engine"):
