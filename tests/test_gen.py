@@ -10,6 +10,7 @@ import pytest
 
 from hw.config import Config
 from hw.gen import generate, main, module_name
+from hw.timing import ArrayTiming
 from sim.tools import find_yosys, verilator_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -254,17 +255,19 @@ def test_enable_tree_copies_are_kept_apart(tmp_path):
 @pytest.mark.parametrize("in_fmt", ["int8", "bf16"])
 def test_engine_writes_repeated_units_and_memories_once(in_fmt, tmp_path):
     # The post-processing lane and the accumulator adder are one module each, instantiated
-    # per column; each distinct buffer shape is one RAM module with no initial contents, and
-    # no memory word is written out anywhere.
+    # per column (the adder also per rank of the FP32 context reducer); each distinct buffer
+    # shape is one RAM module with no initial contents, and no memory word is written out.
     cfg = Config(rows=2, cols=3, in_fmt=in_fmt, spad_kib=2, acc_kib=1)
     v_path, _ = generate(cfg, tmp_path)
     text = v_path.read_text()
     name = module_name(cfg)
     modules = re.findall(r"^module (\S+?)\(", text, re.MULTILINE)
     assert len(modules) == len(set(modules))
-    for unit in ("post_lane", "acc_add"):
+    contexts = ArrayTiming(cfg).contexts
+    assert (contexts > 1) == (in_fmt == "bf16")
+    for unit, count in (("post_lane", cfg.cols), ("acc_add", cfg.cols * contexts)):
         assert f"{name}_{unit}" in modules
-        assert text.count(f"  {name}_{unit} inst (") == cfg.cols
+        assert text.count(f"  {name}_{unit} inst (") == count
     # Buffer A (2 operands a line) and B (3 a line), and the accumulator rows.
     width = 8 if in_fmt == "int8" else 16
     rams = sorted(m for m in modules if m.startswith(f"{name}_ram_"))

@@ -52,8 +52,8 @@ class Engine(CheckedComponent):
         Verilog export with the PE written once).
     modules : hw.export.ModuleSet or None
         Where a Verilog export records the modules written once besides the PE: the buffers'
-        RAMs, the post-processing lane and the accumulator memory's adder (``None`` for
-        simulation).
+        RAMs, the post-processing lane, and the adder of the accumulator memory and the context
+        reducer (``None`` for simulation).
 
     Members
     -------
@@ -91,7 +91,7 @@ class Engine(CheckedComponent):
         m.submodules.spad = spad = Scratchpad(cfg, modules=self._modules)
         m.submodules.feeder = feeder = Feeder(cfg)
         m.submodules.array = array = SystolicArray(cfg, pe_module=self._pe_module)
-        m.submodules.reducer = reducer = ContextReducer(cfg)
+        m.submodules.reducer = reducer = ContextReducer(cfg, modules=self._modules)
         m.submodules.writeback = writeback = Writeback(cfg)
         m.submodules.acc = acc = AccumulatorMemory(cfg, modules=self._modules)
         m.submodules.storer = storer = Storer(cfg, modules=self._modules)

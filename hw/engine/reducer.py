@@ -20,6 +20,7 @@ from amaranth.lib.wiring import In, Out
 from ..arith import acc_shape, make_adder
 from ..array import result_layout
 from ..delay import delay
+from ..export import written_once
 from ..fifo import StreamFIFO
 from ..timing import ArrayTiming
 
@@ -29,14 +30,17 @@ _FIFO_DEPTH = 4
 
 
 class _Ranks(wiring.Component):
-    """``L - 1`` ranks of adders: ``s_0 = p_0``, ``s_j = s_{j-1} + p_j``; a plain pipeline."""
+    """``L - 1`` ranks of adders: ``s_0 = p_0``, ``s_j = s_{j-1} + p_j``; a plain pipeline,
+    stalled by an ``EnableInserter`` around it whose enable is also ``en``: the adders written
+    once for Verilog export (:mod:`hw.export`) are instances, which it does not reach."""
 
-    def __init__(self, cfg, contexts):
+    def __init__(self, cfg, contexts, modules):
         self._cfg = cfg
         self._contexts = contexts
+        self._modules = modules
         row = data.ArrayLayout(acc_shape(cfg), cfg.cols)
         super().__init__({
-            "valid_in": In(1), "parts": In(data.ArrayLayout(row, contexts)),
+            "en": In(1), "valid_in": In(1), "parts": In(data.ArrayLayout(row, contexts)),
             "valid_out": Out(1), "total": Out(row),
         })
 
@@ -53,8 +57,8 @@ class _Ranks(wiring.Component):
             part = delay(m, self.parts[j], (j - 1) * add_lat, name=f"part{j}")
             summed = Signal.like(running, name=f"sum{j}")
             for lane in range(cfg.cols):
-                add = make_adder(cfg)
-                m.submodules[f"add{j}_{lane}"] = add
+                add = written_once(m, platform, self._modules, f"add{j}_{lane}",
+                                   lambda: make_adder(cfg), "acc_add", en=self.en)
                 m.d.comb += [add.a.eq(running[lane]), add.b.eq(part[lane]),
                              summed[lane].eq(add.o)]
             running = summed
@@ -72,10 +76,19 @@ class ContextReducer(wiring.Component):
     last row. Results leave through a small FIFO, and the ranks stall (rather than drop) when
     it is full. Latency ``(L - 1) · add_latency`` plus the FIFO; throughput one input row a
     cycle.
+
+    Parameters
+    ----------
+    cfg : hw.config.Config
+    modules : hw.export.ModuleSet or None
+        Where a Verilog export records the adder, written once for every rank and lane (the
+        accumulator memory's module, :class:`~hw.engine.memory.AccumulatorMemory`; ``None``
+        for simulation).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, modules=None):
         self._cfg = cfg
+        self._modules = modules
         super().__init__({
             "i": In(stream.Signature(result_layout(cfg))),
             "o": Out(stream.Signature(result_layout(cfg))),
@@ -94,7 +107,7 @@ class ContextReducer(wiring.Component):
             return m
 
         en = Signal()
-        ranks = _Ranks(cfg, contexts)
+        ranks = _Ranks(cfg, contexts, self._modules)
         m.submodules.ranks = EnableInserter(en)(ranks)
         m.submodules.out_fifo = out_fifo = StreamFIFO(result_layout(cfg), _FIFO_DEPTH)
 
@@ -104,6 +117,7 @@ class ContextReducer(wiring.Component):
         take = self.i.valid & self.i.ready
         m.d.comb += [
             en.eq(out_fifo.w.ready),
+            ranks.en.eq(en),
             self.i.ready.eq(~last | en),
             ranks.valid_in.eq(take & last),
             out_fifo.w.valid.eq(en & ranks.valid_out),
