@@ -147,7 +147,9 @@ def test_bad_arguments(kwargs, message):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("synth, cell", [("synth_ecp5", "DP16KD"), ("synth_ice40", "SB_RAM40_4K")])
+@pytest.mark.parametrize("synth, cell", [
+    ("synth_ecp5", "DP16KD"), ("synth_ice40", "SB_RAM40_4K"), ("synth_gowin", "(SDPX9B|SDPB)"),
+])
 def test_yosys_maps_it_to_block_ram(synth, cell, tmp_path, require_tool):
     """Both port kinds (the accumulator memory's shape, scaled down) become block RAM, not
     flip-flops."""
@@ -159,5 +161,5 @@ def test_yosys_maps_it_to_block_ram(synth, cell, tmp_path, require_tool):
     stat = (tmp_path / "stat.txt").read_text()
     assert re.search(rf"\s(\d+)\s+{cell}\b", stat), stat
     # Only the transparency bypass and the read registers stay in the fabric.
-    ffs = sum(int(n) for n, _ in re.findall(r"\s(\d+)\s+(TRELLIS_FF|SB_DFF\w*)\b", stat))
+    ffs = sum(int(n) for n, _ in re.findall(r"\s(\d+)\s+(TRELLIS_FF|SB_DFF\w*|DFF\w*)\b", stat))
     assert ffs < 64 * 256 // 8, stat
