@@ -116,7 +116,9 @@ class Ram(CheckedComponent):
             m.submodules.ram = Instance(name, **self._instance_ports())
             return m
         mem = memory.Memory(shape=self._shape, depth=self._depth, init=[])
-        m.submodules.mem = mem
+        # Not "mem": the accumulator memory names its Ram so, and Verilator warns when a
+        # name hides the instance it is in (VARHIDDEN).
+        m.submodules.storage = mem
         wr = mem.write_port()
         wiring.connect(m, wiring.flipped(self.write), wr)
         for port, transparent in zip(self.read, self._transparent, strict=True):
