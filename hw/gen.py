@@ -13,9 +13,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from .array import SystolicArray
-from .array.blackbox import Gated
-from .array.pe import OSPE, WSPE
-from .array.systolic import EnableCopy, enable_module_name, pe_module_name
+from .array.systolic import shared_modules
 from .config import (
     DATAFLOWS,
     DEFAULT_DSP_MULS,
@@ -48,19 +46,14 @@ def module_name(cfg, kind="engine"):
 
 def _with_pe(cfg, name, make_top):
     """Verilog of ``make_top(pe_module)`` as module ``name``, with the PE written once as
-    ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`); PEs
+    ``<name>_pe`` and instantiated ``cols`` times in each kind of PE row, itself written once
+    and instantiated ``rows`` times (see :mod:`hw.array.row`, :mod:`hw.array.blackbox`); PEs
     with a logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, and the stall
-    enable's register copies ``<name>_pe_enable``."""
+    enable's register copies ``<name>_pe_enable`` (:func:`~hw.array.systolic.shared_modules`)."""
     pe_name = f"{name}_pe"
-    pe_class = OSPE if cfg.dataflow == "os" else WSPE
-    kinds = sorted({cfg.logic_mul(r, c) for r in range(cfg.rows) for c in range(cfg.cols)})
-    pe_texts = [verilog.convert(Gated(pe_class(cfg, logic_mul=logic)),
-                                name=pe_module_name(pe_name, logic), emit_src=False,
+    pe_texts = [verilog.convert(component, name=module, emit_src=False,
                                 platform=VERILOG_EXPORT)
-                for logic in kinds]
-    if cfg.pipeline.enable >= 2:
-        pe_texts.append(verilog.convert(EnableCopy(), name=enable_module_name(pe_name),
-                                        emit_src=False))
+                for module, component in shared_modules(cfg, pe_name)]
     top_text = verilog.convert(make_top(pe_name), name=name, emit_src=False,
                                platform=VERILOG_EXPORT)
     return "\n".join([top_text, *pe_texts])
