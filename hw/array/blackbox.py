@@ -59,11 +59,10 @@ class BlackBox(wiring.Component):
         return self._module_name
 
     def elaborate(self, platform):
-        m = Module()
+        # The instance itself, not a module holding it: the parent's Verilog instantiates
+        # ``module_name`` directly, with no wrapper module per instance.
         ports = {}
         for name, member in self.signature.members.items():
             prefix = "i_" if member.flow == wiring.In else "o_"
             ports[prefix + name] = getattr(self, name)
-        m.submodules.inst = Instance(self._module_name, i_clk=ClockSignal(),
-                                     i_rst=ResetSignal(), **ports)
-        return m
+        return Instance(self._module_name, i_clk=ClockSignal(), i_rst=ResetSignal(), **ports)

@@ -33,7 +33,7 @@ bank before this row. One beat may both load and compute; a load is held back wh
 still use the bank it overwrites are in flight (``load_holdoff``).
 """
 
-from amaranth import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal
+from amaranth import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, Value
 from amaranth.hdl import EnableInserter
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -47,6 +47,7 @@ from ..fifo import StreamFIFO
 from ..timing import ArrayTiming
 from .blackbox import BlackBox, Gated
 from .pe import OSPE, WSPE
+from .delayline import DelayLine, delay_kinds, delay_module_name, edge_delay
 from .tile import TileGrid, pe_module_name, tile_module_name
 
 __all__ = ["SystolicArray", "array_signature", "operand_layout", "result_layout",
@@ -112,16 +113,49 @@ def shared_modules(cfg, pe_module):
     """``[(module name, component), ...]``: the Verilog modules an array with
     ``pe_module=pe_module`` instantiates and the exporter writes once each, in a fixed order:
     every kind of tile (:func:`~hw.array.tile.tile_module_name`), every kind of PE in them
-    (:class:`~hw.array.blackbox.Gated`, :func:`pe_module_name`), and the stall enable's
-    register copy (:class:`EnableCopy`) when the tree has copies."""
+    (:class:`~hw.array.blackbox.Gated`, :func:`pe_module_name`), every shared delay line of
+    the edges (:mod:`hw.array.delayline`), and the stall enable's register copy
+    (:class:`EnableCopy`) when the tree has copies."""
     pe_class = OSPE if cfg.dataflow == "os" else WSPE
     pe_kinds = sorted({cfg.logic_mul(r, c) for r in range(cfg.rows) for c in range(cfg.cols)})
     modules = TileGrid.kinds(cfg, pe_class, pe_module)
     modules += [(pe_module_name(pe_module, logic), Gated(pe_class(cfg, logic_mul=logic)))
                 for logic in pe_kinds]
+    grid_class = _OSGrid if cfg.dataflow == "os" else _WSGrid
+    modules += [(delay_module_name(pe_module, width, depth), Gated(DelayLine(width, depth)))
+                for width, depth in delay_kinds(grid_class.edge_delays(cfg))]
     if cfg.pipeline.enable >= 2:
         modules.append((enable_module_name(pe_module), EnableCopy()))
     return modules
+
+
+def _plain(m, value, name):
+    """``value`` as a plain signal of ``m``: a lane reading it then takes only these bits as
+    its port, not a whole ``data`` view, whose every field Amaranth would name in every
+    lane's module."""
+    plain = Signal(len(Value.cast(value)), name=name)
+    m.d.comb += plain.eq(value)
+    return plain
+
+
+class _Lane:
+    """A module of the grid's own registers and its enable leaf ``en``: ``d`` is the module's
+    (so :func:`~hw.delay.delay` takes a lane), and :meth:`long_delay` builds a long delay
+    from the exporter's shared delay lines (:func:`~hw.array.delayline.edge_delay`)."""
+
+    def __init__(self, en, pe_module, kinds):
+        self.module = Module()
+        self.en = en
+        self._pe_module = pe_module
+        self._kinds = kinds
+
+    @property
+    def d(self):
+        return self.module.d
+
+    def long_delay(self, value, cycles, name):
+        return edge_delay(self.module, value, cycles, en=self.en, pe_module=self._pe_module,
+                          name=name, kinds=self._kinds)
 
 
 class _Grid(wiring.Component):
@@ -182,10 +216,11 @@ class _Grid(wiring.Component):
         and the beat with its extra inputs, delayed beside the enable."""
         cfg = self._cfg
         leaves = self._enable_tree(m, platform, cfg.rows + cfg.cols + 1)
+        kinds = delay_kinds(self.edge_delays(cfg))
         lanes = []
         for n, leaf in enumerate(leaves):
-            lane = Module()
-            m.submodules[f"lane{n}"] = EnableInserter(leaf)(lane)
+            lane = _Lane(leaf, self._pe_module, kinds)
+            m.submodules[f"lane{n}"] = EnableInserter(leaf)(lane.module)
             lanes.append(lane)
         depth = self.timing.enable_delay
         beat = delay(m, self.beat, depth, name="beat_dly")
@@ -207,6 +242,13 @@ class _OSGrid(_Grid):
     def __init__(self, cfg, pe_module=None):
         super().__init__(cfg, OSPE, pe_module, {})
 
+    @staticmethod
+    def edge_delays(cfg):
+        """``(width, cycles)`` of every long delay (``_Lane.long_delay``) of the grid."""
+        op, acc = operand_shape(cfg).width, acc_shape(cfg).width
+        return [*((op + 2, r) for r in range(cfg.rows)), *((op, c) for c in range(cfg.cols)),
+                *((acc, c) for c in range(cfg.cols)), (1, cfg.cols - 1)]
+
     def elaborate(self, platform):
         m = Module()
         cfg, timing = self._cfg, self.timing
@@ -218,13 +260,17 @@ class _OSGrid(_Grid):
         beat = Signal(operand_layout(cfg))
         edge.d.sync += beat.eq(Mux(take, beat_in, 0))
 
-        last_in = [delay(row_lanes[r], beat.last, r, name=f"skew_last{r}") for r in range(rows)]
-        pes.drive(m, "a", [delay(row_lanes[r], beat.a[r], r, name=f"skew_a{r}")
-                           for r in range(rows)])
-        pes.drive(m, "first", [delay(row_lanes[r], beat.first, r, name=f"skew_first{r}")
-                               for r in range(rows)])
+        # Row r's lanes (a, first, last) wait r cycles, as one delay line.
+        width = operand_shape(cfg).width
+        skewed = [row_lanes[r].long_delay(_plain(m, Cat(beat.a[r], beat.first, beat.last),
+                                                 f"row_in{r}"), r, name=f"skew_row{r}")
+                  for r in range(rows)]
+        last_in = [row[width + 1] for row in skewed]
+        pes.drive(m, "a", [row[:width] for row in skewed])
+        pes.drive(m, "first", [row[width] for row in skewed])
         pes.drive(m, "last", last_in)
-        pes.drive(m, "b", [delay(col_lanes[c], beat.b[c], c, name=f"skew_b{c}")
+        pes.drive(m, "b", [col_lanes[c].long_delay(_plain(m, beat.b[c], f"col_in{c}"), c,
+                                                   name=f"skew_b{c}")
                            for c in range(cols)])
         pes.drive(m, "chain", 0)
 
@@ -241,16 +287,24 @@ class _OSGrid(_Grid):
 
         chain_out = pes.edge_out("chain")
         m.d.comb += self.res.eq(Cat(
-            delay(col_lanes[c], chain_out[c], cols - 1 - c, name=f"deskew{c}")
+            col_lanes[c].long_delay(chain_out[c], cols - 1 - c, name=f"deskew{c}")
             for c in range(cols)))
         m.d.comb += self.res_valid.eq(
-            delay(edge, tag_in, cols - 1, name="res_valid") & edge_en)
+            edge.long_delay(tag_in, cols - 1, name="res_valid") & edge_en)
         return m
 
 
 class _WSGrid(_Grid):
     def __init__(self, cfg, pe_module=None):
         super().__init__(cfg, WSPE, pe_module, {"bank": In(1), "load_bank": In(1)})
+
+    @staticmethod
+    def edge_delays(cfg):
+        """``(width, cycles)`` of every long delay (``_Lane.long_delay``) of the grid."""
+        op, acc = operand_shape(cfg).width, acc_shape(cfg).width
+        skew = ArrayTiming(cfg).add_latency
+        return [*((op + 1, r * skew) for r in range(cfg.rows)),
+                *((acc, c) for c in range(cfg.cols)), (1, ArrayTiming(cfg).ws_result_delay)]
 
     def elaborate(self, platform):
         m = Module()
@@ -270,10 +324,13 @@ class _WSGrid(_Grid):
             load_bank.eq(extra["load_bank"]),
         ]
 
-        pes.drive(m, "a", [delay(row_lanes[r], beat.a[r], r * skew, name=f"skew_a{r}")
-                           for r in range(rows)])
-        pes.drive(m, "bank", [delay(row_lanes[r], bank, r * skew, name=f"skew_bank{r}")
-                              for r in range(rows)])
+        # Row r's lanes (a, bank) wait r * skew cycles, as one delay line.
+        width = operand_shape(cfg).width
+        skewed = [row_lanes[r].long_delay(_plain(m, Cat(beat.a[r], bank), f"row_in{r}"),
+                                          r * skew, name=f"skew_row{r}")
+                  for r in range(rows)]
+        pes.drive(m, "a", [row[:width] for row in skewed])
+        pes.drive(m, "bank", [row[width] for row in skewed])
         pes.drive(m, "w", [beat.b[c] for c in range(cols)])
         pes.drive(m, "psum", 0)
         pes.share(m, "load", beat.load)
@@ -281,10 +338,10 @@ class _WSGrid(_Grid):
 
         psum_out = pes.edge_out("psum")
         m.d.comb += self.res.eq(Cat(
-            delay(col_lanes[c], psum_out[c], cols - 1 - c, name=f"deskew{c}")
+            col_lanes[c].long_delay(psum_out[c], cols - 1 - c, name=f"deskew{c}")
             for c in range(cols)))
         m.d.comb += self.res_valid.eq(
-            delay(edge, beat.compute, timing.ws_result_delay, name="res_valid") & edge_en)
+            edge.long_delay(beat.compute, timing.ws_result_delay, name="res_valid") & edge_en)
         return m
 
 

@@ -15,9 +15,9 @@ with one element per tile row (``PASS_RIGHT``) or column (the others) and adds n
 its own, so the grid's timing is unchanged.
 """
 
-from amaranth import Cat, Module
+from amaranth import Cat, Module, Shape, unsigned
 from amaranth.hdl import EnableInserter
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .blackbox import BlackBox
@@ -89,12 +89,13 @@ class PETile(wiring.Component):
 
     Members
     -------
-    <lane>_in, <lane>_out : ``data.ArrayLayout(shape, rows)``, for ``pe_class.PASS_RIGHT``
-        Element ``k`` enters PE ``(k, 0)`` and leaves PE ``(k, cols - 1)``.
-    <lane>_in, <lane>_out : ``data.ArrayLayout(shape, cols)``, for ``PASS_DOWN`` and
-        ``PASS_UP``
+    <lane>_in, <lane>_out : ``unsigned(rows * width)``, for ``pe_class.PASS_RIGHT``
+        Element ``k`` (bits ``k * width`` on, ``width`` the PE port's) enters PE ``(k, 0)``
+        and leaves PE ``(k, cols - 1)``.
+    <lane>_in, <lane>_out : ``unsigned(cols * width)``, for ``PASS_DOWN`` and ``PASS_UP``
         Element ``c`` enters the top (``PASS_DOWN``) or bottom PE of column ``c`` and leaves the
-        other end.
+        other end. (Plain bits, not a ``data.ArrayLayout``: a layout's per-field names cost
+        Amaranth more time than the rest of a large array's top module.)
     <input> : the PE's shape, for every other PE input
         Shared by every PE.
     en : ``In(rows)``
@@ -126,7 +127,8 @@ class PETile(wiring.Component):
             if name == "en":
                 continue
             if lane in lanes and end in ("in", "out"):
-                shape = data.ArrayLayout(member.shape, rows if lanes[lane] == "right" else cols)
+                count = rows if lanes[lane] == "right" else cols
+                shape = unsigned(count * Shape.cast(member.shape).width)
                 members[name] = In(shape) if member.flow == wiring.In else Out(shape)
             else:
                 members[name] = member
@@ -160,7 +162,8 @@ class PETile(wiring.Component):
                 for c in range(cols):
                     src = {"right": (r, c - 1), "down": (r - 1, c), "up": (r + 1, c)}[way]
                     if not (0 <= src[0] < rows and 0 <= src[1] < cols):
-                        value = ours_in[r if way == "right" else c]
+                        value = _element(ours_in, r if way == "right" else c,
+                                         _width(pe_members, lane))
                     else:
                         value = getattr(pes[src[0]][src[1]], f"{lane}_out")
                     m.d.comb += getattr(pes[r][c], f"{lane}_in").eq(value)
@@ -196,6 +199,7 @@ class TileGrid:
         self._cfg = cfg
         self._pe_class = pe_class
         self._lanes = _lanes(pe_class)
+        self._pe_members = pe_class.members(cfg)
         self._tiles = []
         for i, (r0, rows) in enumerate(_spans(cfg.rows)):
             self._tiles.append([])
@@ -242,7 +246,7 @@ class TileGrid:
         column ``k``, or ``values`` is one value for all of them (a zero)."""
         for tile in self._edge(lane, far=False):
             port = getattr(tile, f"{lane}_in")
-            count = port.shape().length
+            count = len(port) // _width(self._pe_members, lane)
             if isinstance(values, (list, tuple)):
                 part, values = values[:count], values[count:]
                 m.d.comb += port.eq(Cat(part))
@@ -254,7 +258,8 @@ class TileGrid:
         out = []
         for tile in self._edge(lane, far=True):
             port = getattr(tile, f"{lane}_out")
-            out += [port[k] for k in range(port.shape().length)]
+            width = _width(self._pe_members, lane)
+            out += [_element(port, k, width) for k in range(len(port) // width)]
         return out
 
     def share(self, m, name, value):
@@ -262,6 +267,14 @@ class TileGrid:
         for row in self._tiles:
             for tile in row:
                 m.d.comb += getattr(tile, name).eq(value)
+
+
+def _width(pe_members, lane):
+    return Shape.cast(pe_members[f"{lane}_in"].shape).width
+
+
+def _element(port, k, width):
+    return port[k * width:(k + 1) * width]
 
 
 def _spans(n):
