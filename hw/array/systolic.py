@@ -45,9 +45,9 @@ from ..delay import delay
 from ..dsp import VERILOG_EXPORT
 from ..fifo import StreamFIFO
 from ..timing import ArrayTiming
-from .blackbox import BlackBox, Gated
-from .pe import OSPE, WSPE
+from .blackbox import Gated
 from .delayline import DelayLine, delay_kinds, delay_module_name, edge_delay
+from .pe import OSPE, WSPE
 from .tile import TileGrid, pe_module_name, tile_module_name
 
 __all__ = ["SystolicArray", "array_signature", "operand_layout", "result_layout",

@@ -175,7 +175,7 @@ class PETile(wiring.Component):
             # grows with their number times the signal's width.
             m.d.comb += ours_out.eq(Cat(getattr(pe, f"{lane}_out") for pe in outs))
 
-        for name, member in pe_members.items():
+        for name in pe_members:
             lane, _, end = name.rpartition("_")
             if name != "en" and not (lane in lanes and end in ("in", "out")):
                 for row in pes:
