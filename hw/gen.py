@@ -11,9 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .array import SystolicArray
-from .array.blackbox import Gated
-from .array.pe import OSPE, WSPE
-from .array.systolic import EnableCopy, enable_module_name, pe_module_name
+from .array.systolic import shared_modules
 from .config import (
     DATAFLOWS,
     DEFAULT_DSP_MULS,
@@ -46,20 +44,17 @@ def module_name(cfg, kind="engine"):
 
 def _with_pe(cfg, name, make_top):
     """Verilog of ``make_top(pe_module, modules)`` as module ``name``, with the PE written once
-    as ``<name>_pe`` and instantiated ``rows × cols`` times (see :mod:`hw.array.blackbox`); PEs
-    with a logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, and the stall
-    enable's register copies ``<name>_pe_enable``. These and the other modules written once
-    are the :class:`~hw.export.ModuleSet` ``modules`` (named ``<name>_<suffix>``), all written
-    by one Yosys run."""
+    as ``<name>_pe`` and instantiated in tiles of PEs, each kind of tile written once and
+    instantiated in the grid (see :mod:`hw.array.tile`, :mod:`hw.array.blackbox`); PEs with a
+    logic multiplier (``Config.dsp_muls``) are ``<name>_pe_logic``, the edges' long delays
+    instances of ``<name>_pe_delay<width>x<depth>`` (:mod:`hw.array.delayline`), and the stall
+    enable's register copies ``<name>_pe_enable`` (:func:`~hw.array.systolic.shared_modules`).
+    These and the other modules written once are the :class:`~hw.export.ModuleSet`
+    ``modules`` (named ``<name>_<suffix>``), all written by one Yosys run, in name order."""
     pe_name = f"{name}_pe"
-    pe_class = OSPE if cfg.dataflow == "os" else WSPE
-    kinds = sorted({cfg.logic_mul(r, c) for r in range(cfg.rows) for c in range(cfg.cols)})
     modules = ModuleSet(name)
-    for logic in kinds:
-        modules.add(pe_module_name("pe", logic),
-                    lambda logic=logic: Gated(pe_class(cfg, logic_mul=logic)))
-    if cfg.pipeline.enable >= 2:
-        modules.add(enable_module_name("pe"), EnableCopy)
+    for module, component in shared_modules(cfg, pe_name):
+        modules.add(module[len(name) + 1:], lambda component=component: component)
     return modules.verilog(name, make_top(pe_name, modules))
 
 

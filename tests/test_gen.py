@@ -232,8 +232,8 @@ def test_dsp_options_write_the_block_and_a_logic_pe(tmp_path):
     text = (tmp_path / f"{name}.v").read_text()
     assert f"module {name}_pe(" in text and f"module {name}_pe_logic(" in text
     assert text.count("MULT18X18D #(") == 1
-    assert text.count(f"  {name}_pe inst (") == 4
-    assert text.count(f"  {name}_pe_logic inst (") == 2
+    assert text.count(f"  {name}_pe pe_") == 4
+    assert text.count(f"  {name}_pe_logic pe_") == 2
     manifest = json.loads((tmp_path / f"{name}.json").read_text())
     assert (manifest["config"]["dsp"], manifest["config"]["dsp_muls"]) == ("ecp5", 4)
 

@@ -2,7 +2,8 @@
 black-box export that writes the PE once.
 
 ``pe`` (one multiply-accumulate cell per dataflow), ``systolic`` (the array with stream
-ports), ``blackbox`` (one Verilog module for many identical PEs).
+ports), ``blackbox`` (one Verilog module for many identical instances), ``tile`` (tiles of PEs,
+each kind written once), ``delayline`` (the edges' long delays from shared delay lines).
 """
 
 from .systolic import (

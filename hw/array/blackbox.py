@@ -46,23 +46,23 @@ class Gated(wiring.Component):
 
 class BlackBox(wiring.Component):
     """An instance of Verilog module ``module_name``, whose ports are ``members`` (a signature
-    member dict) plus ``en``, ``clk`` and ``rst``: the module :class:`Gated` converts from a
-    component with those members."""
+    member dict) plus ``en`` (``In(1)`` unless ``members`` has its own), ``clk`` and ``rst``:
+    the module :class:`Gated` converts from a component with those members, or a component
+    with an ``en`` of its own (:class:`~hw.array.tile.PETile`)."""
 
     def __init__(self, members, module_name):
         self._module_name = module_name
-        super().__init__({**members, "en": In(1)})
+        super().__init__({**members, "en": members.get("en", In(1))})
 
     @property
     def module_name(self):
         return self._module_name
 
     def elaborate(self, platform):
-        m = Module()
+        # The instance itself, not a module holding it: the parent's Verilog instantiates
+        # ``module_name`` directly, with no wrapper module per instance.
         ports = {}
         for name, member in self.signature.members.items():
             prefix = "i_" if member.flow == wiring.In else "o_"
             ports[prefix + name] = getattr(self, name)
-        m.submodules.inst = Instance(self._module_name, i_clk=ClockSignal(),
-                                     i_rst=ResetSignal(), **ports)
-        return m
+        return Instance(self._module_name, i_clk=ClockSignal(), i_rst=ResetSignal(), **ports)

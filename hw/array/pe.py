@@ -83,6 +83,10 @@ class OSPE(_PE):
     one multiply-add per cycle.
     """
 
+    #: Lanes passed from PE to PE (``<lane>_out`` to the neighbour's ``<lane>_in``) to the
+    #: right, down and up (:class:`~hw.array.tile.PETile`).
+    PASS_RIGHT, PASS_DOWN, PASS_UP = ("a", "first", "last"), ("b",), ("chain",)
+
     @staticmethod
     def members(cfg):
         """The signature members of a ``cfg`` PE (for black-box instances of it)."""
@@ -139,6 +143,10 @@ class WSPE(_PE):
     must arrive ``mul_latency`` cycles after ``a_in``, so the array skews activations by
     ``add_latency`` per row. Throughput: one multiply-add per cycle.
     """
+
+    #: Lanes passed from PE to PE (``<lane>_out`` to the neighbour's ``<lane>_in``) to the
+    #: right, down and up (:class:`~hw.array.tile.PETile`).
+    PASS_RIGHT, PASS_DOWN, PASS_UP = ("a", "bank"), ("w", "psum"), ()
 
     @staticmethod
     def members(cfg):

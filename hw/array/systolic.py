@@ -33,7 +33,7 @@ bank before this row. One beat may both load and compute; a load is held back wh
 still use the bank it overwrites are in flight (``load_holdoff``).
 """
 
-from amaranth import ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal
+from amaranth import Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal, Value
 from amaranth.hdl import EnableInserter
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -45,20 +45,17 @@ from ..delay import delay
 from ..dsp import VERILOG_EXPORT
 from ..fifo import StreamFIFO
 from ..timing import ArrayTiming
-from .blackbox import BlackBox
+from .blackbox import Gated
+from .delayline import DelayLine, delay_kinds, delay_module_name, edge_delay
 from .pe import OSPE, WSPE
+from .tile import TileGrid, pe_module_name, tile_module_name
 
 __all__ = ["SystolicArray", "array_signature", "operand_layout", "result_layout",
-           "pe_module_name", "enable_module_name", "EnableCopy", "RESULT_FIFO_DEPTH"]
+           "pe_module_name", "tile_module_name", "enable_module_name", "shared_modules",
+           "EnableCopy", "RESULT_FIFO_DEPTH"]
 
 #: Depth of the result FIFO between the grid and the ``o`` stream.
 RESULT_FIFO_DEPTH = 4
-
-
-def pe_module_name(pe_module, logic_mul):
-    """The Verilog module of a black-box PE: ``pe_module``, or ``<pe_module>_logic`` for PEs
-    whose multiplier is built from logic (``Config.dsp_muls``)."""
-    return f"{pe_module}_logic" if logic_mul else pe_module
 
 
 def operand_layout(cfg):
@@ -112,14 +109,64 @@ def enable_module_name(pe_module):
     return f"{pe_module}_enable"
 
 
+def shared_modules(cfg, pe_module):
+    """``[(module name, component), ...]``: the Verilog modules an array with
+    ``pe_module=pe_module`` instantiates and the exporter writes once each, in a fixed order:
+    every kind of tile (:func:`~hw.array.tile.tile_module_name`), every kind of PE in them
+    (:class:`~hw.array.blackbox.Gated`, :func:`pe_module_name`), every shared delay line of
+    the edges (:mod:`hw.array.delayline`), and the stall enable's register copy
+    (:class:`EnableCopy`) when the tree has copies."""
+    pe_class = OSPE if cfg.dataflow == "os" else WSPE
+    pe_kinds = sorted({cfg.logic_mul(r, c) for r in range(cfg.rows) for c in range(cfg.cols)})
+    modules = TileGrid.kinds(cfg, pe_class, pe_module)
+    modules += [(pe_module_name(pe_module, logic), Gated(pe_class(cfg, logic_mul=logic)))
+                for logic in pe_kinds]
+    grid_class = _OSGrid if cfg.dataflow == "os" else _WSGrid
+    modules += [(delay_module_name(pe_module, width, depth), Gated(DelayLine(width, depth)))
+                for width, depth in delay_kinds(grid_class.edge_delays(cfg))]
+    if cfg.pipeline.enable >= 2:
+        modules.append((enable_module_name(pe_module), EnableCopy()))
+    return modules
+
+
+def _plain(m, value, name):
+    """``value`` as a plain signal of ``m``: a lane reading it then takes only these bits as
+    its port, not a whole ``data`` view, whose every field Amaranth would name in every
+    lane's module."""
+    plain = Signal(len(Value.cast(value)), name=name)
+    m.d.comb += plain.eq(value)
+    return plain
+
+
+class _Lane:
+    """A module of the grid's own registers and its enable leaf ``en``: ``d`` is the module's
+    (so :func:`~hw.delay.delay` takes a lane), and :meth:`long_delay` builds a long delay
+    from the exporter's shared delay lines (:func:`~hw.array.delayline.edge_delay`)."""
+
+    def __init__(self, en, pe_module, kinds):
+        self.module = Module()
+        self.en = en
+        self._pe_module = pe_module
+        self._kinds = kinds
+
+    @property
+    def d(self):
+        return self.module.d
+
+    def long_delay(self, value, cycles, name):
+        return edge_delay(self.module, value, cycles, en=self.en, pe_module=self._pe_module,
+                          name=name, kinds=self._kinds)
+
+
 class _Grid(wiring.Component):
     """The PEs and their edge registers. ``en`` is the array's stall decision: it reaches
     every register here through ``enable_delay`` stages of a register tree (one leaf per PE
     row, per column and for the edge), and the beat (``take``, ``beat`` and the extra
     inputs) travels beside it through as many plain registers, so the grid runs as the
     decision said, ``enable_delay`` cycles later. ``res_valid`` is a result row leaving in an
-    enabled cycle. The leaves reach the PEs through an ``EnableInserter`` each, and
-    black-box PEs (which it cannot reach) through their ``en`` port."""
+    enabled cycle. The leaves reach the PEs through the tiles' ``en`` port, one bit per PE
+    row (:class:`~hw.array.tile.PETile`), which also reaches black-box PEs (that an
+    ``EnableInserter`` cannot)."""
 
     def __init__(self, cfg, pe_class, pe_module, extra):
         self._cfg = cfg
@@ -169,10 +216,11 @@ class _Grid(wiring.Component):
         and the beat with its extra inputs, delayed beside the enable."""
         cfg = self._cfg
         leaves = self._enable_tree(m, platform, cfg.rows + cfg.cols + 1)
+        kinds = delay_kinds(self.edge_delays(cfg))
         lanes = []
         for n, leaf in enumerate(leaves):
-            lane = Module()
-            m.submodules[f"lane{n}"] = EnableInserter(leaf)(lane)
+            lane = _Lane(leaf, self._pe_module, kinds)
+            m.submodules[f"lane{n}"] = EnableInserter(leaf)(lane.module)
             lanes.append(lane)
         depth = self.timing.enable_delay
         beat = delay(m, self.beat, depth, name="beat_dly")
@@ -183,80 +231,66 @@ class _Grid(wiring.Component):
         row_en = leaves[:cfg.rows]
         return rows, cols, lanes[-1], row_en, leaves[-1], beat, take, extra
 
-    def _make_pes(self, m, row_en):
-        cfg = self._cfg
-        pes = []
-        for r in range(cfg.rows):
-            pes.append([])
-            for c in range(cfg.cols):
-                logic = cfg.logic_mul(r, c)
-                if self._pe_module is None:
-                    pe = self._pe_class(cfg, logic_mul=logic)
-                    m.submodules[f"pe_{r}_{c}"] = EnableInserter(row_en[r])(pe)
-                else:
-                    pe = BlackBox(self._pe_class.members(cfg),
-                                  pe_module_name(self._pe_module, logic))
-                    m.submodules[f"pe_{r}_{c}"] = pe
-                if "en" in pe.signature.members:
-                    m.d.comb += pe.en.eq(row_en[r])
-                pes[-1].append(pe)
-        return pes
+    def _make_tiles(self, m, row_en):
+        """The PEs as a :class:`~hw.array.tile.TileGrid`, PE row ``r`` on enable leaf
+        ``row_en[r]``: tiles elaborated here, or black-box instances of the tile modules the
+        exporter writes once."""
+        return TileGrid(m, self._cfg, self._pe_class, row_en, pe_module=self._pe_module)
 
 
 class _OSGrid(_Grid):
     def __init__(self, cfg, pe_module=None):
         super().__init__(cfg, OSPE, pe_module, {})
 
+    @staticmethod
+    def edge_delays(cfg):
+        """``(width, cycles)`` of every long delay (``_Lane.long_delay``) of the grid."""
+        op, acc = operand_shape(cfg).width, acc_shape(cfg).width
+        return [*((op + 2, r) for r in range(cfg.rows)), *((op, c) for c in range(cfg.cols)),
+                *((acc, c) for c in range(cfg.cols)), (1, cfg.cols - 1)]
+
     def elaborate(self, platform):
         m = Module()
         cfg, timing = self._cfg, self.timing
         rows, cols = cfg.rows, cfg.cols
         row_lanes, col_lanes, edge, row_en, edge_en, beat_in, take, _ = self._lanes(m, platform)
-        pes = self._make_pes(m, row_en)
+        pes = self._make_tiles(m, row_en)
 
         # One input register stage; a beat not taken enters as a bubble of zeros.
         beat = Signal(operand_layout(cfg))
         edge.d.sync += beat.eq(Mux(take, beat_in, 0))
 
-        for r in range(rows):
-            for c in range(cols):
-                pe = pes[r][c]
-                if c == 0:
-                    lane = row_lanes[r]
-                    m.d.comb += [
-                        pe.a_in.eq(delay(lane, beat.a[r], r, name=f"skew_a{r}")),
-                        pe.first_in.eq(delay(lane, beat.first, r, name=f"skew_first{r}")),
-                        pe.last_in.eq(delay(lane, beat.last, r, name=f"skew_last{r}")),
-                    ]
-                else:
-                    left = pes[r][c - 1]
-                    m.d.comb += [
-                        pe.a_in.eq(left.a_out),
-                        pe.first_in.eq(left.first_out),
-                        pe.last_in.eq(left.last_out),
-                    ]
-                if r == 0:
-                    m.d.comb += pe.b_in.eq(delay(col_lanes[c], beat.b[c], c, name=f"skew_b{c}"))
-                else:
-                    m.d.comb += pe.b_in.eq(pes[r - 1][c].b_out)
-                m.d.comb += pe.chain_in.eq(pes[r + 1][c].chain_out if r + 1 < rows else 0)
+        # Row r's lanes (a, first, last) wait r cycles, as one delay line.
+        width = operand_shape(cfg).width
+        skewed = [row_lanes[r].long_delay(_plain(m, Cat(beat.a[r], beat.first, beat.last),
+                                                 f"row_in{r}"), r, name=f"skew_row{r}")
+                  for r in range(rows)]
+        last_in = [row[width + 1] for row in skewed]
+        pes.drive(m, "a", [row[:width] for row in skewed])
+        pes.drive(m, "first", [row[width] for row in skewed])
+        pes.drive(m, "last", last_in)
+        pes.drive(m, "b", [col_lanes[c].long_delay(_plain(m, beat.b[c], f"col_in{c}"), c,
+                                                   name=f"skew_b{c}")
+                           for c in range(cols)])
+        pes.drive(m, "chain", 0)
 
         # A one-bit copy of column 0's drain chain says when a result leaves the top.
         contexts = timing.contexts
         tag_in = Const(0)
         for r in reversed(range(rows)):
             lane = row_lanes[r]
-            done = delay(lane, pes[r][0].last_in, timing.pe_latency, name=f"tag_done{r}")
+            done = delay(lane, last_in[r], timing.pe_latency, name=f"tag_done{r}")
             slots = [Signal(name=f"tag_{r}_{n}") for n in range(contexts)]
             lane.d.sync += slots[0].eq(done | tag_in)
             lane.d.sync += [slots[n].eq(slots[n - 1]) for n in range(1, contexts)]
             tag_in = slots[-1]
 
-        for c in range(cols):
-            m.d.comb += self.res[c].eq(
-                delay(col_lanes[c], pes[0][c].chain_out, cols - 1 - c, name=f"deskew{c}"))
+        chain_out = pes.edge_out("chain")
+        m.d.comb += self.res.eq(Cat(
+            col_lanes[c].long_delay(chain_out[c], cols - 1 - c, name=f"deskew{c}")
+            for c in range(cols)))
         m.d.comb += self.res_valid.eq(
-            delay(edge, tag_in, cols - 1, name="res_valid") & edge_en)
+            edge.long_delay(tag_in, cols - 1, name="res_valid") & edge_en)
         return m
 
 
@@ -264,13 +298,21 @@ class _WSGrid(_Grid):
     def __init__(self, cfg, pe_module=None):
         super().__init__(cfg, WSPE, pe_module, {"bank": In(1), "load_bank": In(1)})
 
+    @staticmethod
+    def edge_delays(cfg):
+        """``(width, cycles)`` of every long delay (``_Lane.long_delay``) of the grid."""
+        op, acc = operand_shape(cfg).width, acc_shape(cfg).width
+        skew = ArrayTiming(cfg).add_latency
+        return [*((op + 1, r * skew) for r in range(cfg.rows)),
+                *((acc, c) for c in range(cfg.cols)), (1, ArrayTiming(cfg).ws_result_delay)]
+
     def elaborate(self, platform):
         m = Module()
         cfg, timing = self._cfg, self.timing
         rows, cols = cfg.rows, cfg.cols
         row_lanes, col_lanes, edge, row_en, edge_en, beat_in, take, extra = \
             self._lanes(m, platform)
-        pes = self._make_pes(m, row_en)
+        pes = self._make_tiles(m, row_en)
         skew = timing.add_latency
 
         beat = Signal(operand_layout(cfg))
@@ -282,33 +324,24 @@ class _WSGrid(_Grid):
             load_bank.eq(extra["load_bank"]),
         ]
 
-        for r in range(rows):
-            for c in range(cols):
-                pe = pes[r][c]
-                if c == 0:
-                    lane = row_lanes[r]
-                    m.d.comb += [
-                        pe.a_in.eq(delay(lane, beat.a[r], r * skew, name=f"skew_a{r}")),
-                        pe.bank_in.eq(delay(lane, bank, r * skew, name=f"skew_bank{r}")),
-                    ]
-                else:
-                    m.d.comb += [
-                        pe.a_in.eq(pes[r][c - 1].a_out),
-                        pe.bank_in.eq(pes[r][c - 1].bank_out),
-                    ]
-                m.d.comb += [
-                    pe.w_in.eq(beat.b[c] if r == 0 else pes[r - 1][c].w_out),
-                    pe.load.eq(beat.load),
-                    pe.load_bank.eq(load_bank),
-                    pe.psum_in.eq(pes[r - 1][c].psum_out if r > 0 else 0),
-                ]
+        # Row r's lanes (a, bank) wait r * skew cycles, as one delay line.
+        width = operand_shape(cfg).width
+        skewed = [row_lanes[r].long_delay(_plain(m, Cat(beat.a[r], bank), f"row_in{r}"),
+                                          r * skew, name=f"skew_row{r}")
+                  for r in range(rows)]
+        pes.drive(m, "a", [row[:width] for row in skewed])
+        pes.drive(m, "bank", [row[width] for row in skewed])
+        pes.drive(m, "w", [beat.b[c] for c in range(cols)])
+        pes.drive(m, "psum", 0)
+        pes.share(m, "load", beat.load)
+        pes.share(m, "load_bank", load_bank)
 
-        for c in range(cols):
-            m.d.comb += self.res[c].eq(
-                delay(col_lanes[c], pes[rows - 1][c].psum_out, cols - 1 - c,
-                      name=f"deskew{c}"))
+        psum_out = pes.edge_out("psum")
+        m.d.comb += self.res.eq(Cat(
+            col_lanes[c].long_delay(psum_out[c], cols - 1 - c, name=f"deskew{c}")
+            for c in range(cols)))
         m.d.comb += self.res_valid.eq(
-            delay(edge, beat.compute, timing.ws_result_delay, name="res_valid") & edge_en)
+            edge.long_delay(beat.compute, timing.ws_result_delay, name="res_valid") & edge_en)
         return m
 
 
