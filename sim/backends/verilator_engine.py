@@ -54,7 +54,7 @@ HARNESS = _ROOT / "sim" / "harness" / "engine_harness.cpp"
 
 #: Verilator's options: its own optimisation, no X randomisation, Amaranth's WIDTH warnings
 #: off (as the cocotb build), the C++ split into ~20k-statement files for ``make -j``.
-VERILATOR_OPTIONS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal",
+VERILATOR_OPTIONS = ("--x-assign", "fast", "--x-initial", "fast", "-Wno-fatal",
                      "-Wno-WIDTH", "--output-split", "20000", "--output-split-cfuncs", "20000")
 #: ``make`` variables for the C++ compile (``verilated.mk``): ``-O1`` everywhere.
 MAKE_VARIABLES = ("OPT_FAST=-O1", "OPT_SLOW=-O1", "OPT_GLOBAL=-O1")
