@@ -27,12 +27,21 @@ backends (:mod:`.cocotb_engine`) stay for the protocol benches: reset mid-progra
   other jobs. ``--x-initial fast`` starts every register and memory at zero, as the cocotb
   build does (Verilator's ``unique`` default with no ``+verilator+rand+reset``), so neither
   path relies on initial contents the other lacks.
+* **Reset register**: Verilator's top level is not the engine but :func:`reset_wrapper`'s
+  module, which registers the ``rst`` input once before it reaches the engine's ``rst``. With
+  Amaranth's synchronous reset, every register's next-state logic reads ``rst``; from a
+  top-level input, Verilator evaluates all that logic in its input-combinational phase on
+  both of the harness's evaluations per cycle. From a register, only the stream ports remain
+  top-level inputs. The register starts at 1 and the harness holds ``rst`` one cycle less
+  (``RESET_DELAY`` in the harness), so the engine is reset on the same clock edges as in the
+  cocotb bench, and cycle counts do not change.
 """
 
 import functools
 import hashlib
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -47,7 +56,7 @@ from .engine_run import EngineRun, check_run
 
 __all__ = ["BUILD_ROOT", "HARNESS", "VERILATOR_OPTIONS", "HarnessBuild", "missing_verilator",
            "source_key", "design_key", "build", "write_program", "read_result",
-           "run_verilator_engine", "rtl_verilator_engine_gemm"]
+           "run_verilator_engine", "rtl_verilator_engine_gemm", "reset_wrapper"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 BUILD_ROOT = _ROOT / "build" / "verilator"
@@ -64,6 +73,22 @@ MAKE_VARIABLES = ("OPT_FAST=-O1", "OPT_SLOW=-O1", "OPT_GLOBAL=-O1")
 JOBS = 2
 
 _EXE = "Vengine"
+#: The harness's top level: the engine's ports, with ``rst`` registered once on its way in.
+_WRAPPER = """\
+// Written by sim/backends/verilator_engine.py: the engine with its rst input registered once,
+// so that no register's next-state logic depends on a top-level input but the stream ports.
+module {wrapper}(
+{ports}
+);
+  reg rst_q = 1'b1;
+  always @(posedge clk) rst_q <= rst;
+  {top} engine(
+{connections}
+  );
+endmodule
+"""
+_PORT = re.compile(r"^\s*(input|output)\s+(\[[^\]]+\]\s*)?([A-Za-z_][A-Za-z0-9_$]*)\s*;",
+                   re.MULTILINE)
 
 
 def missing_verilator():
@@ -83,10 +108,34 @@ def _tools(path, build_env):
                       _first_line([env.get("CXX", "g++"), "--version"], env)])
 
 
+def reset_wrapper(top, verilog):
+    """The Verilog of the harness's top level for the engine module ``top`` in ``verilog``
+    (its text): the same ports, ``rst`` through one register that starts at 1. Returns
+    ``(module name, text)``.
+
+    Raises
+    ------
+    ValueError
+        When ``verilog`` has no module ``top`` with ``clk`` and ``rst`` inputs.
+    """
+    m = re.search(rf"^module {re.escape(top)}\(.*?^endmodule", verilog, re.MULTILINE | re.DOTALL)
+    ports = _PORT.findall(m.group(0)) if m else []
+    names = [name for _, _, name in ports]
+    if "clk" not in names or "rst" not in names:
+        raise ValueError(f"top must name a module with clk and rst inputs in the Verilog, "
+                         f"not {top!r} (ports found: {names})")
+    wrapper = f"{top}_harness"
+    decls = ",\n".join(f"  {d} {'wire ' if d == 'output' else ''}{w or ''}{n}".rstrip()
+                       for d, w, n in ports)
+    conns = ",\n".join(f"    .{n}({'rst_q' if n == 'rst' else n})" for n in names)
+    return wrapper, _WRAPPER.format(top=top, wrapper=wrapper, ports=decls, connections=conns)
+
+
 def _common_key(env):
-    """What every key covers besides the design: harness, options, tools, build environment."""
+    """What every key covers besides the design: harness, reset wrapper, options, tools, build
+    environment."""
     build_env = _build_env("verilator", env)
-    return [HARNESS.read_text(), repr(VERILATOR_OPTIONS), repr(MAKE_VARIABLES),
+    return [HARNESS.read_text(), _WRAPPER, repr(VERILATOR_OPTIONS), repr(MAKE_VARIABLES),
             repr(build_env), _tools(env.get("PATH", ""), build_env)]
 
 
@@ -149,11 +198,15 @@ class HarnessBuild:
 
 
 def _compile(top, v_path, folder, env):
+    wrapper, text = reset_wrapper(top, v_path.read_text())
+    w_path = v_path.with_name(wrapper + ".v")
+    w_path.write_text(text)
     obj = folder / "obj"
     shutil.rmtree(obj, ignore_errors=True)
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(JOBS), *VERILATOR_OPTIONS,
-           "--prefix", "Vtop", "--top-module", top, "-Mdir", str(obj), "-o", _EXE,
-           *[a for v in MAKE_VARIABLES for a in ("-MAKEFLAGS", v)], str(HARNESS), str(v_path)]
+           "--prefix", "Vtop", "--top-module", wrapper, "-Mdir", str(obj), "-o", _EXE,
+           *[a for v in MAKE_VARIABLES for a in ("-MAKEFLAGS", v)], str(HARNESS), str(v_path),
+           str(w_path)]
     log = folder / "build.log"
     with open(log, "w") as f:
         r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=folder)

@@ -10,7 +10,9 @@
 //   dout_rows <n>   the data-out rows the program stores
 //
 // The bench mirrors sim/benches/engine_tb.py (cocotb with cocotbext-axi):
-// * reset: rst high for 4 cycles, then 2 idle cycles;
+// * reset: the engine's rst high for 4 cycles, then 2 idle cycles. The top level is the
+//   backend's wrapper, which registers rst once (starting at 1) on its way to the engine, so
+//   the bench holds its rst RESET_DELAY cycles less for the engine to see the same 4;
 // * sources: each command and each data-in beat is a one-beat frame (tlast=1 on data-in); a
 //   source holds a beat until it is taken, and offers the next one on a cycle only when its
 //   stall pattern goes (probability --p-valid, drawn every cycle);
@@ -41,6 +43,7 @@
 namespace {
 
 const int RESET_CYCLES = 4;
+const int RESET_DELAY = 1;  // the wrapper's register on rst
 const int IDLE_CYCLES = 2;
 const int SETTLE_CYCLES = 8;  // sim.backends.engine_run.SETTLE_CYCLES
 
@@ -173,7 +176,7 @@ int main(int argc, char** argv) {
     top.s_axis_data_tlast = 0;
     top.m_axis_data_tready = 0;
     top.rst = 1;
-    for (int i = 0; i < RESET_CYCLES; ++i) cycle();
+    for (int i = 0; i < RESET_CYCLES - RESET_DELAY; ++i) cycle();
     top.rst = 0;
     for (int i = 0; i < IDLE_CYCLES; ++i) cycle();
 
