@@ -29,6 +29,7 @@ from sim.backends.verilator_engine import (
     build,
     missing_verilator,
     read_result,
+    reset_wrapper,
     rtl_verilator_engine_gemm,
     run_verilator_engine,
     write_program,
@@ -144,3 +145,32 @@ def test_program_and_result_files(tmp_path):
     assert (run.rows, run.frames, run.cycles, run.idle, run.error, run.extra) == \
         ([255, 256], [1, 1], 42, 1, 0, 0)
     assert not timeout and progress == "p q"
+
+
+ENGINE_V = """\
+module eng(clk, rst, i, o);
+  input clk;
+  wire clk;
+  input rst;
+  input [7:0] i;
+  output [7:0] o;
+  reg [7:0] o = 8'h00;
+endmodule
+module \\eng.sub (clk, rst, x);
+  input [3:0] x;
+endmodule
+"""
+
+
+def test_reset_wrapper_registers_rst():
+    name, text = reset_wrapper("eng", ENGINE_V)
+    assert name == "eng_harness"
+    assert "  input clk,\n  input rst,\n  input [7:0] i,\n  output wire [7:0] o\n);" in text
+    assert "reg rst_q = 1'b1;" in text and "always @(posedge clk) rst_q <= rst;" in text
+    assert ".rst(rst_q)," in text and ".i(i)," in text and ".o(o)" in text
+    assert ".x(" not in text
+
+
+def test_reset_wrapper_needs_the_module():
+    with pytest.raises(ValueError, match="not 'missing'"):
+        reset_wrapper("missing", ENGINE_V)

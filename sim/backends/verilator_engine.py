@@ -34,7 +34,9 @@ backends (:mod:`.cocotb_engine`) stay for the protocol benches: reset mid-progra
   both of the harness's evaluations per cycle. From a register, only the stream ports remain
   top-level inputs. The register starts at 1 and the harness holds ``rst`` one cycle less
   (``RESET_DELAY`` in the harness), so the engine is reset on the same clock edges as in the
-  cocotb bench, and cycle counts do not change.
+  cocotb bench, and cycle counts do not change. It took the 16×16 INT8 engine's 256³ GEMM from
+  1.43-1.48 s of CPU to 0.92-1.06 s; the falling-edge evaluation that remains is then 0.5 % of
+  the run (``perf``), so the harness keeps two evaluations per cycle.
 """
 
 import functools
