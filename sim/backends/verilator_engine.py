@@ -34,9 +34,10 @@ backends (:mod:`.cocotb_engine`) stay for the protocol benches: reset mid-progra
   both of the harness's evaluations per cycle. From a register, only the stream ports remain
   top-level inputs. The register starts at 1 and the harness holds ``rst`` one cycle less
   (``RESET_DELAY`` in the harness), so the engine is reset on the same clock edges as in the
-  cocotb bench, and cycle counts do not change. It took the 16×16 INT8 engine's 256³ GEMM from
-  1.43-1.48 s of CPU to 0.92-1.06 s; the falling-edge evaluation that remains is then 0.5 % of
-  the run (``perf``), so the harness keeps two evaluations per cycle.
+  cocotb bench, and cycle counts do not change. It took the 16×16 engines' 256³ GEMMs from
+  1.30-1.48 s of CPU to 0.81-1.06 s (INT8) and from 4.89-7.99 s to 2.07-3.35 s (BF16); the
+  falling-edge evaluation that remains is then 0.5 % of the INT8 run (``perf``), so the harness
+  keeps two evaluations per cycle.
 """
 
 import functools
