@@ -9,9 +9,12 @@
 
 The same :class:`~sim.program.EngineProgram` (commands and data) runs on every backend, so
 every backend returns the same bits; ``golden`` computes them with the golden model and is the
-reference the others are checked against. The :data:`LINK_BACKENDS` run it through the board
-top's UART host link (:mod:`sim.link`): ``uart`` on a board at a serial ``port``, ``uart-sim``
-on the board top simulated with Amaranth, pins and all.
+reference the others are checked against. ``verilator`` runs the whole program in a compiled
+Verilator harness (:mod:`sim.backends.verilator_engine`, no Python per cycle: the one for long
+runs); ``cocotb-verilator`` and ``icarus`` drive the engine's streams from cocotb
+(:mod:`sim.backends.cocotb_engine`, the protocol benches' path). The :data:`LINK_BACKENDS`
+run it through the board top's UART host link (:mod:`sim.link`): ``uart`` on a board at a
+serial ``port``, ``uart-sim`` on the board top simulated with Amaranth, pins and all.
 """
 
 from dataclasses import dataclass
@@ -19,11 +22,14 @@ from dataclasses import dataclass
 from .golden import ref_gemm, ref_postproc
 from .program import gemm_program
 
-__all__ = ["BACKENDS", "LINK_BACKENDS", "GemmResult", "run_gemm", "run_program",
+__all__ = ["BACKENDS", "COCOTB_BACKENDS", "LINK_BACKENDS", "GemmResult", "run_gemm", "run_program",
            "ref_program"]
 
-#: Backends by name: the golden model, the Amaranth simulator, cocotb on Verilator or Icarus.
-BACKENDS = ("golden", "amaranth", "verilator", "icarus")
+#: Backends by name: the golden model, the Amaranth simulator, the compiled Verilator harness,
+#: cocotb on Verilator or Icarus.
+BACKENDS = ("golden", "amaranth", "verilator", "cocotb-verilator", "icarus")
+#: The cocotb backends, and the simulator each drives.
+COCOTB_BACKENDS = {"cocotb-verilator": "verilator", "icarus": "icarus"}
 #: Backends through the UART host link: a board on a serial port, the simulated board top.
 LINK_BACKENDS = ("uart", "uart-sim")
 
@@ -75,10 +81,13 @@ def run_program(prog, a, b, backend="golden", *, seed=0, p_valid=1.0, p_ready=1.
     elif backend == "amaranth":
         from .backends.amaranth_engine import rtl_engine_gemm
         c, cycles = rtl_engine_gemm(prog, seed=seed, p_valid=p_valid, p_ready=p_ready)
+    elif backend == "verilator":
+        from .backends.verilator_engine import rtl_verilator_engine_gemm
+        c, cycles = rtl_verilator_engine_gemm(prog, seed=seed, p_valid=p_valid, p_ready=p_ready)
     else:
         from .backends.cocotb_engine import rtl_cocotb_engine_gemm
-        c, cycles = rtl_cocotb_engine_gemm(prog, backend, seed=seed, p_valid=p_valid,
-                                           p_ready=p_ready)
+        c, cycles = rtl_cocotb_engine_gemm(prog, COCOTB_BACKENDS[backend], seed=seed,
+                                           p_valid=p_valid, p_ready=p_ready)
     return GemmResult(c, cycles, prog, backend)
 
 
@@ -98,7 +107,10 @@ def run_gemm(a, b, cfg, *, backend="golden", relu=False, mode="raw", scale=1.0, 
         saturate) or ``"bf16"``.
     seed, p_valid, p_ready :
         Simulated backends: random idle cycles on the input streams and backpressure on the
-        output (1.0: none). The link backends ignore them: the line paces every stream.
+        output (1.0: none), drawn from ``seed``. Each simulator draws its own patterns, so
+        with stalls the bits agree across backends but the cycle counts need not; with none,
+        ``verilator`` and ``cocotb-verilator`` count the same cycles. The link backends ignore
+        them: the line paces every stream.
     port, baud :
         Backend ``uart``: the board's serial port (required) and its baud rate
         (:data:`sim.link.DEFAULT_BAUD` if ``None``).

@@ -251,7 +251,8 @@ def test_uart_backend_needs_a_port():
     with pytest.raises(LinkError, match="cannot open serial port '/nonexistent/tty'"):
         run_gemm(a, b, CFG, backend="uart", port="/nonexistent/tty")
     with pytest.raises(ValueError, match="backend must be one of golden, amaranth, verilator, "
-                                         "icarus, uart, uart-sim, not 'serial'"):
+                                         "cocotb-verilator, icarus, uart, uart-sim, not "
+                                         "'serial'"):
         run_gemm(a, b, CFG, backend="serial")
 
 

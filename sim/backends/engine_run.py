@@ -7,8 +7,8 @@ from dataclasses import dataclass
 __all__ = ["EngineRun", "check_run", "SETTLE_CYCLES"]
 
 #: Cycles a bench keeps taking data-out after the last expected row before it samples the
-#: status: the last commands retire, and any row beyond the program's shows up. (The cocotb
-#: bench, :mod:`sim.benches.engine_tests`, still has its own copy of this number.)
+#: status: the last commands retire, and any row beyond the program's shows up. (The C++
+#: harness, ``sim/harness/engine_harness.cpp``, has its own copy of this number.)
 SETTLE_CYCLES = 8
 
 
