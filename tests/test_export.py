@@ -2,6 +2,8 @@
 """:mod:`hw.export`: modules written once, named from the prefix, each converted once, and the
 same units elaborated in place when not exporting."""
 
+import re
+
 import pytest
 from amaranth import Module
 from amaranth.hdl import Fragment
@@ -47,7 +49,7 @@ def test_one_module_for_every_instance():
     text = modules.verilog("top", _Two(modules))
     assert modules.names == ["top_ram_8x4_r", "top_reg"]
     assert text.count("module top_reg(") == 1
-    assert text.count("  top_reg inst (") == 2
+    assert len(re.findall(r"^  top_reg \S+ \(", text, re.MULTILINE)) == 2
     assert text.count("module top_ram_8x4_r(") == 1
     assert text.index("module top_reg(") < text.index("module top_ram_8x4_r(")
 

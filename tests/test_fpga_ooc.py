@@ -211,7 +211,8 @@ def test_ice40_too_small_is_reported(tmp_path, one_pnr_at_a_time):
     assert report["resources"]["dsp"]["ICESTORM_DSP"] == {"used": 16, "available": 8}
     assert report["timing"] is None
     table = format_table(report)
-    assert "DOES NOT FIT: Unable to place cell 'grid.pe_" in table and "'ICESTORM_DSP'" in table
+    assert "DOES NOT FIT: Unable to place cell 'grid.tile_0_0.pe_" in table
+    assert "'ICESTORM_DSP'" in table
     assert "_SB_MAC16" not in table
     folder = target_dir(tmp_path, report["design"], "ice40", "up5k")
     assert json.loads((folder / "report.json").read_text())["fits"] is False
