@@ -11,29 +11,14 @@ Waveforms: ``WAVES=1`` (see :mod:`.cocotb_runner`).
 
 from dataclasses import asdict
 
-from hw.isa import Opcode, decode
-
 from .cocotb_runner import SIMULATORS, build, missing_simulator, run_bench
 from .engine_run import EngineRun, check_run
+from .engine_run import timeout_cycles as _bound
 
 __all__ = ["SIMULATORS", "missing_simulator", "EngineRun", "run_cocotb_engine",
            "rtl_cocotb_engine_gemm", "check_run"]
 
 _BENCH = "sim.benches.engine_tests"
-
-
-def _timeout_cycles(cfg, cmds, din, dout_rows, p_valid, p_ready):
-    """A bound no healthy run reaches: every beat may wait out a long stall run, and every
-    COMPUTE may take a few times its steps (times the contexts) plus a pipeline's length."""
-    slack = 1 / max(min(p_valid, p_ready), 0.05)
-    work = 0
-    for word in cmds:
-        fields = decode(word)
-        if fields["opcode"] == Opcode.COMPUTE:
-            work += 4 * fields["count"] * cfg.rows + 8 * (cfg.rows + cfg.cols) + 100
-        elif fields["opcode"] == Opcode.PRELOAD:
-            work += 8 * cfg.rows + 100
-    return int(10_000 + work + 40 * slack * (len(cmds) + len(din) + dout_rows))
 
 
 def run_cocotb_engine(cfg, cmds, din, dout_rows, simulator, *, seed=0, p_valid=1.0,
@@ -55,7 +40,7 @@ def run_cocotb_engine(cfg, cmds, din, dout_rows, simulator, *, seed=0, p_valid=1
     """
     built = build(cfg, "engine", simulator, build_dir=build_dir)
     if timeout_cycles is None:
-        timeout_cycles = _timeout_cycles(cfg, cmds, din, dout_rows, p_valid, p_ready)
+        timeout_cycles = _bound(cfg, cmds, din, dout_rows, p_valid, p_ready)
     job = {"config": asdict(cfg), "cmds": [int(c) for c in cmds], "din": [int(d) for d in din],
            "dout_rows": int(dout_rows), "seed": seed, "p_valid": p_valid, "p_ready": p_ready,
            "timeout_cycles": timeout_cycles}

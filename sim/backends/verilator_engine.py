@@ -48,6 +48,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,8 @@ from hw.gen import generate, module_name
 
 from ..tools import ToolMissing, verilator_env
 from .cocotb_runner import _build_env, _first_line, _locked, _tail
-from .engine_run import EngineRun, check_run
+from .engine_run import EngineRun, check_run, check_stalls
+from .engine_run import timeout_cycles as bound
 
 __all__ = ["BUILD_ROOT", "HARNESS", "VERILATOR_OPTIONS", "HarnessBuild", "missing_verilator",
            "source_key", "design_key", "build", "write_program", "read_result",
@@ -200,8 +202,8 @@ class HarnessBuild:
         return self.folder / _EXE
 
 
-def _compile(top, v_path, folder, env):
-    wrapper, text = reset_wrapper(top, v_path.read_text())
+def _compile(top, v_path, verilog, folder, env):
+    wrapper, text = reset_wrapper(top, verilog)
     w_path = v_path.with_name(wrapper + ".v")
     w_path.write_text(text)
     obj = folder / "obj"
@@ -232,8 +234,6 @@ def build(cfg, *, build_dir=None):
     RuntimeError
         When Verilator is missing (the reason) or the build fails (the log's tail).
     """
-    import time
-
     start = time.perf_counter()
     reason = missing_verilator()
     if reason:
@@ -249,11 +249,12 @@ def build(cfg, *, build_dir=None):
         fresh = exe.exists() and stamp.exists() and src_stamp.exists()
         if not (fresh and src_stamp.read_text() == skey):
             v_path, _ = generate(cfg, folder / "rtl", "engine")
-            dkey = design_key(top, v_path.read_text(), env)
+            verilog = v_path.read_text()
+            dkey = design_key(top, verilog, env)
             if not (exe.exists() and stamp.exists() and stamp.read_text() == dkey):
                 stamp.unlink(missing_ok=True)
                 src_stamp.unlink(missing_ok=True)
-                _compile(top, v_path, folder, env)
+                _compile(top, v_path, verilog, folder, env)
                 stamp.write_text(dkey)
                 rebuilt = True
             src_stamp.write_text(skey)
@@ -287,11 +288,6 @@ def read_result(path):
     return run, fields["timeout"] == "1", fields["progress"]
 
 
-def _check_probability(name, p):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-        raise ValueError(f"{name} must be a probability in (0, 1], not {p!r}")
-
-
 def run_verilator_engine(cfg, cmds, din, dout_rows, *, seed=0, p_valid=1.0, p_ready=1.0,
                          timeout_cycles=None, build_dir=None):
     """Send ``cmds`` (128-bit words) and ``din`` (data-in beats) to a ``cfg`` engine compiled
@@ -310,15 +306,12 @@ def run_verilator_engine(cfg, cmds, din, dout_rows, *, seed=0, p_valid=1.0, p_re
         When Verilator is missing, the build fails, the harness fails, or the rows have not
         come within ``timeout_cycles`` (how far the transfer got).
     """
-    from .cocotb_engine import _timeout_cycles
-
-    _check_probability("p_valid", p_valid)
-    _check_probability("p_ready", p_ready)
+    check_stalls(p_valid, p_ready)
     if int(dout_rows) < 1:
         raise ValueError(f"dout_rows must be an integer of at least 1, not {dout_rows!r}")
     built = build(cfg, build_dir=build_dir)
     if timeout_cycles is None:
-        timeout_cycles = _timeout_cycles(cfg, cmds, din, dout_rows, p_valid, p_ready)
+        timeout_cycles = bound(cfg, cmds, din, dout_rows, p_valid, p_ready)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=built.folder))
     try:
         program, out = run_dir / "program.txt", run_dir / "result.txt"

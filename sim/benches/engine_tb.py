@@ -47,8 +47,7 @@ from hw.config import Config
 from hw.gen import module_name
 
 # The bound the pytest side uses too, so both give up on a hung engine at the same point.
-from ..backends.cocotb_engine import _timeout_cycles
-from ..backends.engine_run import SETTLE_CYCLES, EngineRun, check_run
+from ..backends.engine_run import SETTLE_CYCLES, EngineRun, check_run, check_stalls, timeout_cycles
 from ..program import gemm_program
 
 __all__ = ["EngineTB", "ProgramRun", "PERIOD_NS"]
@@ -154,9 +153,7 @@ class EngineTB:
         ValueError
             When a probability is not in (0, 1] (at 0 nothing would ever move).
         """
-        for name, p in (("p_valid", p_valid), ("p_ready", p_ready)):
-            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-                raise ValueError(f"{name} must be a probability in (0, 1], not {p!r}")
+        check_stalls(p_valid, p_ready)
         self.p_valid, self.p_ready, self.seed = float(p_valid), float(p_ready), seed
         for k, (stream, p) in enumerate(((self.cmd, p_valid), (self.din, p_valid),
                                          (self.dout, p_ready))):
@@ -239,7 +236,7 @@ class EngineTB:
         return int(self.dut.status_idle.value), int(self.dut.status_error.value)
 
     def _timeout(self, cmds, din, dout_rows):
-        return _timeout_cycles(self.cfg, cmds, din, dout_rows, self.p_valid, self.p_ready)
+        return timeout_cycles(self.cfg, cmds, din, dout_rows, self.p_valid, self.p_ready)
 
     async def run(self, cmds, din, dout_rows, *, timeout_cycles=None):
         """Send ``cmds`` (128-bit words) and ``din`` (data-in beats), take ``dout_rows``
