@@ -22,7 +22,8 @@ from amaranth.lib.wiring import In, Out
 
 from .blackbox import BlackBox
 
-__all__ = ["TILE", "PETile", "TileGrid", "tile_dsp", "tile_module_name", "pe_module_name"]
+__all__ = ["TILE", "PETile", "TileGrid", "tile_dsp", "tile_module_name", "pe_module_name",
+           "tile_verilog"]
 
 #: Most PE rows and columns of one tile: 256 PEs, which Amaranth converts in a few seconds;
 #: a 256×256 array is then 16×16 tiles.
@@ -73,6 +74,10 @@ class PETile(wiring.Component):
     """``len(dsp) × cols`` PEs of class ``pe_class``; in row ``k`` the first ``dsp[k]`` multiply
     on a DSP block, the others build their multiplier from logic.
 
+    This is the tile Amaranth elaborates (simulation, board builds); the Verilog export writes
+    the same structure as text (:func:`tile_verilog`), with the same ports and PE instance
+    names.
+
     Parameters
     ----------
     cfg : hw.config.Config
@@ -82,10 +87,6 @@ class PETile(wiring.Component):
         PE columns.
     dsp : tuple of int
         Per PE row, from the left, the PEs with a DSP multiplier (:func:`tile_dsp`).
-    pe_module : str or None
-        ``None``: the PEs are elaborated here. A name: they are instances of that Verilog
-        module (and of :func:`pe_module_name`'s ``<name>_logic``), see
-        :mod:`hw.array.blackbox`.
 
     Members
     -------
@@ -105,7 +106,7 @@ class PETile(wiring.Component):
     cycle.
     """
 
-    def __init__(self, cfg, pe_class, cols, dsp, *, pe_module=None):
+    def __init__(self, cfg, pe_class, cols, dsp):
         dsp = tuple(dsp)
         if not dsp or any(not 0 <= n <= cols for n in dsp):
             raise ValueError(f"dsp must be a non-empty tuple of integers from 0 to {cols} "
@@ -114,7 +115,6 @@ class PETile(wiring.Component):
         self._pe_class = pe_class
         self._cols = cols
         self._dsp = dsp
-        self._pe_module = pe_module
         super().__init__(self.members(cfg, pe_class, len(dsp), cols))
 
     @staticmethod
@@ -144,13 +144,8 @@ class PETile(wiring.Component):
         for r in range(rows):
             pes.append([])
             for c in range(cols):
-                logic = c >= self._dsp[r]
-                if self._pe_module is None:
-                    pe = pe_class(cfg, logic_mul=logic)
-                    m.submodules[f"pe_{r}_{c}"] = EnableInserter(self.en[r])(pe)
-                else:
-                    pe = BlackBox(pe_members, pe_module_name(self._pe_module, logic))
-                    m.submodules[f"pe_{r}_{c}"] = pe
+                pe = pe_class(cfg, logic_mul=c >= self._dsp[r])
+                m.submodules[f"pe_{r}_{c}"] = EnableInserter(self.en[r])(pe)
                 if "en" in pe.signature.members:
                     m.d.comb += pe.en.eq(self.en[r])
                 pes[-1].append(pe)
@@ -184,11 +179,76 @@ class PETile(wiring.Component):
         return m
 
 
+def tile_verilog(name, cfg, pe_class, cols, dsp, pe_module):
+    """The Verilog module ``name``: a :class:`PETile` (same ports, same PEs, named
+    ``pe_<row>_<col>``) whose PEs are instances of ``pe_module`` and of its ``_logic`` kind
+    (:func:`pe_module_name`), each port of which is ``clk``, ``rst``, ``en`` and the PE's
+    members (:class:`~hw.array.blackbox.BlackBox`).
+
+    A tile is only wires between instances, so it is written as text, in milliseconds:
+    Amaranth's netlister takes about half a second for the 256 instances of a 16×16 tile, a
+    quarter of the time ``hw.gen --rows 16`` spends.
+    """
+    rows = len(dsp)
+    lanes = _lanes(pe_class)
+    pe_members = pe_class.members(cfg)
+    tile_members = PETile.members(cfg, pe_class, rows, cols)
+
+    def declare(kind, width, net):
+        return f"  {kind} [{width - 1}:0] {net};"
+
+    def element(net, k, width):
+        return f"{net}[{k * width + width - 1}:{k * width}]" if width > 1 else f"{net}[{k}]"
+
+    lines = [f"module {name}(clk, rst, {', '.join(tile_members)});",
+             declare("input", 1, "clk"), declare("input", 1, "rst")]
+    for port, member in tile_members.items():
+        direction = "input" if member.flow == wiring.In else "output"
+        lines.append(declare(direction, Shape.cast(member.shape).width, port))
+    for lane in lanes:
+        width = _width(pe_members, lane)
+        lines += [declare("wire", width, f"{lane}_{r}_{c}")
+                  for r in range(rows) for c in range(cols)]
+    for r in range(rows):
+        for c in range(cols):
+            ports = {"clk": "clk", "rst": "rst"}
+            for port in pe_members:
+                lane, _, end = port.rpartition("_")
+                if port == "en":
+                    continue
+                if lane in lanes and end == "out":
+                    ports[port] = f"{lane}_{r}_{c}"
+                elif lane in lanes and end == "in":
+                    way = lanes[lane]
+                    src = {"right": (r, c - 1), "down": (r - 1, c), "up": (r + 1, c)}[way]
+                    if 0 <= src[0] < rows and 0 <= src[1] < cols:
+                        ports[port] = f"{lane}_{src[0]}_{src[1]}"
+                    else:
+                        ports[port] = element(port, r if way == "right" else c,
+                                              _width(pe_members, lane))
+                else:
+                    ports[port] = port
+            ports["en"] = element("en", r, 1)
+            module = pe_module_name(pe_module, c >= dsp[r])
+            connections = ",\n".join(f"    .{port}({net})" for port, net in ports.items())
+            lines.append(f"  {module} pe_{r}_{c} (\n{connections}\n  );")
+    for lane, way in lanes.items():
+        if way == "right":
+            ends = [(r, cols - 1) for r in range(rows)]
+        else:
+            ends = [(rows - 1 if way == "down" else 0, c) for c in range(cols)]
+        # Verilog concatenation lists the most significant part first: element 0 last.
+        lines.append(f"  assign {lane}_out = {{"
+                     + ", ".join(f"{lane}_{r}_{c}" for r, c in reversed(ends)) + "};")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
+
+
 class TileGrid:
     """The ``cfg.rows × cfg.cols`` PEs of an array as a grid of tiles of at most
     :data:`TILE` × TILE, added to ``m`` as submodules and chained to each other: elaborated
     :class:`PETile` if ``pe_module`` is ``None``, else black-box instances of the tile modules
-    :meth:`kinds` lists. PE row ``r`` advances while ``row_en[r]``.
+    :meth:`kinds` lists (:func:`tile_verilog`). PE row ``r`` advances while ``row_en[r]``.
 
     The grid's edges are per PE row (``PASS_RIGHT`` lanes) or column (the others):
     :meth:`drive` feeds an edge, :meth:`edge_out` reads the far one, :meth:`share` drives an
@@ -224,15 +284,15 @@ class TileGrid:
 
     @staticmethod
     def kinds(cfg, pe_class, pe_module):
-        """``[(module name, PETile), ...]``: one tile of each kind the grid instantiates, in a
-        fixed order."""
+        """``[(module name, Verilog text), ...]``: one tile of each kind the grid instantiates
+        (:func:`tile_verilog`), in a fixed order."""
         kinds = {}
         for r0, rows in _spans(cfg.rows):
             for c0, cols in _spans(cfg.cols):
                 dsp = tile_dsp(cfg, r0, c0, rows, cols)
                 name = tile_module_name(pe_module, rows, cols, dsp)
                 if name not in kinds:
-                    kinds[name] = PETile(cfg, pe_class, cols, dsp, pe_module=pe_module)
+                    kinds[name] = tile_verilog(name, cfg, pe_class, cols, dsp, pe_module)
         return list(kinds.items())
 
     def _edge(self, lane, far):
