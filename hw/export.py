@@ -17,8 +17,11 @@ This is the PE's mechanism (:mod:`hw.array.blackbox`) made general: a component 
 """
 
 import gc
+import subprocess
+import sys
 from contextlib import contextmanager
 
+from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil, verilog
 
 from .array.blackbox import BlackBox, Gated
@@ -79,11 +82,12 @@ class ModuleSet:
         them records), each once.
 
         Every component is netlisted to RTLIL on its own and one Yosys run writes them all
-        (:func:`_rtlil_to_verilog`), instead of one run per module; the modules given as
-        Verilog text follow, sorted by name.
+        (:class:`_YosysStream`: it starts with the netlisting and reads each module as it
+        comes), instead of one run per module; the modules given as Verilog text follow,
+        sorted by name.
         """
-        with _collector_paused():
-            parts = [_rtlil(top, top_name)]
+        with _collector_paused(), _YosysStream() as yosys:
+            yosys.add(_rtlil(top, top_name))
             texts, done = {}, set()
             while len(done) < len(self._modules):
                 for name in sorted(set(self._modules) - done):
@@ -91,10 +95,10 @@ class ModuleSet:
                     if isinstance(module, str):
                         texts[name] = module
                     else:
-                        parts.append(_rtlil(module, name))
+                        yosys.add(_rtlil(module, name))
                     done.add(name)
-        return "\n".join([_rtlil_to_verilog("\n".join(parts)),
-                          *(texts[name] for name in sorted(texts))])
+            verilog_text = yosys.verilog()
+        return "\n".join([verilog_text, *(texts[name] for name in sorted(texts))])
 
 
 @contextmanager
@@ -120,15 +124,72 @@ def _rtlil(component, name):
     return rtlil.convert(component, name=name, emit_src=False, platform=VERILOG_EXPORT)
 
 
-def _rtlil_to_verilog(rtlil_text):
-    """``rtlil_text`` (any number of modules) as Verilog, as ``verilog.convert`` writes it.
+class _YosysStream:
+    """One Yosys run turning RTLIL modules into Verilog as ``verilog.convert`` writes them,
+    started before the first module is netlisted and fed each module as it comes.
 
-    Amaranth's public API converts one design per Yosys run, and starting the (WebAssembly)
-    Yosys costs about half a second each time; its private ``_convert_rtlil_text`` is the
-    step ``verilog.convert`` itself runs after netlisting, so it is used here alone. Should it
-    change, this function is the one place to adapt.
+    Starting the (WebAssembly) Yosys costs about a quarter of a second, and reading a large
+    module as long again; both now overlap Amaranth's netlisting of the next module, on a
+    second core. The script is the one ``verilog.convert`` runs after netlisting (Amaranth's
+    private ``_convert_rtlil_text``: read the RTLIL, ``proc -nomux -norom``,
+    ``memory_collect``, ``write_verilog -norename``), sent to Yosys's standard input one
+    command at a time, and the output is the same text (``tests/test_export.py`` compares
+    them). Amaranth's public API converts a whole design per run; this class and
+    :meth:`_start` are the one place to adapt should its private parts change. A Yosys other
+    than Amaranth's built-in one (a system Yosys, the JavaScript one) gets the whole text at
+    the end, as before.
     """
-    return verilog._convert_rtlil_text(rtlil_text)
+
+    def __init__(self):
+        self._yosys = find_yosys(lambda version: version >= (0, 40))
+        self._parts = []
+        self._popen = None
+
+    def __enter__(self):
+        command = self._command()
+        if command is not None:
+            self._popen = subprocess.Popen(
+                [*command, "-q", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._popen is not None and self._popen.returncode is None:
+            self._popen.kill()
+            self._popen.communicate()
+
+    def _command(self):
+        # How Amaranth starts each kind of Yosys (its _BuiltinYosys and _SystemYosys). A
+        # system Yosys built with an evaluation Verific prints a licence first, which
+        # Amaranth strips and this does not: such a Yosys gets the whole text at the end.
+        if hasattr(self._yosys, "YOSYS_PACKAGE"):
+            return [sys.executable, "-m", self._yosys.YOSYS_PACKAGE]
+        return None
+
+    def add(self, rtlil_text):
+        """Read the modules in ``rtlil_text``."""
+        if self._popen is None:
+            self._parts.append(rtlil_text)
+            return
+        try:
+            self._popen.stdin.write(f"read_rtlil <<rtlil\n{rtlil_text}\nrtlil\n")
+            self._popen.stdin.flush()
+        except BrokenPipeError:
+            pass                        # Yosys stopped: verilog() reports its error
+
+    def verilog(self):
+        """The Verilog of every module read."""
+        if self._popen is None:
+            return verilog._convert_rtlil_text("\n".join(self._parts))
+        try:
+            stdout, stderr = self._popen.communicate(
+                "proc -nomux -norom\nmemory_collect\nwrite_verilog -norename\n")
+        except BrokenPipeError:
+            stdout, stderr = self._popen.communicate()
+        # Amaranth's own check of the result (an error raises YosysError with Yosys's
+        # message); its warning about processes is expected, as verilog.convert says.
+        return self._yosys._process_result(self._popen.returncode, stdout, stderr,
+                                           ignore_warnings=True, src_loc_at=0)
 
 
 def written_once(m, platform, modules, name, make, suffix, *, en=1):

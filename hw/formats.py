@@ -9,14 +9,18 @@ so IEEE binary32 is ``(exp_width=8, sig_width=24)`` and its stored fraction is 2
 
 from dataclasses import dataclass
 
-import ml_dtypes
-import numpy as np
-
 __all__ = [
     "IntFormat", "FloatFormat",
     "INT8", "INT32", "BF16", "FP32",
     "INPUT_FORMATS", "ACC_FORMATS", "by_name",
 ]
+
+
+def _numpy():
+    # numpy (and ml_dtypes) load on first use: the hardware generators read only widths from
+    # here, and importing both is a tenth of ``python -m hw.gen``'s start-up.
+    import numpy
+    return numpy
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,13 @@ class IntFormat:
     @property
     def dtype(self):
         """The numpy dtype holding one value."""
+        np = _numpy()
         return np.dtype(f"int{self.width}")
 
     @property
     def bits_dtype(self):
         """The unsigned numpy dtype holding one value's bit pattern."""
-        return np.dtype(f"uint{self.width}")
+        return _numpy().dtype(f"uint{self.width}")
 
 
 @dataclass(frozen=True)
@@ -114,13 +119,15 @@ class FloatFormat:
     @property
     def dtype(self):
         """The numpy dtype holding one value (ml_dtypes for the formats numpy lacks)."""
+        np = _numpy()
         if self.numpy_dtype == "float32":
             return np.dtype(np.float32)
+        import ml_dtypes
         return np.dtype(getattr(ml_dtypes, self.numpy_dtype))
 
     @property
     def bits_dtype(self):
-        return np.dtype(f"uint{self.width}")
+        return _numpy().dtype(f"uint{self.width}")
 
 
 INT8 = IntFormat("int8", 8)

@@ -87,3 +87,30 @@ def test_exported_as_an_instance():
 def test_bad_prefix(prefix):
     with pytest.raises(ValueError, match=f"prefix must be a non-empty string, not {prefix!r}"):
         ModuleSet(prefix)
+
+
+def test_streamed_yosys_writes_what_verilog_convert_writes():
+    """The Yosys run that reads each module as it is netlisted (``hw.export._YosysStream``)
+    writes the same text as Amaranth's own conversion of the whole RTLIL at once."""
+    from amaranth.back import rtlil, verilog
+
+    def convert(component, name):
+        return rtlil.convert(component, name=name, emit_src=False, platform=VERILOG_EXPORT)
+
+    modules = ModuleSet("top")
+    text = modules.verilog("top", _Two(modules))
+    other = ModuleSet("top")
+    whole = convert(_Two(other), "top")
+    whole += "\n" + convert(other.component("top_reg"), "top_reg")
+    assert text == verilog._convert_rtlil_text(whole)
+
+
+def test_a_yosys_error_is_raised():
+    from amaranth.back.verilog import YosysError
+
+    from hw.export import _YosysStream
+
+    with _YosysStream() as yosys:
+        yosys.add("module \\broken\n  wire width 4 \\w\n")
+        with pytest.raises(YosysError):
+            yosys.verilog()
