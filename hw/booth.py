@@ -46,12 +46,20 @@ def booth_product(m, a, b, *, name="booth"):
     carry = None
     for j in range(digits):
         low, mid, high = triples[2 * j], triples[2 * j + 1], triples[2 * j + 2]
-        one = low ^ mid
-        two = (high & ~mid & ~low) | (~high & mid & low)
-        neg = high & ~(mid & low)
+        # Named wires, not expressions: Amaranth writes an expression out again wherever it is
+        # used (``neg.replicate(n)``: n copies), which synthesis merges but a simulator
+        # evaluates every time (Verilator: a quarter of a logic-multiplier PE's work).
+        one = Signal(name=f"{name}_one{j}")
+        two = Signal(name=f"{name}_two{j}")
+        neg = Signal(name=f"{name}_neg{j}")
+        m.d.comb += [
+            one.eq(low ^ mid),
+            two.eq((high & ~mid & ~low) | (~high & mid & low)),
+            neg.eq(high & ~(mid & low)),
+        ]
         mag = Mux(two, a << 1, Mux(one, a, 0))
         pp = Signal(signed(wa + 2), name=f"{name}_pp{j}")
-        m.d.comb += pp.eq(mag ^ neg.replicate(wa + 2).as_signed())
+        m.d.comb += pp.eq(Mux(neg, ~mag, mag))
         if carry is None:
             terms.append((pp, 0))
         else:
