@@ -126,7 +126,7 @@ def read_cells(path):
                                           tuple(cur["outputs"]), cur["functions"],
                                           cur["dont_use"], cur["sequential"])
                 cur = None
-            elif kind == "pin":
+            elif kind in ("pin", "bus") and len(stack) == 2:
                 pin = None
             continue
         g = _GROUP.match(tok)
@@ -140,7 +140,7 @@ def read_cells(path):
                        "functions": {}, "dont_use": False, "sequential": False}
             elif kind in ("ff", "latch", "statetable") and cur is not None:
                 cur["sequential"] = True
-            elif kind == "pin" and cur is not None and len(stack) == 3:
+            elif kind in ("pin", "bus") and cur is not None and len(stack) == 3:
                 pin = name
             continue
         a = _ATTR.match(tok)

@@ -128,7 +128,7 @@ def format_table(report):
     mem = report["memories"]
     if mem:
         for m in mem:
-            what = (f"{m['macros']} x {m['macro']} ({m['area_um2']:,.0f} um2, access "
+            what = (f"{m['macros']} x {m['macro']} each ({m['area_um2']:,.0f} um2, access "
                     f"{m['access_ns']} ns)" if m["kind"] == "sram" else "flip-flops")
             lines.append(f"    memory {m['width']}x{m['depth']} {m['read_ports']}R "
                          f"x{m['instances']}: {what}")

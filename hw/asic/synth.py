@@ -79,7 +79,11 @@ def synth_script(top, verilog, liberty, period_ps, macro_lib=None):
     lines += [
         f"read_verilog {verilog}",
         f"hierarchy -check -top {top}",
-        f"synth -top {top}",
+        # The carry chains of adders and comparators as Kogge-Stone prefix trees (log2(n)
+        # levels) instead of Yosys's default ripple: what a timing-driven ASIC flow picks.
+        f"synth -top {top} -run :fine",
+        "techmap -map +/techmap.v -map +/choices/kogge-stone.v",
+        f"synth -top {top} -run fine:",
         f"dfflibmap {_dont_use()} -liberty {liberty}",
         f"abc {_dont_use()} -liberty {liberty} -D {period_ps} -constr abc.constr "
         "-script abc.script",
@@ -97,7 +101,8 @@ def finish_script(top, liberty, macro_lib=None):
     libs = [liberty] + ([macro_lib] if macro_lib else [])
     stat = f"stat {' '.join(f'-liberty {lib}' for lib in libs)} -top {top}"
     return "\n".join([
-        *(f"read_liberty -lib {lib}" for lib in libs),
+        # The JSON holds the SRAM cells already, as black boxes: only the library is read.
+        f"read_liberty -lib {liberty}",
         "read_json buffered.json",
         f"hierarchy -top {top}",
         f"tee -q -o stat.json {stat.replace('stat ', 'stat -json ', 1)}",
