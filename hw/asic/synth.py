@@ -5,7 +5,8 @@ tile, the post-processing lane, the RAM modules, ...) is synthesised once howeve
 instances it has, so a 16x16 engine costs little more than a 4x4 one, and ``stat -top``
 sums the area over the instances. The steps (:func:`synth_script`):
 
-1. ``synth`` (generic, hierarchy kept), then ``dfflibmap`` to the library's flip-flops;
+1. ``synth`` (generic, hierarchy kept; multipliers Booth-encoded, ``-booth``, and carry
+   chains as Kogge-Stone prefix trees), then ``dfflibmap`` to the library's flip-flops;
 2. ABC to the library's gates with a delay target (the clock period) and a script of our
    own, shaped like OpenLane's timing-driven one (:data:`ABC_SCRIPT`): structural choices,
    delay-oriented mapping (``&nf``), then ``buffer`` (fanout), ``upsize`` and ``dnsize``
@@ -81,7 +82,7 @@ def synth_script(top, verilog, liberty, period_ps, macro_lib=None):
         f"hierarchy -check -top {top}",
         # The carry chains of adders and comparators as Kogge-Stone prefix trees (log2(n)
         # levels) instead of Yosys's default ripple: what a timing-driven ASIC flow picks.
-        f"synth -top {top} -run :fine",
+        f"synth -top {top} -booth -run :fine",
         "techmap -map +/techmap.v -map +/choices/kogge-stone.v",
         f"synth -top {top} -run fine:",
         f"dfflibmap {_dont_use()} -liberty {liberty}",
