@@ -8,6 +8,8 @@ buffering (:mod:`hw.asic.fanout`), the area statistics, and timing with OpenSTA
 """
 
 import json
+import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -48,7 +50,6 @@ def target_dir(out, design):
 
 
 def _sta_version(cmd):
-    import subprocess
     r = subprocess.run([*cmd, "-version"], capture_output=True, text=True)
     return {"command": "sta", "version": (r.stdout or r.stderr).strip().splitlines()[0]
             if (r.stdout or r.stderr).strip() else "unknown"}
@@ -169,9 +170,10 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
     r, sta_text = run_tool([*sta, "-no_splash", "-no_init", "-exit", "sta.tcl"], folder,
                            "sta.log")
     (folder / "sta.log").write_text(r.stdout + r.stderr)
+    errors = [line for line in (r.stdout + r.stderr).splitlines() if line.startswith("Error")]
+    if r.returncode != 0 or errors:
+        fail("timing", r, "\n".join(errors), folder / "sta.log")
     timing = parse_report(r.stdout, clock_ns)
-    if r.returncode != 0 or "Error" in r.stdout + r.stderr and timing is None:
-        fail("timing", r, r.stdout + r.stderr, folder / "sta.log")
     wall["sta"] = progress.done()
 
     progress.start("report")
@@ -239,5 +241,4 @@ def _instances(mods, top, module):
 
 
 def _module_names(text):
-    import re
     return re.findall(r"^module\s+\\?(\S+?)\s*\(", text, re.M)
