@@ -180,6 +180,9 @@ def liberty_text(plans, library="hw_asic_macros"):
            '  capacitive_load_unit(1, pf);\n', '  pulling_resistance_unit : "1kohm";\n',
            '  leakage_power_unit : "1mW";\n', '  nom_voltage : 1.8;\n',
            '  nom_temperature : 25;\n', '  nom_process : 1.0;\n']
+    out += [f"  {kind}_threshold_pct_{edge} : {pct};\n" for kind, pct in
+            (("input", 50.0), ("output", 50.0), ("slew_lower", 10.0), ("slew_upper", 90.0))
+            for edge in ("rise", "fall")]
     for w in widths:
         if w > 1:
             out.append(f"  type(bus{w}) {{\n    base_type : array;\n    data_type : bit;\n"
