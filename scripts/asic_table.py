@@ -63,7 +63,7 @@ def markdown(results):
     lines = ["| design | area mm² (SRAM) | logic Fmax MHz | SRAM limit MHz | Fmax MHz | "
              "peak GOP/s | GOP/s per mm² | PE µm² | critical path (start → end) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for options, r in results:
+    for _, r in results:
         cfg = r["config"]
         t, a = r["timing"], r["area"]
         pe = r["pe"]["area_um2"] if r["pe"] else None

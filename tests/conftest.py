@@ -20,7 +20,6 @@ import pytest
 
 from sim.tools import ToolMissing
 
-
 #: The start of a skip reason for team-provided data absent from this machine (not a tool):
 #: such a skip stays a skip under CI.
 OUTSIDE_PROJECT = "team-provided data absent"

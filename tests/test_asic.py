@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import OUTSIDE_PROJECT
 
 from hw.asic import liberty as lb
 from hw.asic import macros as mc
@@ -23,8 +24,6 @@ from hw.asic.sta import find_sta, parse_report
 from hw.asic.synth import asic_verilog, drop_modules
 from hw.config import Config, ConfigError
 from sim.tools import find_yosys
-
-from conftest import OUTSIDE_PROJECT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIBERTY = lb.default_liberty(ROOT)
@@ -269,15 +268,6 @@ def tools(require_tool):
     require_tool(find_sta)
 
 
-def test_library_reader(tools, tmp_path):
-    name = lb.decompress(LIBERTY, tmp_path)
-    lib = lb.read_cells(tmp_path / name)
-    assert len(lib.cells) > 400 and lib.wire_load == "Small" and lib.wire_load_mode == "top"
-    assert lb.buffer_cell(lib) == ("sky130_fd_sc_hd__buf_4", "A", "X")
-    assert lb.driving_cell(lib) == ("sky130_fd_sc_hd__inv_2", "Y")
-    assert lib.cells["sky130_fd_sc_hd__dfxtp_1"].sequential
-
-
 def test_small_array_through_the_flow(tools, tmp_path):
     r = _asic("--rows", "2", "--array", "--liberty", str(LIBERTY), "--clock-ns", "5",
               "--out", str(tmp_path))
@@ -286,6 +276,11 @@ def test_small_array_through_the_flow(tools, tmp_path):
     area = report["area"]
     assert area["total_um2"] > 0 and area["parts_um2"] == {"array": area["total_um2"]}
     assert report["memories"] == [] and report["cells"]["buffers_added"] > 0
+    # What the flow read from the library (hw.asic.liberty.read_cells).
+    assert report["library"] == "sky130_fd_sc_hd__tt_025C_1v80"
+    assert report["wire_load"] == "Small"
+    assert report["cells"]["buffer_cell"] == "sky130_fd_sc_hd__buf_4"
+    assert report["cells"]["driving_cell"] == "sky130_fd_sc_hd__inv_2"
     t = report["timing"]
     assert t["period_ns"] == 5 and isinstance(t["slack_ns"], float)
     assert t["achievable_ns"] == pytest.approx(5 - t["slack_ns"])

@@ -149,8 +149,9 @@ def format_table(report):
         if t.get("macro_limit_mhz"):
             lines.append(f"  SRAM macros allow at most {t['macro_limit_mhz']:.1f} MHz "
                          f"(minimum period {t['macro_min_period_ns']} ns)")
-        lines.append(f"  Fmax {t['fmax_mhz']:.1f} MHz: peak {report['throughput']['peak_gops']:,.1f}"
-                     f" GOP/s, {report['throughput']['gops_per_mm2']:,.2f} GOP/s per mm2")
+        tp = report["throughput"]
+        lines.append(f"  Fmax {t['fmax_mhz']:.1f} MHz: peak {tp['peak_gops']:,.1f} GOP/s, "
+                     f"{tp['gops_per_mm2']:,.2f} GOP/s per mm2")
         w = t["worst_stage"]
         lines.append(f"  critical path, {t['logic_levels']} logic levels:")
         lines.append(f"    from {_shorten(t['startpoint'], 84)}")
