@@ -4,9 +4,10 @@
 
 runs every design of :data:`RUNS` through :func:`hw.asic.flow.run` (one after another) at a
 5 ns clock request, then prints the Markdown table: design, area (total, of which SRAM
-macros), the logic's Fmax, the SRAM macros' limit, Fmax, peak GOP/s, GOP/s per mm², one PE's
-area, and where the critical path ends. ``--reuse`` takes an ``asic.json`` already in
-``--out`` for the same configuration, library and clock. The library is ``--liberty``, else
+macros), the logic's Fmax, the SRAM macros' limit, Fmax, peak GOP/s, GOP/s per mm² (of the
+whole design, and of its logic alone), one PE's area, and the critical path's ends.
+``--reuse`` takes an ``asic.json`` already in ``--out`` for the same configuration, library
+and clock. The library is ``--liberty``, else
 ``$HW_LIBERTY``, else ``../shared/pdk/`` (:func:`hw.asic.liberty.default_liberty`).
 """
 
@@ -53,26 +54,29 @@ def collect(liberty, out, reuse=False, only=None, log=print):
 
 
 def _where(point):
-    """The part of the design a path point sits in: its instance path without the cell."""
-    parts = point.split("/")[:-1]
-    return "/".join(parts[:4]) if parts else point
+    """The instance a path point sits in: its hierarchical name without the cell's."""
+    return point.rsplit("/", 1)[0] if "/" in point else point
 
 
 def markdown(results):
     """The table."""
-    lines = ["| design | area mm² (SRAM) | logic Fmax MHz | SRAM limit MHz | Fmax MHz | "
-             "peak GOP/s | GOP/s per mm² | PE µm² | critical path (start → end) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| design | area mm² | of it SRAM mm² | logic Fmax MHz | SRAM limit MHz | "
+             "Fmax MHz | peak GOP/s | GOP/s per mm² | GOP/s per logic mm² | PE µm² | "
+             "critical path (start → end) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for _, r in results:
         cfg = r["config"]
-        t, a = r["timing"], r["area"]
-        pe = r["pe"]["area_um2"] if r["pe"] else None
+        t, a, tp = r["timing"], r["area"], r["throughput"]
+        pe = f"{r['pe']['area_um2']:,.0f}" if r["pe"] else "—"
+        logic = a["logic_um2"] / 1e6
+        start, end = _where(t["startpoint"]), _where(t["endpoint"])
+        path = f"`{start}`" if start == end else f"`{start}` → `{end}`"
         lines.append(
-            f"| {cfg['rows']}×{cfg['cols']} {cfg['in_fmt'].upper()} | "
-            f"{a['total_mm2']:.2f} ({a['sram_um2'] / 1e6:.2f}) | {t['logic_fmax_mhz']:.0f} | "
-            f"{t['macro_limit_mhz'] or '—'} | {t['fmax_mhz']:.0f} | "
-            f"{r['throughput']['peak_gops']:.1f} | {r['throughput']['gops_per_mm2']:.2f} | "
-            f"{pe:,.0f} | `{_where(t['startpoint'])}` → `{_where(t['endpoint'])}` |")
+            f"| {cfg['rows']}×{cfg['cols']} {cfg['in_fmt'].upper()} | {a['total_mm2']:.2f} | "
+            f"{a['sram_um2'] / 1e6:.2f} | {t['logic_fmax_mhz']:.1f} | "
+            f"{t['macro_limit_mhz'] or '—'} | {t['fmax_mhz']:.1f} | {tp['peak_gops']:.1f} | "
+            f"{tp['gops_per_mm2']:.2f} | {tp['peak_gops'] / logic:.1f} | {pe} | "
+            f"{path}, {t['achievable_ns']:.2f} ns, {t['logic_levels']} levels |")
     return "\n".join(lines)
 
 
