@@ -42,17 +42,18 @@ stime -p
 """
 
 _INITIAL = re.compile(r"^\s*initial begin\n(?:.*\n)*?\s*end\n", re.M)
+_INIT_ATTR = re.compile(r"^\s*\(\* init = [^*]*\*\)\n", re.M)
 # The whitespace before "=" stays: it ends an escaped identifier (``\$1 = 0;``).
 _REG_INIT = re.compile(r"^(\s*reg\b[^=;\n]*?)(\s*)=\s*[^;\n]+;", re.M)
 
 
 def asic_verilog(text):
     """``text`` (Verilog from :func:`hw.gen.verilog_text`) without initial values: no
-    ``initial`` blocks (Amaranth writes a FIFO memory's zero contents so) and no ``reg x =
-    value;`` initialisers. A chip's registers and memories power up unknown; the design
-    resets what must be known (its synchronous reset) and never reads a memory word it has
-    not written, so nothing depends on them."""
-    return _REG_INIT.sub(r"\1\2;", _INITIAL.sub("", text))
+    ``initial`` blocks (Amaranth writes a FIFO memory's zero contents so), no ``reg x =
+    value;`` initialisers and no ``(* init = ... *)`` attributes. A chip's registers and
+    memories power up unknown; the design resets what must be known (its synchronous reset)
+    and never reads a memory word it has not written, so nothing depends on them."""
+    return _REG_INIT.sub(r"\1\2;", _INIT_ATTR.sub("", _INITIAL.sub("", text)))
 
 
 def drop_modules(text, names):
