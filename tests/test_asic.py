@@ -301,11 +301,14 @@ def test_small_array_through_the_flow(tools, tmp_path):
 
 def test_small_engine_memories_and_breakdown(tools, tmp_path):
     # The smallest engine, 1 KiB buffers, every RAM an SRAM macro (flip-flop RAMs are plain
-    # logic, and slow to synthesise: test_memory_plan_ff_below_sram_above covers the choice):
+    # logic, and slow to synthesise: test_memory_plan_ff_below_sram_above covers the choice),
+    # ABC's quicker script (the array's test runs the full one):
     # two 8x512 RAMs (one 2 KB macro each) and a 32x256 one with two read ports (two 1 KB
     # macros).
     cfg = Config(rows=1, spad_kib=1, acc_kib=1)
-    report = run(cfg, "engine", LIBERTY, 5.0, tmp_path, sram_above=0, log=lambda _: None)
+    report = run(cfg, "engine", LIBERTY, 5.0, tmp_path, sram_above=0, fast=True,
+                 log=lambda _: None)
+    assert report["abc_script"] == "fast"
     mems = {m["module"].rsplit("_ram_", 1)[1]: m for m in report["memories"]}
     small = mems["8x512_r"]
     assert small["kind"] == "sram" and small["macros"] == 1 and small["instances"] == 2

@@ -23,7 +23,14 @@ from . import macros as mc
 from . import report as rpt
 from .fanout import buffer_fanout
 from .sta import OUTPUT_LOAD_PF, find_sta, parse_report, sta_script
-from .synth import ABC_SCRIPT, asic_verilog, drop_modules, finish_script, synth_script
+from .synth import (
+    ABC_SCRIPT,
+    ABC_SCRIPT_FAST,
+    asic_verilog,
+    drop_modules,
+    finish_script,
+    synth_script,
+)
 
 __all__ = ["REPORT_VERSION", "DEFAULT_CLOCK_NS", "MAX_FANOUT", "check_clock", "target_dir",
            "run"]
@@ -56,7 +63,7 @@ def _sta_version(cmd):
 
 
 def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build",
-        sram_above=mc.DEFAULT_SRAM_ABOVE, macros=mc.SKY130_MACROS, *, log=None):
+        sram_above=mc.DEFAULT_SRAM_ABOVE, macros=mc.SKY130_MACROS, *, fast=False, log=None):
     """Synthesise ``cfg``'s design to ``liberty``'s cells and time it; return the report.
 
     Parameters
@@ -75,6 +82,9 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
         RAMs of more bits are SRAM macros, the others flip-flops (:mod:`hw.asic.macros`).
     macros : tuple of Macro
         The SRAM macros to build RAMs of.
+    fast : bool
+        ABC's quicker script (:data:`~hw.asic.synth.ABC_SCRIPT_FAST`), for tests; the report
+        says which (``abc_script``).
     log : callable or None
         Called with each progress line (``None``: print and flush).
 
@@ -138,7 +148,8 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
                    f"(log {folder / 'synth.log'})")
     driving = lb.driving_cell(lib)
     buffer = lb.buffer_cell(lib)
-    (folder / "abc.script").write_text(ABC_SCRIPT.replace("{fanout}", str(MAX_FANOUT)))
+    script = ABC_SCRIPT_FAST if fast else ABC_SCRIPT
+    (folder / "abc.script").write_text(script.replace("{fanout}", str(MAX_FANOUT)))
     (folder / "abc.constr").write_text(f"set_driving_cell {driving[0]}\n"
                                        f"set_load {OUTPUT_LOAD_PF}\n")
     (folder / "synth.ys").write_text(synth_script(name, verilog, lib_file,
@@ -202,6 +213,7 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
         "library": lib.name,
         "liberty": str(liberty),
         "wire_load": lib.wire_load,
+        "abc_script": "fast" if fast else "full",
         "tools": tools,
         "area": {"total_um2": round(total, 1), "total_mm2": round(total / 1e6, 4),
                  "parts_um2": {k: round(v, 1) for k, v in
