@@ -68,12 +68,16 @@ def verilog_text(cfg, kind="engine"):
                           lambda pe, modules: AxiEngine(cfg, pe_module=pe, modules=modules))
 
 
-def generate(cfg, out_dir, kind="engine"):
+def generate(cfg, out_dir, kind="engine", *, asic=False):
     """Write ``<module>.v`` and ``<module>.json`` for ``cfg`` into ``out_dir``.
-    Returns the two paths."""
+    Returns the two paths. ``asic``: ASIC-friendly Verilog, without initial values
+    (:func:`hw.asic.synth.asic_verilog`); the memories are separate modules either way."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     name, text = verilog_text(cfg, kind)
+    if asic:
+        from .asic.synth import asic_verilog  # hw.asic imports this module
+        text = asic_verilog(text)
     manifest = array_manifest(cfg, name) if kind == "array" else engine_manifest(cfg, name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +148,10 @@ def _parser():
     add_config_options(p)
     p.add_argument("--out", default="build", metavar="DIR",
                    help="output folder (default build/)")
+    p.add_argument("--asic", action="store_true",
+                   help="ASIC-friendly Verilog: no initial values (registers and memories "
+                        "power up unknown in a chip); the RAMs are separate modules with the "
+                        "ports hw/engine/ram.py documents, for a macro to replace")
     return p
 
 
@@ -191,7 +199,7 @@ def main(argv=None):
     cfg, kind = config_from_args(parser, args)
     start = time.perf_counter()
     try:
-        v_path, j_path = generate(cfg, args.out, kind)
+        v_path, j_path = generate(cfg, args.out, kind, asic=args.asic)
     except OSError as e:
         parser.error(f"--out {args.out!r}: {e.strerror}")
     took = time.perf_counter() - start

@@ -39,6 +39,10 @@ def test_plain_skip():
     pytest.skip("skipped by hand")
 
 
+def test_outside_project():
+    pytest.skip("team-provided data absent: no ../shared/pdk/x.lib.gz")
+
+
 @pytest.mark.xfail(reason="expected to fail", strict=True)
 def test_expected_failure():
     assert False
@@ -69,7 +73,7 @@ def test_missing_tool_skips_off_ci(tmp_path, ci):
     r = _run_tiny(tmp_path, ci)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "1 passed, 3 skipped, 1 xfailed" in out, out
+    assert "1 passed, 4 skipped, 1 xfailed" in out, out
     lines = _summary(out)
     assert any(line.startswith("SKIPPED [2] conftest.py") and
                line.endswith("Icarus Verilog not found: no 'iverilog' on PATH "
@@ -83,7 +87,7 @@ def test_missing_tool_fails_in_ci(tmp_path, ci):
     r = _run_tiny(tmp_path, ci)
     out = r.stdout + r.stderr
     assert r.returncode == 1, out
-    assert "3 failed, 1 passed, 1 xfailed" in out, out
+    assert "3 failed, 1 passed, 1 skipped, 1 xfailed" in out, out
     lines = _summary(out)
     for name in ("test_reason", "test_finder"):
         assert (f"FAILED test_tiny.py::{name} - Failed: Icarus Verilog not found: no "
@@ -91,3 +95,6 @@ def test_missing_tool_fails_in_ci(tmp_path, ci):
                 "missing tool fails the run)") in lines, out
     assert ("FAILED test_tiny.py::test_plain_skip - skipped under CI (skipped by hand); CI "
             "runs every test, only a developer's machine may skip") in lines, out
+    # Team-provided data (not a tool) absent: a skip, even in CI (conftest.OUTSIDE_PROJECT).
+    assert any(line.startswith("SKIPPED") and line.endswith(
+        "team-provided data absent: no ../shared/pdk/x.lib.gz") for line in lines), out

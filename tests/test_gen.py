@@ -140,6 +140,18 @@ def test_help_explains_every_option():
         assert opt in r.stdout
 
 
+def test_asic_verilog_option(tmp_path):
+    # --asic: no initial values anywhere (FIFO contents, register initialisers, init
+    # attributes); the RAM modules stay separate.
+    r = _gen("--rows", "2", "--spad-kib", "2", "--acc-kib", "1", "--asic", "--out",
+             str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "engine_os_2x2_int8_int32_s2k_a1k.v").read_text()
+    assert "initial begin" not in text and "(* init" not in text
+    assert not re.search(r"^\s*reg\b[^;]*=", text, re.M)
+    assert re.search(r"^module engine_os_2x2_int8_int32_s2k_a1k_ram_", text, re.M)
+
+
 _SMALL = {"spad_kib": 2, "acc_kib": 1}
 LINT_CASES = [
     (Config(rows=4, cols=3, dataflow="os", **_SMALL), "array"),

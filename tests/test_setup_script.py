@@ -1,5 +1,5 @@
 """``scripts/test.sh``: one ``apt-get install`` of exactly the Debian packages whose commands
-are missing (Icarus Verilog, make, g++), then the package from PyPI, then pytest.
+are missing (Icarus Verilog, make, g++, OpenSTA), then the package from PyPI, then pytest.
 
 The script runs with ``PATH`` holding only stand-ins: ``apt-get``, ``sudo`` and ``python3``
 that log their arguments, and the commands a case says are present.
@@ -36,9 +36,10 @@ def _run(tmp_path, present):
 
 
 @pytest.mark.parametrize("present, missing", [
-    ((), "iverilog make g++"),
-    (("make",), "iverilog g++"),
-    (("iverilog", "g++"), "make"),
+    ((), "iverilog make g++ opensta"),
+    (("make", "sta"), "iverilog g++"),
+    (("iverilog", "g++", "sta"), "make"),
+    (("iverilog", "make", "g++"), "opensta"),
 ])
 def test_installs_what_is_missing_in_one_call(tmp_path, present, missing):
     assert _run(tmp_path, present) == [
@@ -50,7 +51,7 @@ def test_installs_what_is_missing_in_one_call(tmp_path, present, missing):
 
 
 def test_installs_nothing_from_apt_when_all_is_there(tmp_path):
-    assert _run(tmp_path, ("iverilog", "make", "g++")) == [
+    assert _run(tmp_path, ("iverilog", "make", "g++", "sta")) == [
         "python3 -m pip install -q --disable-pip-version-check -e .[test]",
         "python3 -m pytest -n auto --dist loadgroup -k x",
     ]
