@@ -4,8 +4,8 @@ Conventions
 -----------
 * Values are passed as numpy arrays of the format's dtype (``np.int8``, ``ml_dtypes.int4``,
   ``ml_dtypes.bfloat16``, ``np.float16``, ``ml_dtypes.float8_e4m3fn``, ``ml_dtypes.float8_e5m2``,
-  ``np.float32`` (also holding TF32 values), ``np.int32``). :func:`to_bits` / :func:`from_bits` convert to and from the
-  bit patterns the hardware sees.
+  ``np.float32`` (also holding TF32 values), ``np.int32``). :func:`to_bits` / :func:`from_bits`
+  convert to and from the bit patterns the hardware sees.
 * Float arithmetic is numpy float32 arithmetic (IEEE binary32, round to nearest even), done in
   the hardware's order. ``ftz=True`` emulates flush-to-zero: subnormal inputs read as zero of
   the same sign, subnormal results become zero of the same sign.
@@ -134,7 +134,8 @@ def ref_gemm(a, b, cfg, k_pass=None, c_init=None, interleave=1):
     Parameters
     ----------
     a, b : numpy.ndarray
-        M×K and K×N arrays of the configuration's input format (its :attr:`~hw.formats.FloatFormat.dtype`).
+        M×K and K×N arrays of the configuration's input format (its ``dtype``; other values
+        are rounded into the format by its ``cast``).
     cfg : hw.config.Config
         Formats and subnormal handling.
     k_pass : int or None

@@ -67,11 +67,11 @@ def random_matrix(cfg, shape, rng, mix="normal"):
     if mix not in MIXES:
         raise ValueError(f"mix must be one of {', '.join(MIXES)}, not {mix!r}")
     if fmt.kind == "int":
-        return rng.integers(fmt.min, fmt.max + 1, shape).astype(fmt.dtype)
+        return fmt.cast(rng.integers(fmt.min, fmt.max + 1, shape))
     if mix == "subnormal":
         # Exponents 60..70 below 1: products land near 2^-130, around FP32's normal minimum.
         values = rng.standard_normal(shape) * np.exp2(-rng.integers(55, 75, shape))
-        return values.astype(fmt.dtype)
+        return fmt.cast(values)
     if mix == "special":
         finite, nonfinite = _special_bits(fmt)
         sign = rng.choice(np.array([-1.0, 1.0]), shape)
@@ -79,13 +79,13 @@ def random_matrix(cfg, shape, rng, mix="normal"):
         top = fmt.exp_max - fmt.bias - (1 if fmt.has_inf else 0)
         span = min(SPECIAL_EXP_SPAN, top - 1)
         exp = rng.integers(-span, span + 1, shape)
-        values = (sign * (1 + rng.random(shape)) * np.exp2(exp)).astype(fmt.dtype)
+        values = fmt.cast(sign * (1 + rng.random(shape)) * np.exp2(exp))
         draw = rng.random(shape)
         for pick, bits in ((draw < P_FINITE_SPECIAL, finite),
                            (draw >= 1 - P_NONFINITE, nonfinite)):
             values[pick] = from_bits(rng.choice(bits, size=int(pick.sum())), fmt)
         return values
-    values = rng.standard_normal(shape).astype(fmt.dtype)
+    values = fmt.cast(rng.standard_normal(shape))
     if mix == "nonfinite":
         # What "special" was before it became mostly finite: the same draws give the same bits.
         frac_max = (1 << fmt.frac_width) - 1
