@@ -98,8 +98,8 @@ class Pipeline:
     Parameters
     ----------
     mul : int or None
-        The PE multiplier: least 1 (int8 → int32), 2 (int8 → fp32: product and conversion),
-        2 (bf16).
+        The PE multiplier: least 1 (int8 or int4 → int32), 2 (int8 → fp32: product and
+        conversion), 2 (every float format).
     add : int or None
         The accumulator adder (PEs, the context reducer, accumulate-on-write): least 1
         (int32), 3 (fp32). An output-stationary PE keeps one accumulator context per stage.

@@ -123,12 +123,16 @@ def test_tf32_products_round_at_fp32s_ends():
     assert np.isinf(want).any()
 
 
-def test_int4_every_product():
-    cfg = Config(rows=1, in_fmt="int4")
+@pytest.mark.parametrize("kwargs", [{}, {"dsp": "ecp5", "pipeline": {"mul": 2}},
+                                    {"dsp_muls": 0}], ids=["infer", "ecp5", "logic"])
+def test_int4_every_product(kwargs):
+    # INT4 → INT32 on each multiplier the configuration can build: inferred, the ECP5 block's
+    # simulation model, and the logic (Booth) one.
+    cfg = Config(rows=1, in_fmt="int4", **kwargs)
     assert cfg.acc_fmt == "int32"
     values = np.arange(-8, 8)
     a, b = np.repeat(values, 16), np.tile(values, 16)
-    mul = make_multiplier(cfg)
+    mul = make_multiplier(cfg, logic=cfg.logic_mul(0, 0))
     got = rtl_pipeline(mul, {"a": a, "b": b}, a.size, dtype=np.int64)
     assert got.tolist() == (a * b).tolist()
     assert ref_mul(INT4.cast(a), INT4.cast(b), cfg.acc_format).tolist() == (a * b).tolist()
