@@ -19,7 +19,8 @@ __all__ = ["operand_shape", "acc_shape", "make_multiplier", "make_adder", "IntMu
 
 
 def operand_shape(cfg):
-    """Shape of one operand lane: ``signed(8)`` for int8, the raw bits for a float format."""
+    """Shape of one operand lane: ``signed(width)`` for an integer format (int8, int4), the raw
+    bits for a float format."""
     fmt = cfg.in_format
     return signed(fmt.width) if fmt.kind == "int" else unsigned(fmt.width)
 

@@ -20,7 +20,14 @@ MAX_LINES = 1 << ADDR_WIDTH
 DATAFLOWS = ("os", "ws")
 SUBNORMALS = ("ieee", "ftz")
 #: The accumulator formats each input format may use.
-ALLOWED_ACC = {"int8": ("int32", "fp32"), "bf16": ("fp32",)}
+ALLOWED_ACC = {"int8": ("int32", "fp32"), "int4": ("int32",), "bf16": ("fp32",),
+               "fp16": ("fp32",), "fp8e4m3": ("fp32",), "fp8e5m2": ("fp32",), "tf32": ("fp32",)}
+
+
+def _bytes(lanes, fmt):
+    """Bytes of ``lanes`` packed values of ``fmt``, rounded up (INT4: two to a byte; TF32's
+    19-bit lanes: a line's bits rounded up to a byte)."""
+    return -(-lanes * fmt.width // 8)
 #: The post-processing units' default depths: each unit's least and one register at each of
 #: its ``CUTS`` (:class:`~hw.fp.int2float.IntToFloat`, :class:`~hw.fp.mul.FPMul`,
 #: :class:`~hw.fp.float2int.FloatToInt`, :class:`~hw.fp.narrow.FloatNarrow`).
@@ -91,8 +98,8 @@ class Pipeline:
     Parameters
     ----------
     mul : int or None
-        The PE multiplier: least 1 (int8 → int32), 2 (int8 → fp32: product and conversion),
-        2 (bf16).
+        The PE multiplier: least 1 (int8 or int4 → int32), 2 (int8 → fp32: product and
+        conversion), 2 (every float format).
     add : int or None
         The accumulator adder (PEs, the context reducer, accumulate-on-write): least 1
         (int32), 3 (fp32). An output-stationary PE keeps one accumulator context per stage.
@@ -173,10 +180,12 @@ class Config:
     cols : int or None
         PE columns, 1 to 256; ``None`` means square (``cols = rows``).
     in_fmt : str
-        Operand format: ``"int8"`` or ``"bf16"``.
+        Operand format, one of :data:`~hw.formats.INPUT_FORMATS`: ``"int8"``, ``"int4"``,
+        ``"bf16"``, ``"fp16"``, ``"fp8e4m3"``, ``"fp8e5m2"`` or ``"tf32"``.
     acc_fmt : str or None
-        Accumulator format: ``"int32"`` or ``"fp32"`` for int8 operands, ``"fp32"`` for bf16;
-        ``None`` picks ``int32`` for int8 and ``fp32`` for bf16.
+        Accumulator format (:data:`ALLOWED_ACC`): ``"int32"`` or ``"fp32"`` for int8
+        operands, ``"int32"`` for int4, ``"fp32"`` for every float format; ``None`` picks the
+        first allowed (``int32`` for the integer formats, ``fp32`` for the float ones).
     dataflow : str
         ``"os"`` (output-stationary) or ``"ws"`` (weight-stationary).
     subnormals : str
@@ -276,7 +285,7 @@ class Config:
         return row * self.cols + col >= self.dsp_muls
 
     def _check_sizes(self):
-        line_bytes = max(self.rows, self.cols) * self.in_format.width // 8
+        line_bytes = _bytes(max(self.rows, self.cols), self.in_format)
         spad_low = -(-2 * self.rows * line_bytes // 1024)
         row_bytes = self.cols * self.acc_format.width // 8
         acc_low = -(-self.rows * row_bytes // 1024)  # one output tile
@@ -290,7 +299,7 @@ class Config:
                     not 1 <= value <= MAX_KIB:
                 raise ConfigError(name, value, f"an integer from 1 to {MAX_KIB}")
         low = spad_low
-        high = 2 * MAX_LINES * min(self.rows, self.cols) * self.in_format.width // 8 // 1024
+        high = 2 * MAX_LINES * _bytes(min(self.rows, self.cols), self.in_format) // 1024
         if not low <= self.spad_kib <= high:
             raise ConfigError("spad_kib", self.spad_kib,
                               f"from {low} to {high} for a {self.rows}x{self.cols} "
@@ -305,12 +314,12 @@ class Config:
     @property
     def spad_a_lines(self):
         """Lines of scratchpad buffer A (each ``rows`` operands)."""
-        return min(MAX_LINES, self.spad_kib * 1024 // 2 // (self.rows * self.in_format.width // 8))
+        return min(MAX_LINES, self.spad_kib * 1024 // 2 // _bytes(self.rows, self.in_format))
 
     @property
     def spad_b_lines(self):
         """Lines of scratchpad buffer B (each ``cols`` operands)."""
-        return min(MAX_LINES, self.spad_kib * 1024 // 2 // (self.cols * self.in_format.width // 8))
+        return min(MAX_LINES, self.spad_kib * 1024 // 2 // _bytes(self.cols, self.in_format))
 
     @property
     def acc_rows(self):

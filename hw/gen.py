@@ -108,7 +108,8 @@ def add_config_options(parser):
                    help=f"operand format: {', '.join(INPUT_FORMATS)} (default int8)")
     p.add_argument("--acc-fmt", default=None, metavar="FMT",
                    help=f"accumulator format: {', '.join(ACC_FORMATS)}; int8 takes int32 or "
-                        "fp32, bf16 takes fp32 (default: int32 for int8, fp32 for bf16)")
+                        "fp32, int4 takes int32, the float formats take fp32 (default: the "
+                        "first of these)")
     p.add_argument("--dataflow", default="os", metavar="DF",
                    help="os = output-stationary (each PE owns one C element), ws = weight-"
                         f"stationary (weights preloaded, partial sums flow down); one of "

@@ -95,7 +95,7 @@ def engine_manifest(cfg, module_name):
     from .engine.storer import dout_width, store_latency
     from .isa import COMMAND_WIDTH, allowed_modes, out_width
 
-    in_bytes = cfg.in_format.width // 8
+    in_bits = cfg.in_format.width
     acc_bytes = cfg.acc_format.width // 8
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -114,8 +114,8 @@ def engine_manifest(cfg, module_name):
                                            for mode in allowed_modes(cfg)}},
         },
         "buffers": {
-            "spad_a": {"lines": cfg.spad_a_lines, "line_bytes": cfg.rows * in_bytes},
-            "spad_b": {"lines": cfg.spad_b_lines, "line_bytes": cfg.cols * in_bytes},
+            "spad_a": {"lines": cfg.spad_a_lines, "line_bytes": -(-cfg.rows * in_bits // 8)},
+            "spad_b": {"lines": cfg.spad_b_lines, "line_bytes": -(-cfg.cols * in_bits // 8)},
             "acc": {"rows": cfg.acc_rows, "row_bytes": cfg.cols * acc_bytes},
         },
         "isa": isa_manifest(cfg),

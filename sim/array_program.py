@@ -104,8 +104,8 @@ def array_program(cfg, a, b, contexts=None):
         raise ValueError(f"contexts must be {expected} for a {cfg.name} array (its "
                          f"ArrayTiming.contexts), not {contexts!r}")
     in_fmt = cfg.in_format
-    a = np.asarray(a, dtype=in_fmt.dtype)
-    b = np.asarray(b, dtype=in_fmt.dtype)
+    a = in_fmt.cast(a)
+    b = in_fmt.cast(b)
     m, k = a.shape
     n = b.shape[1]
     if b.shape[0] != k:

@@ -2,20 +2,23 @@
 
 Conventions
 -----------
-* Values are passed as numpy arrays of the format's dtype (``np.int8``, ``ml_dtypes.bfloat16``,
-  ``np.float32``, ``np.int32``). :func:`to_bits` / :func:`from_bits` convert to and from the
-  bit patterns the hardware sees.
+* Values are passed as numpy arrays of the format's dtype (``np.int8``, ``ml_dtypes.int4``,
+  ``ml_dtypes.bfloat16``, ``np.float16``, ``ml_dtypes.float8_e4m3fn``, ``ml_dtypes.float8_e5m2``,
+  ``np.float32`` (also holding TF32 values), ``np.int32``). :func:`to_bits` / :func:`from_bits`
+  convert to and from the bit patterns the hardware sees.
 * Float arithmetic is numpy float32 arithmetic (IEEE binary32, round to nearest even), done in
   the hardware's order. ``ftz=True`` emulates flush-to-zero: subnormal inputs read as zero of
   the same sign, subnormal results become zero of the same sign.
-* A BF16 product is exact in binary32 except where the exponent leaves its range, so
-  ``float32(a) * float32(b)`` *is* the hardware's single rounding of the exact product.
+* A product of two values of any float input format (BF16, FP16, FP8, TF32) is exact in
+  binary32 except where the exponent leaves its range, so ``float32(a) * float32(b)`` *is* the
+  hardware's single rounding of the exact product.
 * Integer accumulation wraps in two's complement at 32 bits, as the hardware does.
 * A dot product starts from +0 and adds the products in the order ``k = 0, 1, ...``; a GEMM
   whose K is split into passes sums each pass that way and then adds the passes in order.
 * NaN results are compared as "any NaN"; the hardware emits one canonical quiet NaN.
 """
 
+import ml_dtypes
 import numpy as np
 
 from hw.formats import FP32
@@ -28,13 +31,14 @@ __all__ = [
 
 
 def to_bits(values, fmt):
-    """The bit patterns (unsigned ints) of ``values`` held in ``fmt``."""
-    return np.ascontiguousarray(np.asarray(values, dtype=fmt.dtype)).view(fmt.bits_dtype)
+    """The bit patterns (unsigned ints) of ``values`` held in ``fmt``
+    (:meth:`~hw.formats.FloatFormat.to_bits`)."""
+    return fmt.to_bits(values)
 
 
 def from_bits(bits, fmt):
     """The values of ``fmt`` whose bit patterns are ``bits``."""
-    return np.ascontiguousarray(np.asarray(bits).astype(fmt.bits_dtype)).view(fmt.dtype)
+    return fmt.from_bits(bits)
 
 
 def _is_nan(x):
@@ -55,7 +59,7 @@ def same_bits(got, want, fmt):
 def flush_subnormals(x):
     """``x`` (a float array) with every subnormal replaced by zero of the same sign."""
     x = np.asarray(x)
-    tiny = np.finfo(x.dtype).smallest_normal
+    tiny = ml_dtypes.finfo(x.dtype).smallest_normal
     mag = np.abs(x.astype(np.float32))
     return np.where((mag < np.float32(tiny)) & (mag != 0),
                     np.copysign(np.zeros((), x.dtype), x), x).astype(x.dtype)
@@ -63,16 +67,18 @@ def flush_subnormals(x):
 
 def ref_mul(a, b, acc_fmt, ftz=False):
     """Product of ``a`` and ``b`` (arrays of an input format) as the multiplier produces it:
-    exact int8 × int8 products widened to the accumulator, or BF16 × BF16 rounded once to FP32.
+    exact integer products widened to the accumulator, or float products rounded once to FP32.
+    With ``ftz`` the operands' subnormals (of their own format: an FP16 subnormal is a normal
+    float32) read as zeros, and subnormal products become zeros.
     """
     a = np.asarray(a)
     b = np.asarray(b)
     if acc_fmt.kind == "int":
         return (a.astype(np.int32) * b.astype(np.int32)).astype(acc_fmt.dtype)
+    if ftz:
+        a, b = flush_subnormals(a), flush_subnormals(b)
     a32 = a.astype(np.float32)
     b32 = b.astype(np.float32)
-    if ftz:
-        a32, b32 = flush_subnormals(a32), flush_subnormals(b32)
     with np.errstate(all="ignore"):
         p = a32 * b32
     return flush_subnormals(p) if ftz else p
@@ -128,7 +134,8 @@ def ref_gemm(a, b, cfg, k_pass=None, c_init=None, interleave=1):
     Parameters
     ----------
     a, b : numpy.ndarray
-        M×K and K×N arrays of the configuration's input format (``np.int8`` or bfloat16).
+        M×K and K×N arrays of the configuration's input format (its ``dtype``; other values
+        are rounded into the format by its ``cast``).
     cfg : hw.config.Config
         Formats and subnormal handling.
     k_pass : int or None
@@ -142,8 +149,8 @@ def ref_gemm(a, b, cfg, k_pass=None, c_init=None, interleave=1):
         the plain sequential sum.
     """
     acc_fmt = cfg.acc_format
-    a = np.asarray(a, dtype=cfg.in_format.dtype)
-    b = np.asarray(b, dtype=cfg.in_format.dtype)
+    a = cfg.in_format.cast(a)
+    b = cfg.in_format.cast(b)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"A and B must be M×K and K×N, not {a.shape} and {b.shape}")
     k = a.shape[1]
@@ -156,7 +163,9 @@ def ref_gemm(a, b, cfg, k_pass=None, c_init=None, interleave=1):
     return acc
 
 
-assert FP32.sig_width == 24  # the BF16 product is exact in binary32 only because 8 + 8 <= 24
+# Every float input format's product is exact in binary32 (bar the ends of its exponent range)
+# only because 2 * sig_width <= 24: BF16 16, FP16 and TF32 22, FP8 8 and 6.
+assert FP32.sig_width == 24
 
 
 def ref_float_to_int(x, int_width):
@@ -182,7 +191,7 @@ def ref_narrow(x, out_fmt, ftz=False):
         return y
     # np.finfo does not know the ml_dtypes formats: find the subnormals from the bits.
     bits = to_bits(y, out_fmt).astype(np.uint64)
-    exp_zero = (bits & out_fmt.inf) == 0
+    exp_zero = (bits & (out_fmt.exp_max << out_fmt.frac_width)) == 0
     sign = bits & out_fmt.sign_mask
     return from_bits(np.where(exp_zero, sign, bits), out_fmt)
 

@@ -32,10 +32,11 @@ def _special_bits(fmt):
         1, fmt.sign_mask | 1,                            # ±smallest subnormal
         frac_max, fmt.sign_mask | frac_max,              # ±largest subnormal
     ], dtype=np.uint64)
+    infs = [fmt.inf, fmt.inf | fmt.sign_mask] if fmt.has_inf else []     # ±Inf
     nonfinite = np.array([
-        fmt.inf, fmt.inf | fmt.sign_mask,                # ±Inf
+        *infs,
         fmt.qnan,                                        # NaN
-        fmt.inf - 1, (fmt.inf - 1) | fmt.sign_mask,      # ±largest finite
+        fmt.max_finite, fmt.max_finite | fmt.sign_mask,  # ±largest finite
     ], dtype=np.uint64)
     return finite, nonfinite
 
@@ -59,37 +60,42 @@ def random_matrix(cfg, shape, rng, mix="normal"):
     * ``"subnormal"``: values so small that products and sums live in and around FP32's
       subnormal range.
 
-    Integers are uniform over the whole int8 range whatever the mix.
+    Integers are uniform over the format's whole range whatever the mix. A format without
+    infinities (FP8 E4M3) draws no ±Inf among the specials.
     """
     fmt = cfg.in_format
     if mix not in MIXES:
         raise ValueError(f"mix must be one of {', '.join(MIXES)}, not {mix!r}")
     if fmt.kind == "int":
-        return rng.integers(fmt.min, fmt.max + 1, shape).astype(fmt.dtype)
+        return fmt.cast(rng.integers(fmt.min, fmt.max + 1, shape))
     if mix == "subnormal":
         # Exponents 60..70 below 1: products land near 2^-130, around FP32's normal minimum.
         values = rng.standard_normal(shape) * np.exp2(-rng.integers(55, 75, shape))
-        return values.astype(fmt.dtype)
+        return fmt.cast(values)
     if mix == "special":
         finite, nonfinite = _special_bits(fmt)
         sign = rng.choice(np.array([-1.0, 1.0]), shape)
-        exp = rng.integers(-SPECIAL_EXP_SPAN, SPECIAL_EXP_SPAN + 1, shape)
-        values = (sign * (1 + rng.random(shape)) * np.exp2(exp)).astype(fmt.dtype)
+        # A narrow format (FP8 E4M3: largest binade 2^8) gets the span its range has.
+        top = fmt.exp_max - fmt.bias - (1 if fmt.has_inf else 0)
+        span = min(SPECIAL_EXP_SPAN, top - 1)
+        exp = rng.integers(-span, span + 1, shape)
+        values = fmt.cast(sign * (1 + rng.random(shape)) * np.exp2(exp))
         draw = rng.random(shape)
         for pick, bits in ((draw < P_FINITE_SPECIAL, finite),
                            (draw >= 1 - P_NONFINITE, nonfinite)):
             values[pick] = from_bits(rng.choice(bits, size=int(pick.sum())), fmt)
         return values
-    values = rng.standard_normal(shape).astype(fmt.dtype)
+    values = fmt.cast(rng.standard_normal(shape))
     if mix == "nonfinite":
         # What "special" was before it became mostly finite: the same draws give the same bits.
         frac_max = (1 << fmt.frac_width) - 1
+        infs = [fmt.inf, fmt.inf | fmt.sign_mask] if fmt.has_inf else []  # ±Inf
         specials = np.array([
             0, fmt.sign_mask,                                # +0, -0
-            fmt.inf, fmt.inf | fmt.sign_mask,                # ±Inf
+            *infs,
             fmt.qnan,                                        # NaN
             1, fmt.sign_mask | frac_max,                     # subnormals
-            (fmt.inf - 1), (fmt.inf - 1) | fmt.sign_mask,   # ±largest finite
+            fmt.max_finite, fmt.max_finite | fmt.sign_mask,  # ±largest finite
         ], dtype=np.uint64)
         pick = rng.random(shape) < 0.15
         values[pick] = from_bits(rng.choice(specials, size=int(pick.sum())), fmt)

@@ -165,10 +165,29 @@ class _Buffer:
 
 def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
     """Tile ``a @ b`` into a program for a ``cfg`` engine (see the module docstring).
-    ``mode`` is an :class:`~hw.isa.OutMode` or its name."""
+    ``mode`` is an :class:`~hw.isa.OutMode` or its name.
+
+    Raises
+    ------
+    ProgramError
+        If ``a`` or ``b`` holds a value the input format does not represent exactly (the
+        rule of :mod:`hw.formats`: no silent conversion), if ``scale`` is NaN or infinite,
+        or if the GEMM does not fit the engine.
+    """
     in_fmt = cfg.in_format
-    a = np.asarray(a, dtype=in_fmt.dtype)
-    b = np.asarray(b, dtype=in_fmt.dtype)
+    try:
+        a = in_fmt.exact("a", a)
+        b = in_fmt.exact("b", b)
+    except ValueError as error:
+        raise ProgramError(str(error)) from None
+    try:
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(np.float32(scale))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        raise ProgramError(f"scale must be a finite number (float32 after rounding), "
+                           f"not {scale!r}")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ProgramError(f"A and B must be M×K and K×N, not {a.shape} and {b.shape}")
     mode = out_mode(mode)

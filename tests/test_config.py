@@ -33,7 +33,8 @@ def test_name_carries_key_parameters():
     ({"rows": "4"}, r"^rows must be an integer from 1 to 256, not '4'$"),
     ({"cols": 0}, r"^cols must be an integer from 1 to 256, not 0$"),
     ({"cols": 300}, r"^cols must be an integer from 1 to 256, not 300$"),
-    ({"in_fmt": "fp8"}, r"^in_fmt must be one of 'int8', 'bf16', not 'fp8'$"),
+    ({"in_fmt": "fp8"}, r"^in_fmt must be one of 'int8', 'bf16', 'fp16', 'fp8e4m3', 'fp8e5m2', "
+     r"'tf32', 'int4', not 'fp8'$"),
     ({"acc_fmt": "int16"}, r"^acc_fmt must be one of 'int32', 'fp32', not 'int16'$"),
     ({"in_fmt": "bf16", "acc_fmt": "int32"},
      r"^acc_fmt must be one of 'fp32' when in_fmt is 'bf16', not 'int32'$"),

@@ -102,7 +102,8 @@ def test_deterministic_and_free_of_paths(tmp_path):
     (["--rows", "0"], "--rows must be an integer from 1 to 256, not 0"),
     (["--rows", "x"], "argument --rows: invalid int value: 'x'"),
     (["--cols", "999"], "--cols must be an integer from 1 to 256, not 999"),
-    (["--in-fmt", "fp64"], "--in-fmt must be one of 'int8', 'bf16', not 'fp64'"),
+    (["--in-fmt", "fp64"], "--in-fmt must be one of 'int8', 'bf16', 'fp16', 'fp8e4m3', 'fp8e5m2', "
+     "'tf32', 'int4', not 'fp64'"),
     (["--in-fmt", "bf16", "--acc-fmt", "int32"],
      "--acc-fmt must be one of 'fp32' when --in-fmt is 'bf16', not 'int32'"),
     (["--dataflow", "rs"], "--dataflow must be one of 'os', 'ws', not 'rs'"),

@@ -20,8 +20,11 @@ class FPMul(Pipelined, CheckedComponent):
     Round to nearest, ties to even. For BF16 operands and an FP32 result the product's 16-bit
     significand always fits, so the only rounding is at the ends of FP32's exponent range:
     small products become FP32 subnormals (or zero, or the smallest subnormal, per round to
-    nearest even) and large ones overflow to infinity. Any ``(exp_width, sig_width)`` pair is
-    accepted; when the product does not fit ``out_fmt`` it is rounded correctly.
+    nearest even) and large ones overflow to infinity. The same holds for TF32 (22-bit
+    products, FP32's exponent range); FP16 and FP8 products (22, 8 and 6 bits) are always
+    normal FP32 numbers, exact. Any ``(exp_width, sig_width)`` pair is accepted; when the
+    product does not fit ``out_fmt`` it is rounded correctly. The operands' special values are
+    ``in_fmt``'s (:class:`~hw.fp.unpack.FPUnpack`): OCP E4M3 has no infinities.
 
     Special cases: a NaN operand, and Inf × 0, give the canonical quiet NaN
     ``out_fmt.qnan``; Inf × finite nonzero gives an infinity; zero × finite gives a zero; the

@@ -1,4 +1,5 @@
-"""Unpacking: a packed IEEE-style float split into the fields the arithmetic works on."""
+"""Unpacking: a packed float (IEEE-style, or OCP E4M3's) split into the fields the arithmetic
+works on."""
 
 from amaranth import Cat, Module, Mux
 from amaranth.lib import data
@@ -41,7 +42,9 @@ class FPUnpack(CheckedComponent):
 
     Combinational (latency 0, throughput one value per cycle). Every operator unpacks its
     operands with this one component, so subnormal and flush-to-zero handling on input is the
-    same everywhere.
+    same everywhere. Special values follow ``fmt.has_inf``: IEEE's, or OCP E4M3's (no
+    infinities; the all-ones exponent holds normal numbers, and NaN with an all-ones fraction),
+    where NaN and normal numbers of the top binade unpack like any other NaN or normal.
 
     Parameters
     ----------
@@ -92,12 +95,16 @@ class FPUnpack(CheckedComponent):
         frac_zero = frac == 0
         sub = exp_zero & ~frac_zero
 
+        if fmt.has_inf:     # IEEE: the all-ones exponent is Inf or NaN
+            is_inf, is_nan = exp_ones & frac_zero, exp_ones & ~frac_zero
+        else:               # OCP E4M3: no Inf; the all-ones exponent is normal bar one NaN
+            is_inf, is_nan = 0, exp_ones & (frac == fmt.frac_max)
         m.d.comb += [
             self.o.sign.eq(self.i[-1]),
             # A subnormal's scale is that of the smallest normal exponent, not of exponent 0.
             self.o.exp.eq(Mux(exp_zero, 1, exp)),
-            self.o.is_inf.eq(exp_ones & frac_zero),
-            self.o.is_nan.eq(exp_ones & ~frac_zero),
+            self.o.is_inf.eq(is_inf),
+            self.o.is_nan.eq(is_nan),
         ]
         if self._ftz:
             m.d.comb += [
