@@ -127,8 +127,9 @@ def test_memory_plan_ff_below_sram_above():
     # 64 KiB of 16-bit words: the 2 KB macro (32x512) takes less area than 1 KB ones.
     plan = mc.plan_ram("x_ram_16x32768_r")
     assert plan.macro.name == "sky130_sram_2kbyte_1rw1r_32x512_8" and plan.count == 64
-    assert mc.DEFAULT_SRAM_ABOVE == 8192
-    assert mc.plan_ram("x_ram_32x256_r").kind == "ff"      # 8192 bits: not above
+    assert mc.DEFAULT_SRAM_ABOVE == 4096
+    assert mc.plan_ram("x_ram_8x512_r").kind == "ff"       # 4096 bits: not above
+    assert mc.plan_ram("x_ram_32x256_r").kind == "sram"
     assert mc.ram_shape("engine_x_ram_512x1024_tr") == (512, 1024, 2)
     assert mc.ram_shape("engine_x_pe") is None
 

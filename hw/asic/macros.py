@@ -38,10 +38,11 @@ from ..config import ConfigError
 __all__ = ["DEFAULT_SRAM_ABOVE", "Macro", "SKY130_MACROS", "RamPlan", "ram_shape",
            "load_macros", "plan_ram", "liberty_text", "MACROS_FORMAT"]
 
-#: RAMs of more bits than this are SRAM macros by default: the smallest published macro
-#: holds 8 192 bits, and below its size flip-flops (about 25 µm² a bit in SKY130 HD with
-#: the write enable and read multiplexer) take no more area than the macro (0.19 mm²).
-DEFAULT_SRAM_ABOVE = 8192
+#: RAMs of more bits than this are SRAM macros by default: where flip-flops and a macro cost
+#: about the same. Measured (``--rows 1 --spad-kib 1 --acc-kib 1 --sram-above 4096``): two
+#: 8x512 RAMs in flip-flops, with their write decode and read multiplexers, take about 42 µm²
+#: a bit in SKY130 HD, so 4 096 bits about 0.18 mm², the smallest published macro 0.19 mm².
+DEFAULT_SRAM_ABOVE = 4096
 
 
 @dataclass(frozen=True)
