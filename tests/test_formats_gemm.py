@@ -83,3 +83,24 @@ def test_verilator_engine_gemm(in_fmt, dataflow, require_tool):
     require_tool(missing_verilator())
     cfg = Config(rows=2, cols=2, in_fmt=in_fmt, dataflow=dataflow, spad_kib=1, acc_kib=1)
     _engine_check(cfg, "verilator", 9, mode="int8", relu=False, scale=0.5)
+
+
+@pytest.mark.parametrize("in_fmt, rows, cols", [("tf32", 3, 2), ("int4", 3, 3)])
+def test_data_beats_are_whole_bytes(in_fmt, rows, cols):
+    """AXI4-Stream's TDATA is whole bytes: a line of TF32's 19-bit lanes or an odd number of
+    INT4 lanes is padded (the cocotb bench sends ``width // 8`` bytes a beat)."""
+    from hw.engine.loader import din_width
+
+    cfg = Config(rows=rows, cols=cols, in_fmt=in_fmt, spad_kib=1, acc_kib=1)
+    assert din_width(cfg) % 8 == 0 and din_width(cfg) - 8 < max(rows, cols) * \
+        cfg.in_format.width <= din_width(cfg)
+
+
+@pytest.mark.slow
+def test_icarus_engine_gemm_tf32(require_tool):
+    """TF32's 57-bit lines through the cocotb bench, whose beats are whole bytes."""
+    from sim.backends.cocotb_runner import missing_simulator
+
+    require_tool(missing_simulator("icarus"))
+    cfg = Config(rows=3, cols=2, in_fmt="tf32", spad_kib=1, acc_kib=1)
+    _engine_check(cfg, "icarus", 4, mode="raw", relu=False, scale=1.0)
