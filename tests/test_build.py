@@ -241,6 +241,8 @@ def test_divisor_and_host_command():
     (["--board", "ulx3s", "--rows", "0"], "--rows must be an integer from 1 to 256, not 0"),
     (["--board", "ulx3s", "--array"], "--array cannot be built for a board"),
     (["--rows", "2"], "the following arguments are required: --board"),
+    (["--board", "icebreaker", "--placer", "fast"],
+     "argument --placer: invalid choice: 'fast' (choose from 'heap', 'sa', 'static')"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
     r = _hw_build(*args, "--out", str(tmp_path))
@@ -248,6 +250,13 @@ def test_bad_options_one_line_exit_2(args, message, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert lines[0].startswith("python -m hw.build: error: ")
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_placer_before_any_work(tmp_path):
+    with pytest.raises(ConfigError, match="placer must be one of heap, sa, static or None, "
+                                          "not 'fast'"):
+        build(Config(rows=1, **SMALL), "icebreaker", out=tmp_path, placer="fast")
     assert not any(tmp_path.iterdir())
 
 
@@ -305,13 +314,16 @@ def test_icebreaker_bitstream(tmp_path, require_tool, one_pnr_at_a_time):
     lines = []
     # The engine that fits the UP5K and meets the iCEBreaker's 12 MHz: 1x1, with
     # post-processing at nearly its least depth (every register costs an iCE40 logic cell) but
-    # its multiplier's normalisation and rounding split.
+    # its multiplier's normalisation and rounding split. It fills 98 % of the logic cells, which
+    # nextpnr's default placer (HeAP) takes minutes to legalise; the static placer takes
+    # seconds (hw.build.PLACERS).
     cfg = Config(rows=1, pipeline={"post_convert": 1, "post_mul": 3, "post_round": 1}, **SMALL)
-    report = build(cfg, "icebreaker", out=tmp_path, log=lines.append)
+    report = build(cfg, "icebreaker", out=tmp_path, placer="static", log=lines.append)
     _check_build(report, tmp_path, "icebreaker", "bin")
     assert report["clock"]["pll"] is None and report["clock"]["clock_mhz"] == 12
     assert report["part"].startswith("iCE40UP5K")
     assert report["resources"]["io"]["SB_IO"]["used"] == 5   # clock, UART, two LEDs
+    assert report["placer"] == "static"
     # Progress: each step as it starts, with its log, then its time.
     assert [line[:5] for line in lines if line.startswith("[")] == \
         ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
