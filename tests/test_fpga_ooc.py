@@ -41,7 +41,8 @@ def _ooc(*args, env=None):
     (["--freq", "5000"], "--freq must be a clock in MHz above 0 and at most 1000, not 5000.0"),
     (["--freq", "fast"], "argument --freq: invalid float value: 'fast'"),
     (["--rows", "0"], "--rows must be an integer from 1 to 256, not 0"),
-    (["--in-fmt", "fp64"], "--in-fmt must be one of 'int8', 'bf16', not 'fp64'"),
+    (["--in-fmt", "fp64"], "--in-fmt must be one of 'int8', 'bf16', 'fp16', 'fp8e4m3', "
+                           "'fp8e5m2', 'tf32', 'int4', not 'fp64'"),
     (["--pipeline", "post_mul=1"], "--pipeline post_mul must be an integer from 2 to 16"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
