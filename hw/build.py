@@ -37,6 +37,7 @@ from .fpga.flow import (
     check_freq,
     fail,
     nextpnr_version,
+    print_line,
     run_for_command_line,
     run_tool,
     tool_version,
@@ -186,9 +187,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     FlowError
         A tool failed other than by the design not fitting the part.
     """
-    if log is None:
-        def log(line):
-            print(line, flush=True)
+    log = log or print_line
     board, device, pll, clock = check_options(board_name, device, freq, baud)
     if placer is not None and placer not in PLACERS:
         raise ConfigError("placer", placer, f"one of {', '.join(PLACERS)} or None")

@@ -16,7 +16,7 @@ from pathlib import Path
 from sim.tools import find_yosys
 
 from ..config import ConfigError
-from ..fpga.flow import Progress, fail, run_tool, yosys_version
+from ..fpga.flow import Progress, fail, print_line, run_tool, yosys_version
 from ..gen import KINDS, verilog_text
 from . import liberty as lb
 from . import macros as mc
@@ -111,9 +111,7 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
     FlowError
         A tool failed.
     """
-    if log is None:
-        def log(line):
-            print(line, flush=True)
+    log = log or print_line
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     lb.check_liberty(liberty)

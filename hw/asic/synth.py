@@ -23,6 +23,17 @@ from .liberty import DONT_USE
 __all__ = ["ABC_SCRIPT", "ABC_SCRIPT_FAST", "asic_verilog", "drop_modules", "synth_script",
            "finish_script"]
 
+# Mapping for delay, then fanout buffering and gate sizing against the target: the end of
+# both scripts.
+_MAP_AND_SIZE = """\
+&nf {D}
+&put
+buffer -N {fanout}
+upsize {D}
+dnsize {D}
+stime -p
+"""
+
 #: ABC's script; ``{D}`` is the delay target Yosys fills in (the period in ps).
 ABC_SCRIPT = """\
 strash
@@ -34,13 +45,7 @@ dc2
 strash
 &get -n
 &dch -f
-&nf {D}
-&put
-buffer -N {fanout}
-upsize {D}
-dnsize {D}
-stime -p
-"""
+""" + _MAP_AND_SIZE
 
 #: A quicker ABC script for tests: the same mapping, buffering and sizing without the
 #: structural optimisations and choices before it (about a third of ABC's time, a few per cent
@@ -48,13 +53,7 @@ stime -p
 ABC_SCRIPT_FAST = """\
 strash
 &get -n
-&nf {D}
-&put
-buffer -N {fanout}
-upsize {D}
-dnsize {D}
-stime -p
-"""
+""" + _MAP_AND_SIZE
 
 _INITIAL = re.compile(r"^\s*initial begin\n(?:.*\n)*?\s*end\n", re.M)
 _INIT_ATTR = re.compile(r"^\s*\(\* init = [^*]*\*\)\n", re.M)

@@ -81,6 +81,11 @@ def nextpnr_version(cmd):
     return tool_version(cmd, match[1] if match else line)
 
 
+def print_line(line):
+    """The flows' default progress log: ``line`` on standard output, at once."""
+    print(line, flush=True)
+
+
 class Progress:
     """Numbered progress lines: ``[n/total] what ...`` as a step starts, then its time.
 

@@ -43,6 +43,7 @@ from .flow import (
     check_freq,
     fail,
     nextpnr_version,
+    print_line,
     run_for_command_line,
     run_tool,
     yosys_version,
@@ -112,9 +113,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     FlowError
         A tool failed other than by the design not fitting the part.
     """
-    if log is None:
-        def log(line):
-            print(line, flush=True)
+    log = log or print_line
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     fam, dev = devices.device(family, device)
