@@ -62,9 +62,10 @@ def demo(*, backend="verilator", model_names=("mlp", "cnn"), subset=None, epochs
         x_te, y_te = x_te[:subset], y_te[:subset]
     shape = f"{ENGINE['rows']}×{ENGINE['cols']} {ENGINE['dataflow'].upper()}, " \
             f"{ENGINE['spad_kib']} KiB scratchpad, {ENGINE['acc_kib']} KiB accumulators"
-    print(f"Engine: {shape}; backend {backend}"
-          f"{' (each GEMM also on the golden model, compared bit for bit)' if backend != 'golden' else ''}; "
-          f"{len(x_te)} test images, {len(x_tr)} training images", file=out)
+    checked = " (each GEMM also on the golden model, compared bit for bit)" \
+        if backend != "golden" else ""
+    print(f"Engine: {shape}; backend {backend}{checked}; {len(x_te)} test images, "
+          f"{len(x_tr)} training images", file=out)
     print(file=out)
     print(HEADER, file=out)
     print("|" + " --- |" * HEADER.count(" |"), file=out)
@@ -108,8 +109,9 @@ def demo(*, backend="verilator", model_names=("mlp", "cnn"), subset=None, epochs
             exact = ("yes" if res.mismatches == 0 else f"NO ({res.mismatches} differ)") \
                 if on_hw else "golden only"
             fmt_label = f"{fmt}{' + QAT' if tune else ''}"
-            print(f"| {name} | {fmt_label} | {method} | {'per-channel' if weights == 'channel' else 'per-tensor'} "
-                  f"| {acc:.2f} | {acc - base:+.2f} | {', '.join(host) or 'none'} | "
+            scales = "per-channel" if weights == "channel" else "per-tensor"
+            print(f"| {name} | {fmt_label} | {method} | {scales} | {acc:.2f} | "
+                  f"{acc - base:+.2f} | {', '.join(host) or 'none'} | "
                   f"{res.gemms if on_hw else 0} | {res.cycles if on_hw else '-'} | "
                   f"{f'{util:.2f}' if on_hw else '-'} | {exact} | {_fmt_sqnr(row['sqnr'])} |",
                   file=out, flush=True)

@@ -71,7 +71,7 @@ def calibrate_model(layers, x, method, fmt, *, batch=256, **options):
                            else 128)
     cals = [Calibrator(method, **options) for _ in layers]
     for start in range(0, len(x), batch):
-        for cal, t in zip(cals, layer_inputs(layers, x[start:start + batch])):
+        for cal, t in zip(cals, layer_inputs(layers, x[start:start + batch]), strict=True):
             cal.collect(t)
     return tuple(cal.amax() for cal in cals)
 
@@ -143,10 +143,11 @@ def _operand(values, fmt):
     return fmt.exact("a", values)
 
 
-def run(plans, x, fmt, *, backend="golden", check=False):
+def run(plans, x, fmt, *, backend="golden", check=False, cfg=None):
     """Run ``x`` through ``plans`` on ``backend``; with ``check``, every GEMM also runs on the
-    golden model and the bits are compared (the chain continues with ``backend``'s output)."""
-    cfg = engine_config(fmt)
+    golden model and the bits are compared (the chain continues with ``backend``'s output).
+    ``cfg``: the engine (:func:`engine_config` of ``fmt`` if ``None``)."""
+    cfg = cfg or engine_config(fmt)
     t0 = time.time()
     res = RunResult(logits=None, mismatches=0 if check else None)
     n = len(x)

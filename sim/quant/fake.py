@@ -37,4 +37,4 @@ def compare(ref_outputs, outputs):
     if len(ref_outputs) != len(outputs):
         raise ValueError(f"outputs must have one array per layer ({len(ref_outputs)}), not "
                          f"{len(outputs)}")
-    return [sqnr(r, x) for r, x in zip(ref_outputs, outputs)]
+    return [sqnr(r, x) for r, x in zip(ref_outputs, outputs, strict=True)]

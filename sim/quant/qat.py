@@ -125,7 +125,7 @@ def train(layers, x, labels, *, epochs=30, lr=3e-3, batch=64, seed=0, quant=None
             total += loss * len(idx)
             step += 1
             flat = [g for pair in grads for g in pair]
-            for j, ((lay, nm), g) in enumerate(zip(params, flat)):
+            for j, ((lay, nm), g) in enumerate(zip(params, flat, strict=True)):
                 p = getattr(lay, nm)
                 if nm == "w":
                     g = g + weight_decay * p

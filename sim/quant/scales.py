@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.formats import FP16, FP32, BF16, by_name
+from hw.formats import BF16, FP16, FP32, by_name
 
 __all__ = ["format_top", "is_scaled", "tensor_scale", "channel_scales", "quantize",
            "dequantize", "Requant", "requant", "requant_host"]
