@@ -33,8 +33,9 @@ def sqnr(ref, x):
 
 def compare(ref_outputs, outputs):
     """Per layer, the SQNR (dB) of a quantized twin's outputs against the float model's (two
-    lists of arrays, one per layer, of the same shapes)."""
+    lists of arrays, one per layer, of the same sizes; compared in C order, so a convolution's
+    GEMM output rows and its NHWC output compare element for element)."""
     if len(ref_outputs) != len(outputs):
         raise ValueError(f"outputs must have one array per layer ({len(ref_outputs)}), not "
                          f"{len(outputs)}")
-    return [sqnr(r, x) for r, x in zip(ref_outputs, outputs, strict=True)]
+    return [sqnr(np.ravel(r), np.ravel(x)) for r, x in zip(ref_outputs, outputs, strict=True)]
