@@ -117,6 +117,13 @@ def demo(*, backend="verilator", model_names=("mlp", "cnn"), subset=None, epochs
                   file=out, flush=True)
             _log(t0, f"{label}: done, accuracy {acc:.2f} % ({acc - base:+.2f}), "
                      f"{time.time() - t1:.1f} s")
+    hw = [r for r in results if r["where"] != "golden"]
+    if hw:
+        agree = all(r["mismatches"] == 0 for r in hw)
+        print(f"\n{sum(r['gemms'] for r in hw)} GEMMs ran on the simulated engine "
+              f"({sum(r['cycles'] for r in hw)} cycles in all), each also on the golden model: "
+              f"{'every result agreed bit for bit' if agree else 'SOME RESULTS DIFFERED'}. "
+              f"{time.time() - t0:.0f} s in all.", file=out)
     _log(t0, f"all done in {time.time() - t0:.1f} s")
     return results
 
