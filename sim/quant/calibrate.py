@@ -91,8 +91,6 @@ def entropy_threshold(hist, edges, levels=128):
         return float(edges[-1])
     best_i, best_kl = len(hist), np.inf
     for i in range(levels, len(hist) + 1):
-        if hist[i - 1] == 0 and i < len(hist):
-            continue    # the same P as a narrower candidate with an empty tail bin
         p, q = _candidate(hist, i, levels)
         kl = kl_divergence(p, q)
         if kl < best_kl:
