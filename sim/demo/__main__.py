@@ -72,7 +72,9 @@ def demo(*, backend="verilator", model_names=("mlp", "cnn"), subset=None, epochs
     results = []
     for name in model_names:
         _log(t0, f"{name}: training ({epochs} epochs)")
-        layers = models.fit(name, x_tr, y_tr, epochs=epochs)
+        layers = models.fit(name, x_tr, y_tr, epochs=epochs, progress=lambda e, loss, n=name: (
+            _log(t0, f"{n}: training epoch {e + 1}/{epochs}, loss {loss:.4f}")
+            if (e + 1) % 10 == 0 or e + 1 == epochs else None))
         ref_logits = forward(layers, x_te)
         ref_outs = layer_inputs(layers, x_te)[1:] + [ref_logits]
         base = models.accuracy(ref_logits, y_te)
