@@ -59,8 +59,8 @@ class Pipelined:
     """Mixin for a plain pipeline whose output at cycle ``t + latency`` depends only on its
     inputs at cycle ``t``. Subclasses set ``LEAST_LATENCY`` and ``CUTS`` and store the
     constructor's ``latency`` (checked with :func:`check_latency`) as ``self._latency``; their
-    ``elaborate`` passes the value at each cut through :meth:`cut` and drives the output port
-    with :meth:`output` (the :meth:`retime` registers and the output register). Every one of
+    ``elaborate`` passes the value at each cut through :meth:`cut` and the result through
+    :meth:`retime` and :meth:`output` (its output register). Every one of
     these registers is reset-less (data, see :mod:`hw.delay`)."""
 
     LEAST_LATENCY = None
@@ -96,7 +96,7 @@ class Pipelined:
                      reset_less=True)
 
     def output(self, m, port, value):
-        """Drive the output ``port`` with ``value`` through the :meth:`retime` registers and
-        the unit's output register (a reset-less one, driving ``port`` combinationally: a
-        component's ports cannot be reset-less themselves)."""
-        m.d.comb += port.eq(delay(m, self.retime(m, value), 1, name="o_reg", reset_less=True))
+        """Drive the output ``port`` with ``value`` one register later: the unit's output
+        register, a reset-less one driving ``port`` combinationally (a component's ports
+        cannot be reset-less themselves)."""
+        m.d.comb += port.eq(delay(m, value, 1, name="o_reg", reset_less=True))

@@ -287,7 +287,7 @@ class _OSGrid(_Grid):
         row_lanes, col_lanes, edge, row_en, edge_en, beat_in, take, _ = self._lanes(m, platform)
         pes = self._make_tiles(m, row_en)
 
-        # One input register stage; a beat not taken enters as a bubble (its flags clear).
+        # One input register stage; a beat not taken enters as a bubble of zeros.
         beat = _edge_register(edge, beat_in, take)
 
         # Row r's operands wait r cycles, as one data line, and its flags (first, last) beside
@@ -334,7 +334,8 @@ class _WSGrid(_Grid):
 
     @staticmethod
     def edge_delays(cfg):
-        """``(width, cycles)`` of every long delay (``_Lane.long_delay``) of the grid."""
+        """``(width, cycles, reset_less)`` of every long delay (``_Lane.long_delay``) of the
+        grid: operands and results reset-less, the flags not."""
         op, acc = operand_shape(cfg).width, acc_shape(cfg).width
         skew = ArrayTiming(cfg).add_latency
         return [*((op, r * skew, True) for r in range(cfg.rows)),

@@ -108,5 +108,5 @@ class IntToFloat(Pipelined, CheckedComponent):
             normalised.is_nan.eq(0),
         ]
         m.d.comb += rnd.i.eq(self.cut(m, normalised, "shifted"))
-        self.output(m, self.o, rnd.o)
+        self.output(m, self.o, self.retime(m, rnd.o))
         return m

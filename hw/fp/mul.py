@@ -163,5 +163,5 @@ class FPMul(Pipelined, CheckedComponent):
             normalised.is_nan.eq(is_nan),
         ]
         m.d.comb += rnd.i.eq(self.cut(m, normalised, "normalised"))
-        self.output(m, self.o, rnd.o)
+        self.output(m, self.o, self.retime(m, rnd.o))
         return m
