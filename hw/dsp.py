@@ -12,7 +12,7 @@ of the same registers, so simulation checks every cycle count and value of the d
 Verilog instantiates the block.
 """
 
-from amaranth import ClockSignal, Const, Instance, ResetSignal
+from amaranth import ClockSignal, Const, Instance
 
 __all__ = ["DSP_CHOICES", "VERILOG_EXPORT", "ECP5_MULT_WIDTH", "ecp5_registers",
            "ecp5_multiplier"]
@@ -62,12 +62,13 @@ def ecp5_multiplier(m, a, b, o, en, latency, name="dsp"):
         "RESETMODE": "SYNC", "GSR": "DISABLED",
     }
     ports = {
-        "i_CLK0": ClockSignal(), "i_CE0": en, "i_RST0": ResetSignal(),
+        "i_CLK0": ClockSignal(), "i_CE0": en,
         "i_SIGNEDA": Const(1), "i_SIGNEDB": Const(1),
         "i_SOURCEA": Const(0), "i_SOURCEB": Const(0),
     }
     # The inputs synthesis's own mapping (``dsp_map_18x18.v``) ties off; the other clocks,
-    # enables, resets and the shift-chain inputs stay unconnected (nextpnr fails to route a
+    # enables, every reset (the block's registers hold data: no reset, see hw.delay) and the
+    # shift-chain inputs stay unconnected (nextpnr fails to route a
     # constant to some of them).
     wide_a, wide_b = a.as_signed(), b.as_signed()
     for n in range(ECP5_MULT_WIDTH):

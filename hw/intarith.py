@@ -94,17 +94,18 @@ class IntMul(Pipelined, CheckedComponent):
         if self._dsp == "ecp5":
             return self._elaborate_ecp5(m, platform)
         split = min(self.extra_latency, 1)
-        a = delay(m, self.a, split, name="a_reg")
-        b = delay(m, self.b, split, name="b_reg")
+        a = delay(m, self.a, split, name="a_reg", reset_less=True)
+        b = delay(m, self.b, split, name="b_reg", reset_less=True)
         product = booth_product(m, a, b) if self._logic else a * b
-        m.d.sync += self.o.eq(delay(m, product, self.extra_latency - split, name="retime"))
+        self.output(m, self.o, delay(m, product, self.extra_latency - split, name="retime",
+                                     reset_less=True))
         return m
 
     def _elaborate_ecp5(self, m, platform):
         (reg_in, reg_pipe, _), fabric = ecp5_registers(self._latency)
 
         def stage(value, name):
-            reg = Signal.like(value, name=name)
+            reg = Signal.like(value, name=name, reset_less=True)
             with m.If(self.en):
                 m.d.sync += reg.eq(value)
             return reg
@@ -162,9 +163,10 @@ class IntAdd(Pipelined, CheckedComponent):
     def elaborate(self, platform):
         m = Module()
         split = min(self.extra_latency, 1)
-        a = delay(m, self.a, split, name="a_reg")
-        b = delay(m, self.b, split, name="b_reg")
+        a = delay(m, self.a, split, name="a_reg", reset_less=True)
+        b = delay(m, self.b, split, name="b_reg", reset_less=True)
         total = Signal(signed(self._width))
         m.d.comb += total.eq(a + b)  # truncation here is the wrap-around
-        m.d.sync += self.o.eq(delay(m, total, self.extra_latency - split, name="retime"))
+        self.output(m, self.o, delay(m, total, self.extra_latency - split, name="retime",
+                                     reset_less=True))
         return m

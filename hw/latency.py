@@ -14,6 +14,11 @@ where a register shortens its longest path, most useful first, so each depth fro
 up to ``LEAST_LATENCY + len(CUTS)`` cuts the logic once more. Only registers beyond that go
 at the output, where they help a retiming synthesis flow alone (Yosys's ECP5 and iCE40 flows
 do not retime).
+
+Every register of a pipelined unit is data (its value is read only when the valid flag that
+travels beside the unit says so), so none takes the synchronous reset: :meth:`Pipelined.cut`,
+:meth:`Pipelined.retime` and :meth:`Pipelined.output` make them ``reset_less`` (the rule is in
+:mod:`hw.delay`), and a unit's own stage registers are declared ``reset_less``.
 """
 
 from .delay import delay
@@ -55,7 +60,8 @@ class Pipelined:
     inputs at cycle ``t``. Subclasses set ``LEAST_LATENCY`` and ``CUTS`` and store the
     constructor's ``latency`` (checked with :func:`check_latency`) as ``self._latency``; their
     ``elaborate`` passes the value at each cut through :meth:`cut` and the result through
-    :meth:`retime` before its output register."""
+    :meth:`retime` and :meth:`output` (its output register). Every one of
+    these registers is reset-less (data, see :mod:`hw.delay`)."""
 
     LEAST_LATENCY = None
     #: Names of the places a register beyond the unit's own may go, most useful first.
@@ -81,9 +87,16 @@ class Pipelined:
         this depth, otherwise ``value`` itself."""
         if name not in self.CUTS:
             raise ValueError(f"name must be one of {self.CUTS!r}, not {name!r}")
-        return delay(m, value, 1 if name in self.cuts else 0, name=name)
+        return delay(m, value, 1 if name in self.cuts else 0, name=name, reset_less=True)
 
     def retime(self, m, value):
         """``value`` through the registers beyond the unit's own and its cuts' (at the output,
         for a retiming flow; none below ``LEAST_LATENCY + len(CUTS)``)."""
-        return delay(m, value, self.extra_latency - len(self.cuts), name="retime")
+        return delay(m, value, self.extra_latency - len(self.cuts), name="retime",
+                     reset_less=True)
+
+    def output(self, m, port, value):
+        """Drive the output ``port`` with ``value`` one register later: the unit's output
+        register, a reset-less one driving ``port`` combinationally (a component's ports
+        cannot be reset-less themselves)."""
+        m.d.comb += port.eq(delay(m, value, 1, name="o_reg", reset_less=True))

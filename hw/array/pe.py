@@ -2,7 +2,10 @@
 
 Both PEs are built from the configuration's multiplier and accumulator adder
 (:mod:`hw.arith`); every register is a plain ``sync`` flip-flop so the array stalls the whole
-grid with one ``EnableInserter``.
+grid with one ``EnableInserter``. Only the flags take the synchronous reset (the OS PE's
+``first``/``last`` pass-through and its ``first``/``done`` delay lines, the WS PE's ``bank``
+pass-through); operands, weights, products, sums and drain slots are data, read only under
+those flags or the array's valid, so they are reset-less (the rule is in :mod:`hw.delay`).
 """
 
 from amaranth import Module, Mux, Signal
@@ -14,6 +17,11 @@ from ..delay import delay
 from ..timing import ArrayTiming
 
 __all__ = ["OSPE", "WSPE"]
+
+
+def _pass(m, port, value):
+    """Drive the output ``port`` with ``value`` one register later, a reset-less one (data)."""
+    m.d.comb += port.eq(delay(m, value, 1, name=f"{port.name}_reg", reset_less=True))
 
 
 def _enable_member(cfg):
@@ -109,10 +117,9 @@ class OSPE(_PE):
         m.submodules.mul = mul = self._multiplier(m)
         m.submodules.add = add = make_adder(self._cfg)
 
-        m.d.sync += [
-            self.a_out.eq(self.a_in), self.b_out.eq(self.b_in),
-            self.first_out.eq(self.first_in), self.last_out.eq(self.last_in),
-        ]
+        _pass(m, self.a_out, self.a_in)
+        _pass(m, self.b_out, self.b_in)
+        m.d.sync += [self.first_out.eq(self.first_in), self.last_out.eq(self.last_in)]
 
         first = delay(m, self.first_in, self.mul_latency, name="first")
         done = delay(m, self.last_in, self.latency, name="done")
@@ -124,7 +131,8 @@ class OSPE(_PE):
             add.b.eq(Mux(first, 0, add.o)),
         ]
 
-        slots = [Signal.like(add.o, name=f"slot{n}") for n in range(self.contexts)]
+        slots = [Signal.like(add.o, name=f"slot{n}", reset_less=True)
+                 for n in range(self.contexts)]
         m.d.sync += slots[0].eq(Mux(done, add.o, self.chain_in))
         m.d.sync += [slots[n].eq(slots[n - 1]) for n in range(1, len(slots))]
         m.d.comb += self.chain_out.eq(slots[-1])
@@ -165,13 +173,14 @@ class WSPE(_PE):
         m.submodules.mul = mul = self._multiplier(m)
         m.submodules.add = add = make_adder(self._cfg)
 
-        banks = [Signal.like(self.w_in, name=f"w{n}") for n in range(2)]
+        banks = [Signal.like(self.w_in, name=f"w{n}", reset_less=True) for n in range(2)]
         with m.If(self.load):
             m.d.sync += banks[0].eq(Mux(self.load_bank, banks[0], self.w_in))
             m.d.sync += banks[1].eq(Mux(self.load_bank, self.w_in, banks[1]))
         m.d.comb += self.w_out.eq(Mux(self.load_bank, banks[1], banks[0]))
 
-        m.d.sync += [self.a_out.eq(self.a_in), self.bank_out.eq(self.bank_in)]
+        _pass(m, self.a_out, self.a_in)
+        m.d.sync += self.bank_out.eq(self.bank_in)
         m.d.comb += [
             mul.a.eq(self.a_in),
             mul.b.eq(Mux(self.bank_in, banks[1], banks[0])),

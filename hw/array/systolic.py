@@ -122,11 +122,39 @@ def shared_modules(cfg, pe_module):
     modules += [(pe_module_name(pe_module, logic), Gated(pe_class(cfg, logic_mul=logic)))
                 for logic in pe_kinds]
     grid_class = _OSGrid if cfg.dataflow == "os" else _WSGrid
-    modules += [(delay_module_name(pe_module, width, depth), Gated(DelayLine(width, depth)))
-                for width, depth in delay_kinds(grid_class.edge_delays(cfg))]
+    modules += [(delay_module_name(pe_module, width, depth, reset_less),
+                 Gated(DelayLine(width, depth, reset_less)))
+                for width, depth, reset_less in delay_kinds(grid_class.edge_delays(cfg))]
     if cfg.pipeline.enable >= 2:
         modules.append((enable_module_name(pe_module), EnableCopy()))
     return modules
+
+
+#: The fields of an operand beat that are data (reset-less registers, see :mod:`hw.delay`);
+#: the others are flags.
+_DATA_FIELDS = ("a", "b")
+
+
+def _beat_delay(m, beat, cycles):
+    """``beat`` (an operand beat) ``cycles`` registers later: its operands through reset-less
+    registers, its flags through registers that reset."""
+    out = Signal(beat.shape(), name="beat_dly")
+    for name, _ in beat.shape():
+        m.d.comb += out[name].eq(delay(m, beat[name], cycles, name=f"beat_{name}_dly",
+                                       reset_less=name in _DATA_FIELDS))
+    return out
+
+
+def _edge_register(edge, beat_in, take):
+    """The grid's input register of the beat, in the ``edge`` lane: a beat not taken enters
+    as zeros. The operands are reset-less registers, the flags reset."""
+    beat = Signal(beat_in.shape(), name="beat")
+    for name, _ in beat_in.shape():
+        reg = Signal(beat_in[name].shape(), name=f"beat_{name}",
+                     reset_less=name in _DATA_FIELDS)
+        edge.d.sync += reg.eq(Mux(take, beat_in[name], 0))
+        edge.d.comb += beat[name].eq(reg)
+    return beat
 
 
 def _plain(m, value, name):
@@ -153,9 +181,9 @@ class _Lane:
     def d(self):
         return self.module.d
 
-    def long_delay(self, value, cycles, name):
+    def long_delay(self, value, cycles, name, *, reset_less=False):
         return edge_delay(self.module, value, cycles, en=self.en, pe_module=self._pe_module,
-                          name=name, kinds=self._kinds)
+                          name=name, kinds=self._kinds, reset_less=reset_less)
 
 
 class _Grid(wiring.Component):
@@ -223,7 +251,7 @@ class _Grid(wiring.Component):
             m.submodules[f"lane{n}"] = EnableInserter(leaf)(lane.module)
             lanes.append(lane)
         depth = self.timing.enable_delay
-        beat = delay(m, self.beat, depth, name="beat_dly")
+        beat = _beat_delay(m, self.beat, depth)
         take = delay(m, self.take, depth, name="take_dly")
         extra = {name: delay(m, getattr(self, name), depth, name=f"{name}_dly")
                  for name in self._extra}
@@ -244,10 +272,13 @@ class _OSGrid(_Grid):
 
     @staticmethod
     def edge_delays(cfg):
-        """``(width, cycles)`` of every long delay (``_Lane.long_delay``) of the grid."""
+        """``(width, cycles, reset_less)`` of every long delay (``_Lane.long_delay``) of the
+        grid: operands and results reset-less, the flags not."""
         op, acc = operand_shape(cfg).width, acc_shape(cfg).width
-        return [*((op + 2, r) for r in range(cfg.rows)), *((op, c) for c in range(cfg.cols)),
-                *((acc, c) for c in range(cfg.cols)), (1, cfg.cols - 1)]
+        return [*((op, r, True) for r in range(cfg.rows)),
+                *((2, r, False) for r in range(cfg.rows)),
+                *((op, c, True) for c in range(cfg.cols)),
+                *((acc, c, True) for c in range(cfg.cols)), (1, cfg.cols - 1, False)]
 
     def elaborate(self, platform):
         m = Module()
@@ -257,20 +288,22 @@ class _OSGrid(_Grid):
         pes = self._make_tiles(m, row_en)
 
         # One input register stage; a beat not taken enters as a bubble of zeros.
-        beat = Signal(operand_layout(cfg))
-        edge.d.sync += beat.eq(Mux(take, beat_in, 0))
+        beat = _edge_register(edge, beat_in, take)
 
-        # Row r's lanes (a, first, last) wait r cycles, as one delay line.
-        width = operand_shape(cfg).width
-        skewed = [row_lanes[r].long_delay(_plain(m, Cat(beat.a[r], beat.first, beat.last),
-                                                 f"row_in{r}"), r, name=f"skew_row{r}")
+        # Row r's operands wait r cycles, as one data line, and its flags (first, last) beside
+        # them, as a line that resets.
+        skewed = [row_lanes[r].long_delay(_plain(m, beat.a[r], f"row_in{r}"), r,
+                                          name=f"skew_row{r}", reset_less=True)
                   for r in range(rows)]
-        last_in = [row[width + 1] for row in skewed]
-        pes.drive(m, "a", [row[:width] for row in skewed])
-        pes.drive(m, "first", [row[width] for row in skewed])
+        flags = [row_lanes[r].long_delay(_plain(m, Cat(beat.first, beat.last), f"flags_in{r}"),
+                                         r, name=f"skew_flags{r}")
+                 for r in range(rows)]
+        last_in = [row[1] for row in flags]
+        pes.drive(m, "a", skewed)
+        pes.drive(m, "first", [row[0] for row in flags])
         pes.drive(m, "last", last_in)
         pes.drive(m, "b", [col_lanes[c].long_delay(_plain(m, beat.b[c], f"col_in{c}"), c,
-                                                   name=f"skew_b{c}")
+                                                   name=f"skew_b{c}", reset_less=True)
                            for c in range(cols)])
         pes.drive(m, "chain", 0)
 
@@ -287,7 +320,8 @@ class _OSGrid(_Grid):
 
         chain_out = pes.edge_out("chain")
         m.d.comb += self.res.eq(Cat(
-            col_lanes[c].long_delay(chain_out[c], cols - 1 - c, name=f"deskew{c}")
+            col_lanes[c].long_delay(chain_out[c], cols - 1 - c, name=f"deskew{c}",
+                                    reset_less=True)
             for c in range(cols)))
         m.d.comb += self.res_valid.eq(
             edge.long_delay(tag_in, cols - 1, name="res_valid") & edge_en)
@@ -300,11 +334,14 @@ class _WSGrid(_Grid):
 
     @staticmethod
     def edge_delays(cfg):
-        """``(width, cycles)`` of every long delay (``_Lane.long_delay``) of the grid."""
+        """``(width, cycles, reset_less)`` of every long delay (``_Lane.long_delay``) of the
+        grid: operands and results reset-less, the flags not."""
         op, acc = operand_shape(cfg).width, acc_shape(cfg).width
         skew = ArrayTiming(cfg).add_latency
-        return [*((op + 1, r * skew) for r in range(cfg.rows)),
-                *((acc, c) for c in range(cfg.cols)), (1, ArrayTiming(cfg).ws_result_delay)]
+        return [*((op, r * skew, True) for r in range(cfg.rows)),
+                *((1, r * skew, False) for r in range(cfg.rows)),
+                *((acc, c, True) for c in range(cfg.cols)),
+                (1, ArrayTiming(cfg).ws_result_delay, False)]
 
     def elaborate(self, platform):
         m = Module()
@@ -315,22 +352,23 @@ class _WSGrid(_Grid):
         pes = self._make_tiles(m, row_en)
         skew = timing.add_latency
 
-        beat = Signal(operand_layout(cfg))
+        beat = _edge_register(edge, beat_in, take)
         bank = Signal()
         load_bank = Signal()
         edge.d.sync += [
-            beat.eq(Mux(take, beat_in, 0)),
             bank.eq(extra["bank"]),
             load_bank.eq(extra["load_bank"]),
         ]
 
-        # Row r's lanes (a, bank) wait r * skew cycles, as one delay line.
-        width = operand_shape(cfg).width
-        skewed = [row_lanes[r].long_delay(_plain(m, Cat(beat.a[r], bank), f"row_in{r}"),
-                                          r * skew, name=f"skew_row{r}")
-                  for r in range(rows)]
-        pes.drive(m, "a", [row[:width] for row in skewed])
-        pes.drive(m, "bank", [row[width] for row in skewed])
+        # Row r's operands wait r * skew cycles, as one data line, and its bank flag beside
+        # them, as a line that resets.
+        pes.drive(m, "a", [row_lanes[r].long_delay(_plain(m, beat.a[r], f"row_in{r}"),
+                                                   r * skew, name=f"skew_row{r}",
+                                                   reset_less=True)
+                           for r in range(rows)])
+        pes.drive(m, "bank", [row_lanes[r].long_delay(_plain(m, bank, f"bank_in{r}"),
+                                                      r * skew, name=f"skew_bank{r}")
+                              for r in range(rows)])
         pes.drive(m, "w", [beat.b[c] for c in range(cols)])
         pes.drive(m, "psum", 0)
         pes.share(m, "load", beat.load)
@@ -338,7 +376,8 @@ class _WSGrid(_Grid):
 
         psum_out = pes.edge_out("psum")
         m.d.comb += self.res.eq(Cat(
-            col_lanes[c].long_delay(psum_out[c], cols - 1 - c, name=f"deskew{c}")
+            col_lanes[c].long_delay(psum_out[c], cols - 1 - c, name=f"deskew{c}",
+                                    reset_less=True)
             for c in range(cols)))
         m.d.comb += self.res_valid.eq(
             edge.long_delay(beat.compute, timing.ws_result_delay, name="res_valid") & edge_en)

@@ -72,8 +72,9 @@ class Feeder(wiring.Component):
         read_flags = Signal.like(flags)
         read_pad = Signal()
         beat_pad = Signal()
-        a = Signal.like(self.read_a.data)
-        b = Signal.like(self.read_b.data)
+        # The operands are data (the beat's valid qualifies them): no reset (see hw.delay).
+        a = Signal.like(self.read_a.data, reset_less=True)
+        b = Signal.like(self.read_b.data, reset_less=True)
         m.d.comb += [
             advance.eq(~self.beat.valid | self.beat.ready),
             self.read_a.en.eq(advance),

@@ -132,7 +132,7 @@ class AccumulatorMemory(wiring.Component):
         valid, addr = take, wb.payload.addr
         for n in range(window):
             valid = delay(m, valid, 1, name=f"busy_valid{n}")
-            addr = delay(m, addr, 1, name=f"busy_addr{n}")
+            addr = delay(m, addr, 1, name=f"busy_addr{n}", reset_less=True)
             in_flight.append(valid & (addr == wb.payload.addr))
         conflict = Signal()
         m.d.comb += [
@@ -143,24 +143,28 @@ class AccumulatorMemory(wiring.Component):
             rmw.en.eq(1),
         ]
 
-        # The stored row out of the read port, then in a register; add or pass.
-        s1 = delay(m, wb.payload, self.READ_LATENCY, name="s")
+        # The stored row out of the read port, then in a register; add or pass. Rows and
+        # addresses are data, read only under the valid beside them: no reset (see hw.delay).
+        s1_data = delay(m, wb.payload.data, self.READ_LATENCY, name="s_data", reset_less=True)
+        s1_addr = delay(m, wb.payload.addr, self.READ_LATENCY, name="s_addr", reset_less=True)
+        s1_accumulate = delay(m, wb.payload.accumulate, self.READ_LATENCY, name="s_accumulate")
+        s1_last = delay(m, wb.payload.last, self.READ_LATENCY, name="s_last")
         s1_valid = delay(m, take, self.READ_LATENCY, name="s_valid")
-        stored = delay(m, rmw.data, self.READ_LATENCY - 1, name="stored")
+        stored = delay(m, rmw.data, self.READ_LATENCY - 1, name="stored", reset_less=True)
         total = Signal(row_layout(cfg))
         for lane in range(cfg.cols):
             add = written_once(m, platform, self._modules, f"add{lane}",
                                lambda: make_adder(cfg), "acc_add")
             m.d.comb += [
                 add.a.eq(stored[lane]),
-                add.b.eq(s1.data[lane]),
+                add.b.eq(s1_data[lane]),
                 total[lane].eq(add.o),
             ]
-        overwrite = delay(m, s1.data, add_lat, name="overwrite")
-        accumulate = delay(m, s1.accumulate, add_lat, name="accumulate")
-        w_addr = delay(m, s1.addr, add_lat, name="w_addr")
+        overwrite = delay(m, s1_data, add_lat, name="overwrite", reset_less=True)
+        accumulate = delay(m, s1_accumulate, add_lat, name="accumulate")
+        w_addr = delay(m, s1_addr, add_lat, name="w_addr", reset_less=True)
         w_valid = delay(m, s1_valid, add_lat, name="w_valid")
-        w_last = delay(m, s1.last, add_lat, name="w_last")
+        w_last = delay(m, s1_last, add_lat, name="w_last")
         m.d.comb += [
             wr.addr.eq(w_addr),
             wr.data.eq(Mux(accumulate, total, overwrite)),

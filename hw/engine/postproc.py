@@ -141,7 +141,7 @@ class PostProc(CheckedComponent):
 
         # The int32 path converts first, so its multiply (and scale) come that much later.
         scale = delay(m, self.scale, 0 if is_float else cfg.pipeline.post_convert,
-                      name="scale")
+                      name="scale", reset_less=True)
         mode = delay(m, self.mode, self.latency, name="mode")
 
         raw, int8, bf16 = [], [], []
@@ -239,16 +239,18 @@ class PostLane(CheckedComponent):
             m.submodules.cvt = cvt = IntToFloat(32, FP32, latency=pipe.post_convert)
             m.d.comb += cvt.a.eq(r)
             f = cvt.o
-        m.d.comb += self.raw.eq(delay(m, r, lat, name="raw"))
+        # The lane's registers are data (the storer's valid qualifies them): no reset.
+        m.d.comb += self.raw.eq(delay(m, r, lat, name="raw", reset_less=True))
 
         m.submodules.mul = mul = FPMul(FP32, FP32, ftz=cfg.ftz, latency=pipe.post_mul)
         m.submodules.f2i = f2i = FloatToInt(FP32, INT8.width, latency=pipe.post_round)
         m.d.comb += [mul.a.eq(f), mul.b.eq(self.scale), f2i.a.eq(mul.o),
-                     self.int8.eq(delay(m, f2i.o, lat - int8_path, name="int8"))]
+                     self.int8.eq(delay(m, f2i.o, lat - int8_path, name="int8", reset_less=True))]
 
         if cfg.is_float:
             m.submodules.narrow = nar = FloatNarrow(FP32, BF16, ftz=cfg.ftz,
                                                     latency=pipe.post_narrow)
             m.d.comb += [nar.a.eq(r),
-                         self.bf16.eq(delay(m, nar.o, lat - bf16_path, name="bf16"))]
+                         self.bf16.eq(delay(m, nar.o, lat - bf16_path, name="bf16",
+                                                   reset_less=True))]
         return m

@@ -54,7 +54,7 @@ class _Ranks(wiring.Component):
         add_lat = ArrayTiming(cfg).add_latency
         running = self.parts[0]
         for j in range(1, self._contexts):
-            part = delay(m, self.parts[j], (j - 1) * add_lat, name=f"part{j}")
+            part = delay(m, self.parts[j], (j - 1) * add_lat, name=f"part{j}", reset_less=True)
             summed = Signal.like(running, name=f"sum{j}")
             for lane in range(cfg.cols):
                 add = written_once(m, platform, self._modules, f"add{j}_{lane}",
@@ -111,7 +111,8 @@ class ContextReducer(wiring.Component):
         m.submodules.ranks = EnableInserter(en)(ranks)
         m.submodules.out_fifo = out_fifo = StreamFIFO(result_layout(cfg), _FIFO_DEPTH)
 
-        held = Signal(data.ArrayLayout(result_layout(cfg), contexts - 1))
+        # Partial rows are data, read only under the valid beside them: no reset (hw.delay).
+        held = Signal(data.ArrayLayout(result_layout(cfg), contexts - 1), reset_less=True)
         c = Signal(range(contexts))
         last = c == contexts - 1
         take = self.i.valid & self.i.ready

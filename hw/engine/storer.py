@@ -67,12 +67,14 @@ class _StorePipe(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.post = post = self._post
-        # The read data and the CONFIG state of its cycle, one register on.
-        row = delay(m, self.row, READ_LATENCY - 1, name="read")
-        conf = delay(m, self.post, READ_LATENCY - 1, name="read_post")
+        # The read data and the CONFIG state of its cycle, one register on; the row and the
+        # scale are data (no reset, see hw.delay), the flags (relu, mode) reset.
+        lag = READ_LATENCY - 1
+        row = delay(m, self.row, lag, name="read", reset_less=True)
         m.d.comb += [
-            post.i.eq(row), post.relu.eq(conf.relu), post.mode.eq(conf.mode),
-            post.scale.eq(conf.scale),
+            post.i.eq(row), post.relu.eq(delay(m, self.post.relu, lag, name="read_relu")),
+            post.mode.eq(delay(m, self.post.mode, lag, name="read_mode")),
+            post.scale.eq(delay(m, self.post.scale, lag, name="read_scale", reset_less=True)),
             self.out.eq(post.o),
             self.valid_out.eq(delay(m, self.valid_in, self.latency, name="valid")),
             self.last_out.eq(delay(m, self.last_in, self.latency, name="last")),

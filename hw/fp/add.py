@@ -105,7 +105,8 @@ class FPAdd(Pipelined, CheckedComponent):
         retime = extra - cut_round - cut_align - cut_lzc
 
         def cut(on, name, *values):
-            return [delay(m, v, int(on), name=f"{name}{n}") for n, v in enumerate(values)]
+            return [delay(m, v, int(on), name=f"{name}{n}", reset_less=True)
+                    for n, v in enumerate(values)]
 
         # Stage 1: order by magnitude, align the smaller operand.
         m.submodules.unpack_a = ua = FPUnpack(fmt, ftz=self._ftz)
@@ -141,11 +142,11 @@ class FPAdd(Pipelined, CheckedComponent):
         wide = Cat(Const(0, ext_width), Const(0, _EXTRA), small_sig) >> shift
         aligned = wide[ext_width:] | wide[:ext_width].any()
 
-        s1_sign = Signal()
-        s1_exp = Signal(fmt.exp_width)
-        s1_big = Signal(ext_width)
-        s1_small = Signal(ext_width)
-        s1_flags = Signal.like(flags)
+        s1_sign = Signal(reset_less=True)
+        s1_exp = Signal(fmt.exp_width, reset_less=True)
+        s1_big = Signal(ext_width, reset_less=True)
+        s1_small = Signal(ext_width, reset_less=True)
+        s1_flags = Signal.like(flags, reset_less=True)
         m.d.sync += [
             s1_sign.eq(big_sign),
             s1_exp.eq(big_exp),
@@ -161,11 +162,11 @@ class FPAdd(Pipelined, CheckedComponent):
         m.submodules.lzc = lzc = LeadingZeroCount(sum_width)
         m.d.comb += lzc.i.eq(total)
 
-        s2_sum = Signal(sum_width)
-        s2_lz = Signal.like(lzc.o)
-        s2_sign = Signal()
-        s2_exp = Signal(fmt.exp_width)
-        s2_flags = Signal.like(flags)
+        s2_sum = Signal(sum_width, reset_less=True)
+        s2_lz = Signal.like(lzc.o, reset_less=True)
+        s2_sign = Signal(reset_less=True)
+        s2_exp = Signal(fmt.exp_width, reset_less=True)
+        s2_flags = Signal.like(flags, reset_less=True)
         m.d.sync += [
             s2_sum.eq(total),
             s2_lz.eq(lzc.o),
@@ -195,6 +196,7 @@ class FPAdd(Pipelined, CheckedComponent):
             normalised.is_inf.eq(inf),
             normalised.is_nan.eq(nan),
         ]
-        m.d.comb += rnd.i.eq(delay(m, normalised, int(cut_round), name="normalised"))
-        m.d.sync += self.o.eq(delay(m, rnd.o, retime, name="retime"))
+        m.d.comb += rnd.i.eq(delay(m, normalised, int(cut_round), name="normalised",
+                                   reset_less=True))
+        m.d.comb += self.o.eq(delay(m, rnd.o, retime + 1, name="retime", reset_less=True))
         return m

@@ -122,5 +122,5 @@ class FloatToInt(Pipelined, CheckedComponent):
             m.d.comb += result.eq(Mux(sign, min_int, max_int))
         with m.Else():
             m.d.comb += result.eq(Mux(sign, -mag, mag))
-        m.d.sync += self.o.eq(self.retime(m, result))
+        self.output(m, self.o, self.retime(m, result))
         return m

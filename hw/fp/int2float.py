@@ -95,7 +95,8 @@ class IntToFloat(Pipelined, CheckedComponent):
         # A nonzero integer's exponent is at least the bias: never a subnormal result.
         rnd = FPRound(fmt, n, len(exp) + 1, exp_min=fmt.bias)
         m.submodules.round = rnd
-        # A register here starts as what a zero input gives (+0), as every other one does.
+        # A register here powers up (in simulation) as what a zero input gives (+0); it has no
+        # reset (data, see hw.delay).
         normalised = Signal(rnd.i.shape(), init={"is_zero": 1})
         m.d.comb += [
             normalised.sign.eq(sign),
@@ -107,5 +108,5 @@ class IntToFloat(Pipelined, CheckedComponent):
             normalised.is_nan.eq(0),
         ]
         m.d.comb += rnd.i.eq(self.cut(m, normalised, "shifted"))
-        m.d.sync += self.o.eq(self.retime(m, rnd.o))
+        self.output(m, self.o, self.retime(m, rnd.o))
         return m

@@ -119,12 +119,12 @@ class FPMul(Pipelined, CheckedComponent):
 
         # Stage 1: the exact significand product and the operands' classification, which
         # waits for the product where the multiplier registers its partial products.
-        prod = Signal(pw)
-        exp_sum = Signal(fi.exp_width + 1)
-        sign = Signal()
-        is_nan = Signal()
-        is_inf = Signal()
-        is_zero = Signal()
+        prod = Signal(pw, reset_less=True)
+        exp_sum = Signal(fi.exp_width + 1, reset_less=True)
+        sign = Signal(reset_less=True)
+        is_nan = Signal(reset_less=True)
+        is_inf = Signal(reset_less=True)
+        is_zero = Signal(reset_less=True)
         classes = Cat(a.exp + b.exp, a.sign ^ b.sign,
                       a.is_nan | b.is_nan | (a.is_inf & b.is_zero) | (a.is_zero & b.is_inf),
                       a.is_inf | b.is_inf, a.is_zero | b.is_zero)
@@ -163,5 +163,5 @@ class FPMul(Pipelined, CheckedComponent):
             normalised.is_nan.eq(is_nan),
         ]
         m.d.comb += rnd.i.eq(self.cut(m, normalised, "normalised"))
-        m.d.sync += self.o.eq(self.retime(m, rnd.o))
+        self.output(m, self.o, self.retime(m, rnd.o))
         return m

@@ -130,5 +130,5 @@ class FloatNarrow(Pipelined, CheckedComponent):
             normalised.is_nan.eq(a.is_nan),
         ]
         m.d.comb += rnd.i.eq(self.cut(m, normalised, "normalised"))
-        m.d.sync += self.o.eq(self.retime(m, rnd.o))
+        self.output(m, self.o, self.retime(m, rnd.o))
         return m

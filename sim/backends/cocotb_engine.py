@@ -22,7 +22,8 @@ _BENCH = "sim.benches.engine_tests"
 
 
 def run_cocotb_engine(cfg, cmds, din, dout_rows, simulator, *, seed=0, p_valid=1.0,
-                      p_ready=1.0, reset_first=None, build_dir=None, timeout_cycles=None):
+                      p_ready=1.0, reset_first=None, build_dir=None, timeout_cycles=None,
+                      asic=False):
     """Send ``cmds`` (128-bit words) and ``din`` (data-in beats) to a ``cfg`` engine simulated
     by ``simulator`` (``"verilator"`` or ``"icarus"``) and collect ``dout_rows`` data-out rows.
     Returns an :class:`EngineRun`.
@@ -31,6 +32,8 @@ def run_cocotb_engine(cfg, cmds, din, dout_rows, simulator, *, seed=0, p_valid=1
     backpressure on data-out, drawn from ``seed``. ``reset_first``, a ``(cmds, din)`` pair,
     starts that program first and asserts ``rst`` half-way through its data, then runs this
     one. ``timeout_cycles`` bounds the simulated time (default: from the program's size).
+    ``asic``: simulate the ``hw.gen --asic`` Verilog (no initial values: every register starts
+    X, which only the reset's registers clear).
 
     Raises
     ------
@@ -38,7 +41,7 @@ def run_cocotb_engine(cfg, cmds, din, dout_rows, simulator, *, seed=0, p_valid=1
         When the simulator is missing, the build fails, or the bench fails or times out (with
         the log's tail, which says how far it got).
     """
-    built = build(cfg, "engine", simulator, build_dir=build_dir)
+    built = build(cfg, "engine", simulator, build_dir=build_dir, asic=asic)
     if timeout_cycles is None:
         timeout_cycles = _bound(cfg, cmds, din, dout_rows, p_valid, p_ready)
     job = {"config": asdict(cfg), "cmds": [int(c) for c in cmds], "din": [int(d) for d in din],

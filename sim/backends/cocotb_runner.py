@@ -5,7 +5,8 @@ say which design and which bench; this module finds the tool, builds, caches, ru
 the result back.
 
 * **Build folders** are ``build/cocotb/<simulator>/<module>/`` (``<module>-waves`` when
-  waveforms are on, since that is a different build), where ``<module>`` is
+  waveforms are on, since that is a different build, and ``<module>-asic`` for the
+  ``hw.gen --asic`` Verilog, which has no initial values), where ``<module>`` is
   :func:`hw.gen.module_name`, so the array and the engine of one configuration never share one.
   A build is reused while ``build.stamp`` records the same :func:`build_key`: a hash of the
   Verilog text, the build options, the simulator's version and the environment variables its
@@ -214,11 +215,13 @@ class Build:
 _BUILT = {}
 
 
-def build(cfg, kind, simulator, *, build_dir=None):
+def build(cfg, kind, simulator, *, build_dir=None, asic=False):
     """Generate ``cfg``'s ``kind`` (``"array"`` or ``"engine"``) and build it for
     ``simulator`` unless an identical build is already there. Returns a :class:`Build`.
 
-    ``build_dir`` defaults to ``build/cocotb/<simulator>/<module>/``.
+    ``asic``: build the ASIC-friendly Verilog (``hw.gen --asic``: no initial values, so every
+    register is X until the reset or a write sets it, on a simulator that shows X).
+    ``build_dir`` defaults to ``build/cocotb/<simulator>/<module>/`` (``<module>-asic``).
 
     Raises
     ------
@@ -233,16 +236,17 @@ def build(cfg, kind, simulator, *, build_dir=None):
     waves = waves_requested()
     top = module_name(cfg, kind)
     if build_dir is None:
-        build_dir = BUILD_ROOT / simulator / (top + ("-waves" if waves else ""))
+        build_dir = BUILD_ROOT / simulator / (top + ("-asic" if asic else "")
+                                              + ("-waves" if waves else ""))
     folder = Path(build_dir).resolve()
-    memo = (simulator, cfg, kind, folder, waves)
+    memo = (simulator, cfg, kind, folder, waves, asic)
     if memo in _BUILT and _BUILT[memo].product.exists():
         return _BUILT[memo]
     build_args = list(_VERILATOR_ARGS) if simulator == "verilator" else []
     log = folder / "build.log"
     tool_env = _tool_env(simulator)
     with _locked(folder):
-        v_path, j_path = generate(cfg, folder / "rtl", kind)
+        v_path, j_path = generate(cfg, folder / "rtl", kind, asic=asic)
         manifest = json.loads(j_path.read_text())
         key = build_key(simulator, top, v_path.read_text(), build_args, waves,
                         {**os.environ, **tool_env})
