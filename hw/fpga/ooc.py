@@ -54,8 +54,8 @@ from .flow import (
 )
 from .harness import Harness
 
-__all__ = ["REPORT_VERSION", "MAX_FREQ", "PLACERS", "FlowError", "design_ports", "target_dir", "run",
-           "main"]
+__all__ = ["REPORT_VERSION", "MAX_FREQ", "PLACERS", "FlowError", "design_ports", "target_dir",
+           "run", "main"]
 
 #: Version of the ``report.json`` layout.
 REPORT_VERSION = 1
