@@ -67,6 +67,20 @@ def test_fp_mul_deeper(latency):
     assert seen == [0x40C00000 if k == latency else 0 for k in range(latency + 2)]
 
 
+@pytest.mark.parametrize("extra", [0, 1])
+def test_fp_mul_ftz_through_the_rounded_cut(extra):
+    # The "rounded" cut also registers each carry's flush flag, which only ftz uses: the
+    # least depth that registers it, and one more (at the output).
+    latency = FPMul.LEAST_LATENCY + FPMul.CUTS.index("rounded") + 1 + extra
+    rng = np.random.default_rng(latency + 100)
+    a, b = _fp32_bits(rng, 3000), _fp32_bits(rng, 3000)
+    dut = FPMul(FP32, FP32, ftz=True, latency=latency)
+    assert "rounded" in dut.cuts
+    got = rtl_pipeline(dut, {"a": a, "b": b})
+    want = ref_mul(from_bits(a, FP32), from_bits(b, FP32), FP32, ftz=True)
+    assert same_bits(from_bits(got, FP32), want, FP32).all()
+
+
 @pytest.mark.parametrize("latency", _depths(IntToFloat))
 def test_int_to_float_deeper(latency):
     rng = np.random.default_rng(latency)
