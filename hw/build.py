@@ -33,10 +33,14 @@ from .fpga import report as rpt
 from .fpga.board import BoardTop
 from .fpga.dfu import add_dfu_suffix
 from .fpga.flow import (
+    PLACERS,
     Progress,
+    add_placer_option,
     check_freq,
+    check_placer,
     fail,
     nextpnr_version,
+    placer_args,
     print_line,
     run_for_command_line,
     run_tool,
@@ -55,12 +59,6 @@ __all__ = ["REPORT_VERSION", "DEFAULT_BAUD", "PLACERS", "target_dir", "check_opt
 REPORT_VERSION = 1
 #: The UART's default bit rate (``python -m hw.host``'s default too).
 DEFAULT_BAUD = 115200
-#: nextpnr's placers (``--placer``; nextpnr's default is ``heap``). ``static`` places a nearly
-#: full iCE40 UP5K in a fraction of HeAP's time, whose strict legalisation struggles there:
-#: the iCEBreaker's 1x1 engine (98 % of the logic cells), the two run side by side on a loaded
-#: machine, was placed and routed by ``static`` in 298 s of wall time and 56 s of CPU (Fmax
-#: 14.3 MHz), while HeAP took 770 s of wall time to place it (15.6 MHz after placement).
-PLACERS = ("heap", "sa", "static")
 # Largest relative error of the UART's bit time the receivers tolerate well.
 _MAX_BAUD_ERROR = 0.02
 # The tools Amaranth's build scripts call: which finder runs each.
@@ -189,8 +187,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     """
     log = log or print_line
     board, device, pll, clock = check_options(board_name, device, freq, baud)
-    if placer is not None and placer not in PLACERS:
-        raise ConfigError("placer", placer, f"one of {', '.join(PLACERS)} or None")
+    check_placer(placer)
     requested = board.default_mhz if freq is None else freq
     fam = devices.family(board.family)
     platform = board.platform(device)
@@ -218,8 +215,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     if board.family == "gowin":
         # The Apicula flow writes no clock constraints: time every clock at the engine's.
         nextpnr_opts += ["--freq", f"{clock:g}"]
-    if placer is not None:
-        nextpnr_opts += ["--placer", placer]
+    nextpnr_opts += placer_args(placer)
     plan = platform.prepare(
         top, name, emit_src=False,
         synth_opts=" ".join(fam.device().synth_args if board.family == "ice40" else ()),
@@ -355,9 +351,7 @@ def _parser():
     p.add_argument("--out", default="build", metavar="DIR",
                    help="base folder (default build); a build goes to "
                         "DIR/<design>/<board>-<device>/")
-    p.add_argument("--placer", default=None, choices=PLACERS,
-                   help="nextpnr's placer (default: nextpnr's, heap); static is much faster on "
-                        "a nearly full part")
+    add_placer_option(p)
     return p
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from hw.config import Config, ConfigError
 from hw.fpga import devices
+from hw.fpga.flow import PLACERS, check_placer, placer_args
 from hw.fpga.ooc import design_ports, run, target_dir
 from hw.fpga.report import (
     clean_name,
@@ -44,6 +45,8 @@ def _ooc(*args, env=None):
     (["--in-fmt", "fp64"], "--in-fmt must be one of 'int8', 'bf16', 'fp16', 'fp8e4m3', "
                            "'fp8e5m2', 'tf32', 'int4', not 'fp64'"),
     (["--pipeline", "post_mul=1"], "--pipeline post_mul must be an integer from 2 to 16"),
+    (["--placer", "fast"],
+     "argument --placer: invalid choice: 'fast' (choose from 'heap', 'sa', 'static')"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
@@ -77,7 +80,21 @@ def test_run_checks_its_arguments_first(tmp_path):
     with pytest.raises(ConfigError, match=r"^freq must be a clock in MHz above 0 and at most "
                                           r"1000, not -5$"):
         run(cfg, "array", freq=-5, out=tmp_path)
+    with pytest.raises(ConfigError, match="^placer must be one of heap, sa, static or None, "
+                                          "not 'fast'$"):
+        run(cfg, "array", out=tmp_path, placer="fast")
     assert not any(tmp_path.iterdir())
+
+
+def test_placer_is_shared_with_hw_build():
+    import hw.build
+    assert hw.build.PLACERS is PLACERS == ("heap", "sa", "static")
+    assert placer_args(None) == [] and placer_args("static") == ["--placer", "static"]
+    for placer in (None, *PLACERS):
+        check_placer(placer)
+    with pytest.raises(ConfigError, match="^placer must be one of heap, sa, static or None, "
+                                          "not 'HeAP'$"):
+        check_placer("HeAP")
 
 
 def test_find_nextpnr_names_the_package(monkeypatch, tmp_path):
@@ -95,7 +112,7 @@ def test_help_explains_every_option():
     assert r.returncode == 0
     for opt in ("--rows", "--cols", "--in-fmt", "--acc-fmt", "--dataflow", "--spad-kib",
                 "--acc-kib", "--pipeline", "--array", "--family", "--device", "--freq",
-                "--out", "up5k", "hx8k", "85k", "GW1NR-9"):
+                "--out", "--placer", "up5k", "hx8k", "85k", "GW1NR-9"):
         assert opt in r.stdout
 
 
@@ -168,14 +185,14 @@ def _check_fitted(report, freq):
 @pytest.mark.slow
 def test_ecp5_out_of_context_command_line(tmp_path, one_pnr_at_a_time):
     _tools("ecp5")
-    r = _ooc("--rows", "2", "--array", "--device", "25k", "--freq", "50",
+    r = _ooc("--rows", "2", "--array", "--device", "25k", "--freq", "50", "--placer", "static",
              "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr + r.stdout
     folder = target_dir(tmp_path, "systolic_os_2x2_int8_int32", "ecp5", "25k")
     report = json.loads((folder / "report.json").read_text())
     assert report["design"] == "systolic_os_2x2_int8_int32"
     assert report["part"] == "LFE5U-25F-6BG381C" and report["method"] == "out-of-context"
-    assert report["harness"] is None
+    assert report["harness"] is None and report["placer"] == "static"
     _check_fitted(report, 50)
     # 4 PEs, one 8x8 multiplier each.
     assert report["resources"]["dsp"]["MULT18X18D"]["used"] == 4

@@ -67,6 +67,20 @@ def test_fp_mul_deeper(latency):
     assert seen == [0x40C00000 if k == latency else 0 for k in range(latency + 2)]
 
 
+@pytest.mark.parametrize("extra", [0, 1])
+def test_fp_mul_ftz_through_the_rounded_cut(extra):
+    # The "rounded" cut also registers each carry's flush flag, which only ftz uses: the
+    # least depth that registers it, and one more (at the output).
+    latency = FPMul.LEAST_LATENCY + FPMul.CUTS.index("rounded") + 1 + extra
+    rng = np.random.default_rng(latency + 100)
+    a, b = _fp32_bits(rng, 3000), _fp32_bits(rng, 3000)
+    dut = FPMul(FP32, FP32, ftz=True, latency=latency)
+    assert "rounded" in dut.cuts
+    got = rtl_pipeline(dut, {"a": a, "b": b})
+    want = ref_mul(from_bits(a, FP32), from_bits(b, FP32), FP32, ftz=True)
+    assert same_bits(from_bits(got, FP32), want, FP32).all()
+
+
 @pytest.mark.parametrize("latency", _depths(IntToFloat))
 def test_int_to_float_deeper(latency):
     rng = np.random.default_rng(latency)
@@ -165,12 +179,12 @@ def test_config_depths_reach_timing_postproc_and_names():
     assert postproc_latency(cfg) == PostProc(cfg).latency == 3 + 2
     assert cfg.name == "ws_3x2_bf16_fp32_mul3_add4"
     assert cfg.engine_name == "ws_3x2_bf16_fp32_mul3_add4_s128k_a64k_postmul3_postround2"
-    assert Config(rows=3, cols=2, in_fmt="bf16", pipeline={"post_narrow": 12}).pipeline \
-        .post_narrow == 12
-    # The slowest path sets the latency: by default the INT8 path's 8 + 3.
-    assert postproc_latency(Config(rows=2, in_fmt="bf16", pipeline={"post_narrow": 12})) == 12
-    assert postproc_latency(Config(rows=2, in_fmt="bf16")) == 8 + 3
-    assert postproc_latency(Config(rows=2)) == 4 + 8 + 3
+    assert Config(rows=3, cols=2, in_fmt="bf16", pipeline={"post_narrow": 13}).pipeline \
+        .post_narrow == 13
+    # The slowest path sets the latency: by default the INT8 path's 9 + 3.
+    assert postproc_latency(Config(rows=2, in_fmt="bf16", pipeline={"post_narrow": 13})) == 13
+    assert postproc_latency(Config(rows=2, in_fmt="bf16")) == 9 + 3
+    assert postproc_latency(Config(rows=2)) == 4 + 9 + 3
     # The array's OS contexts follow the adder's depth.
     assert ArrayTiming(Config(rows=2, pipeline={"add": 2})).contexts == 2
 

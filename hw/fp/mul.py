@@ -39,11 +39,11 @@ class FPMul(Pipelined, CheckedComponent):
     (``"counted"``), between the multiplier blocks' partial products and their sum
     (``"product"``, see :class:`~hw.fp.sigmul.SigMul`), between the unpacked operands and the
     significand multiplier (``"operands"``, the multiplier blocks' input registers), inside
-    the rounding before the subnormal shift (``"shifting"``); any further ones go at the
-    output. Throughput one product per
-    cycle; ``o`` depends only on ``a`` and ``b``
-    from :attr:`latency` cycles before, so the enclosing design may stall the pipeline with
-    ``EnableInserter``.
+    the rounding before the subnormal shift (``"shifting"``), inside the rounding after the
+    increment that rounds (``"rounded"``, before the exponent select and the packing); any
+    further ones go at the output. Throughput one product per cycle; ``o`` depends only on
+    ``a`` and ``b`` from :attr:`latency` cycles before, so the enclosing design may stall the
+    pipeline with ``EnableInserter``.
 
     Parameters
     ----------
@@ -101,7 +101,7 @@ class FPMul(Pipelined, CheckedComponent):
         return self._ftz
 
     LEAST_LATENCY = FP_MUL
-    CUTS = ("normalised", "aligned", "counted", "product", "operands", "shifting")
+    CUTS = ("normalised", "aligned", "counted", "product", "operands", "shifting", "rounded")
 
     def elaborate(self, platform):
         m = Module()

@@ -47,9 +47,10 @@ class FPRound(Pipelined, CheckedComponent):
     Combinational at the least latency, 0 (the operators register its output); each cycle
     more puts a register at the next of :attr:`CUTS`: after the subnormal shift and the
     sticky bit (``"aligned"``), before the shift (``"shifting"``, after the exponent's
-    comparisons); the increment that rounds is then all that is left after the last cut, as
-    the exponent field of each possible carry is worked out beside it. Throughput one value
-    per cycle. Handles, in the output format:
+    comparisons), after the increment that rounds (``"rounded"``: the rounded significand and
+    the exponent field of each possible carry, worked out beside the shift and the
+    rounding), which leaves only the exponent select by the carry and the packing after the
+    last cut. Throughput one value per cycle. Handles, in the output format:
 
     * results below the normal range: the significand is shifted right to the subnormal
       position, with the bits shifted out joining the sticky bit, then rounded once, so a tie
@@ -81,7 +82,7 @@ class FPRound(Pipelined, CheckedComponent):
         integer conversion never makes one; the FP32 adder, whose normalisation shift stops
         at exponent 1, hands its subnormal sums over that way.
     latency : int
-        Register stages, 0 (the default) to 16 (:mod:`hw.latency`).
+        Register stages, 0 (the default) to 16 (:mod:`hw.latency`); 3 registers every cut.
 
     Members
     -------
@@ -99,7 +100,7 @@ class FPRound(Pipelined, CheckedComponent):
     """
 
     LEAST_LATENCY = 0
-    CUTS = ("aligned", "shifting")
+    CUTS = ("aligned", "shifting", "rounded")
 
     @classmethod
     def check(cls, fmt, sig_width, exp_width, ftz, exp_min, latency):
@@ -202,6 +203,7 @@ class FPRound(Pipelined, CheckedComponent):
         round_up = round_bit & (sticky | kept[0])
         rounded = Signal(p + 1)
         m.d.comb += rounded.eq(kept + round_up)
+        ends, rounded = (self.cut(m, v, "rounded") for v in (ends, rounded))
         carry_out, top = rounded[p], rounded[p - 1]
         exp_field = Mux(carry_out, ends.field[2], Mux(top, ends.field[1], ends.field[0]))
         overflow = Mux(carry_out, ends.over[2], Mux(top, ends.over[1], ends.over[0]))

@@ -38,11 +38,15 @@ from . import devices
 from . import report as rpt
 from .flow import (
     MAX_FREQ,
+    PLACERS,
     FlowError,
     Progress,
+    add_placer_option,
     check_freq,
+    check_placer,
     fail,
     nextpnr_version,
+    placer_args,
     print_line,
     run_for_command_line,
     run_tool,
@@ -50,8 +54,8 @@ from .flow import (
 )
 from .harness import Harness
 
-__all__ = ["REPORT_VERSION", "MAX_FREQ", "FlowError", "design_ports", "target_dir", "run",
-           "main"]
+__all__ = ["REPORT_VERSION", "MAX_FREQ", "PLACERS", "FlowError", "design_ports", "target_dir",
+           "run", "main"]
 
 #: Version of the ``report.json`` layout.
 REPORT_VERSION = 1
@@ -73,7 +77,7 @@ def target_dir(out, design, family, device):
 
 
 def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/fpga", *,
-        log=None):
+        placer=None, log=None):
     """Synthesise, place and route ``cfg``'s design out of context; return the report.
 
     Parameters
@@ -90,6 +94,8 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         The requested clock in MHz; the design may miss it (the report says by how much).
     out : str or Path
         Base folder; the run goes to :func:`target_dir`.
+    placer : str or None
+        nextpnr's placer, one of :data:`PLACERS` (``None``: nextpnr's default, ``heap``).
     log : callable or None
         Called with each progress line (``None``: print and flush).
 
@@ -100,14 +106,15 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         ``part``, ``method``, ``tools``, ``fits`` (``error`` when not), ``resources`` (by kind
         and cell type, used and available), ``cells`` (the netlist's), ``harness`` (its
         overhead, or ``None``), ``timing`` (``fmax_mhz``, ``requested_mhz``, ``met``,
-        ``critical_path``), ``wall_s`` and ``files``.
+        ``critical_path``), ``placer``, ``wall_s`` and ``files``.
 
     Raises
     ------
     ValueError
         ``kind`` is not one of :data:`hw.gen.KINDS`.
     ConfigError
-        ``family``, ``device`` or ``freq`` is not allowed (checked before any work).
+        ``family``, ``device``, ``freq`` or ``placer`` is not allowed (checked before any
+        work).
     ToolMissing
         Yosys or the family's nextpnr is not installed.
     FlowError
@@ -118,6 +125,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     fam, dev = devices.device(family, device)
     check_freq(freq)
+    check_placer(placer)
     yosys, nextpnr = find_yosys(), find_nextpnr(fam.name)
     start = time.perf_counter()
     wall = {}
@@ -158,15 +166,15 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
 
     pnr_cmd = [*nextpnr, *dev.nextpnr_args, "--json", "netlist.json", "--top", top,
                "--freq", f"{freq:g}", "--timing-allow-fail", "--report", "nextpnr.json",
-               "-l", "pnr.log", "-q"]
+               "-l", "pnr.log", "-q", *placer_args(placer)]
     if fam.out_of_context:
         pnr_cmd.append("--out-of-context")
     if fam.pins:
         (folder / "pins.cst").write_text("".join(f'IO_LOC "{port}" {pin};\n'
                                                  for port, pin in fam.pins.items()))
         pnr_cmd += ["--vopt", "cst=pins.cst"]
-    progress.start(f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz "
-                      f"(log {folder / 'pnr.log'})")
+    progress.start(f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz, placer "
+                   f"{placer or 'heap (default)'} (log {folder / 'pnr.log'})")
     pnr_json = folder / "nextpnr.json"
     pnr_json.unlink(missing_ok=True)
     r, text = run_tool(pnr_cmd, folder, "pnr.log")
@@ -202,6 +210,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         "cells": cells,
         "harness": harness,
         "timing": rpt.timing(pnr, freq) if error is None else None,
+        "placer": placer,
         "wall_s": {step: round(secs, 1) for step, secs in wall.items()},
         "files": {"verilog": sources, "synth_log": "synth.log", "netlist": "netlist.json",
                   "pnr_log": "pnr.log", "pnr_report": "nextpnr.json" if error is None else None},
@@ -229,6 +238,7 @@ def _parser():
     p.add_argument("--out", default="build/fpga", metavar="DIR",
                    help="base folder (default build/fpga); a run goes to "
                         "DIR/<design>/<family>-<device>/")
+    add_placer_option(p)
     return p
 
 
@@ -242,7 +252,7 @@ def main(argv=None):
     except ConfigError as e:
         parser.error(e.message(option_name))
     report = run_for_command_line(parser, args.out, run, cfg, kind, args.family, args.device,
-                                  args.freq, args.out)
+                                  args.freq, args.out, placer=args.placer)
     print(rpt.format_table(report))
     print(f"wrote {target_dir(args.out, report['design'], report['family'], report['device'])}"
           "/report.json")
