@@ -19,7 +19,7 @@ split: a datapath register that needed its reset would turn results into X
 from amaranth import Signal, Value
 from amaranth.hdl import ValueCastable
 
-__all__ = ["delay"]
+__all__ = ["delay", "drive_registered"]
 
 
 def delay(m, value, cycles, *, domain="sync", name=None, reset_less=False):
@@ -42,3 +42,10 @@ def delay(m, value, cycles, *, domain="sync", name=None, reset_less=False):
         m.d[domain] += reg.eq(value)
         value = reg
     return value
+
+
+def drive_registered(m, port, value, *, name=None):
+    """Drive the output ``port`` with ``value`` one reset-less ``sync`` register later (data,
+    see the module's docstring): a component's ports cannot be reset-less themselves, so the
+    register is an internal signal (``name``, default ``<port>_reg``) driving ``port``."""
+    m.d.comb += port.eq(delay(m, value, 1, name=name or f"{port.name}_reg", reset_less=True))

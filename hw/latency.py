@@ -21,7 +21,7 @@ travels beside the unit says so), so none takes the synchronous reset: :meth:`Pi
 :mod:`hw.delay`), and a unit's own stage registers are declared ``reset_less``.
 """
 
-from .delay import delay
+from .delay import delay, drive_registered
 
 __all__ = ["MAX_LATENCY", "INT_MUL", "INT_ADD", "INT_TO_FLOAT", "FLOAT_TO_INT", "FLOAT_NARROW",
            "FP_MUL", "FP_ADD", "check_latency", "Pipelined"]
@@ -99,4 +99,4 @@ class Pipelined:
         """Drive the output ``port`` with ``value`` one register later: the unit's output
         register, a reset-less one driving ``port`` combinationally (a component's ports
         cannot be reset-less themselves)."""
-        m.d.comb += port.eq(delay(m, value, 1, name="o_reg", reset_less=True))
+        drive_registered(m, port, value, name="o_reg")

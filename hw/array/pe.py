@@ -13,15 +13,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..arith import acc_shape, make_adder, make_multiplier, operand_shape
-from ..delay import delay
+from ..delay import delay, drive_registered
 from ..timing import ArrayTiming
 
 __all__ = ["OSPE", "WSPE"]
-
-
-def _pass(m, port, value):
-    """Drive the output ``port`` with ``value`` one register later, a reset-less one (data)."""
-    m.d.comb += port.eq(delay(m, value, 1, name=f"{port.name}_reg", reset_less=True))
 
 
 def _enable_member(cfg):
@@ -117,8 +112,8 @@ class OSPE(_PE):
         m.submodules.mul = mul = self._multiplier(m)
         m.submodules.add = add = make_adder(self._cfg)
 
-        _pass(m, self.a_out, self.a_in)
-        _pass(m, self.b_out, self.b_in)
+        drive_registered(m, self.a_out, self.a_in)
+        drive_registered(m, self.b_out, self.b_in)
         m.d.sync += [self.first_out.eq(self.first_in), self.last_out.eq(self.last_in)]
 
         first = delay(m, self.first_in, self.mul_latency, name="first")
@@ -179,7 +174,7 @@ class WSPE(_PE):
             m.d.sync += banks[1].eq(Mux(self.load_bank, self.w_in, banks[1]))
         m.d.comb += self.w_out.eq(Mux(self.load_bank, banks[1], banks[0]))
 
-        _pass(m, self.a_out, self.a_in)
+        drive_registered(m, self.a_out, self.a_in)
         m.d.sync += self.bank_out.eq(self.bank_in)
         m.d.comb += [
             mul.a.eq(self.a_in),

@@ -146,15 +146,11 @@ def _beat_delay(m, beat, cycles):
 
 
 def _edge_register(edge, beat_in, take):
-    """The grid's input register of the beat, in the ``edge`` lane: a beat not taken enters
-    as zeros. The operands are reset-less registers, the flags reset."""
-    beat = Signal(beat_in.shape(), name="beat")
-    for name, _ in beat_in.shape():
-        reg = Signal(beat_in[name].shape(), name=f"beat_{name}",
-                     reset_less=name in _DATA_FIELDS)
-        edge.d.sync += reg.eq(Mux(take, beat_in[name], 0))
-        edge.d.comb += beat[name].eq(reg)
-    return beat
+    """The grid's input register of the beat, in the ``edge`` lane (:func:`_beat_delay`,
+    one cycle): a beat not taken enters as zeros."""
+    taken = Signal(beat_in.shape(), name="beat_taken")
+    edge.d.comb += taken.eq(Mux(take, beat_in, 0))
+    return _beat_delay(edge, taken, 1)
 
 
 def _plain(m, value, name):

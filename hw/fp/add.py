@@ -198,5 +198,5 @@ class FPAdd(Pipelined, CheckedComponent):
         ]
         m.d.comb += rnd.i.eq(delay(m, normalised, int(cut_round), name="normalised",
                                    reset_less=True))
-        m.d.comb += self.o.eq(delay(m, rnd.o, retime + 1, name="retime", reset_less=True))
+        self.output(m, self.o, delay(m, rnd.o, retime, name="retime", reset_less=True))
         return m

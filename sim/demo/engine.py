@@ -30,6 +30,7 @@ from hw.formats import by_name
 from sim.golden import same_bits
 from sim.host import run_gemm
 from sim.quant.calibrate import Calibrator
+from sim.quant.qat import fold_bias, forward
 from sim.quant.scales import (
     channel_scales,
     format_top,
@@ -55,7 +56,6 @@ def engine_config(fmt):
 
 def layer_inputs(layers, x):
     """Each layer's input in the float model (``x`` for the first)."""
-    from sim.quant.qat import forward
     _, saved = forward(layers, x, keep=True)
     outs = [x]
     for i in range(len(layers) - 1):
@@ -101,7 +101,7 @@ def plan(layers, fmt, amax, *, weights="tensor"):
     for i, layer in enumerate(layers):
         s_in = tensor_scale(amax[i], fmt)
         k = format_top(fmt) if is_scaled(fmt) and amax[i] > 0 else 1.0
-        wa = np.vstack([layer.w, layer.b[None, :] / (s_in * k)])
+        wa = fold_bias(layer, s_in * k)
         s_w = channel_scales(wa, fmt) if weights == "channel" else \
             tensor_scale(np.abs(wa).max(), fmt)
         w_q = quantize(wa, fmt, s_w, axis=1)
@@ -168,12 +168,10 @@ def run(plans, x, fmt, *, backend="golden", check=False, cfg=None):
             y = out.c.astype(np.float64) * p.s_in * np.asarray(p.s_w)
             res.outputs.append(y)
             res.logits = y
-        elif p.host_rounded:
-            nxt = requant_host(out.c, p.s_in, p.s_w, p.s_out, fmt, relu=False).astype(np.float64)
-            res.outputs.append(nxt * p.s_out)
-            cur = p.layer.raise_(nxt, n)
         else:
-            nxt = out.c.astype(np.float64)
+            nxt = requant_host(out.c, p.s_in, p.s_w, p.s_out, fmt, relu=False) \
+                if p.host_rounded else out.c
+            nxt = nxt.astype(np.float64)
             res.outputs.append(nxt * p.s_out)
             cur = p.layer.raise_(nxt, n)
     res.seconds = time.time() - t0

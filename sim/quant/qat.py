@@ -24,7 +24,8 @@ import numpy as np
 from .fake import fake_quant
 from .scales import format_top, is_scaled, tensor_scale
 
-__all__ = ["QuantSpec", "forward", "loss_and_grads", "train", "finetune", "cross_entropy"]
+__all__ = ["QuantSpec", "fold_bias", "forward", "loss_and_grads", "train", "finetune",
+           "cross_entropy"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class QuantSpec:
         return tensor_scale(self.amax[i], self.fmt)
 
 
-def _weights(layer, c):
+def fold_bias(layer, c):
+    """``layer``'s weights with its bias folded in: ``[W; b / c]`` for a constant input column
+    ``c`` (the engine has no bias add)."""
     return np.vstack([layer.w, layer.b[None, :] / c])
 
 
@@ -59,14 +62,14 @@ def forward(layers, x, quant=None, *, keep=False):
         a = layer.lower(x)
         mask = None
         c = 1.0
-        wa = _weights(layer, c)
+        wa = fold_bias(layer, c)
         if quant is not None:
             c = quant.const(i)
             s_in = quant.input_scale(i)
             a_q = fake_quant(a, quant.fmt, s_in)
             mask = np.abs(a) <= s_in * format_top(quant.fmt)
             a = a_q
-            wa = _weights(layer, c)
+            wa = fold_bias(layer, c)
             wa = fake_quant(wa, quant.fmt, tensor_scale(np.abs(wa).max(), quant.fmt))
         y = a @ wa[:-1] + c * wa[-1]
         out = np.maximum(y, 0.0) if layer.relu else y

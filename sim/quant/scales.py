@@ -77,12 +77,9 @@ def channel_scales(w, fmt, axis=1):
     return np.where(amax > 0, amax / format_top(fmt), 1.0)
 
 
-def quantize(x, fmt, scale=1.0, axis=None):
-    """``x / scale`` in ``fmt``'s dtype: integers rounded to nearest even and saturated to
-    ``[-max, max]`` (symmetric), floats rounded to nearest even with OCP saturation. ``scale``
-    is a number, or a vector of per-channel scales along ``axis`` of ``x``."""
-    fmt = _format(fmt)
-    x = np.asarray(x, dtype=np.float64)
+def _broadcast_scale(scale, x, axis):
+    """``scale`` (a number, or one per channel along ``axis`` of ``x``) shaped to multiply
+    ``x``."""
     s = np.asarray(scale, dtype=np.float64)
     if s.ndim:
         if axis is None or s.shape != (x.shape[axis],):
@@ -90,6 +87,16 @@ def quantize(x, fmt, scale=1.0, axis=None):
                              f"axis given, not shape {s.shape} for x of shape {x.shape} and "
                              f"axis {axis!r}")
         s = np.expand_dims(s, tuple(d for d in range(x.ndim) if d != axis % x.ndim))
+    return s
+
+
+def quantize(x, fmt, scale=1.0, axis=None):
+    """``x / scale`` in ``fmt``'s dtype: integers rounded to nearest even and saturated to
+    ``[-max, max]`` (symmetric), floats rounded to nearest even with OCP saturation. ``scale``
+    is a number, or a vector of per-channel scales along ``axis`` of ``x``."""
+    fmt = _format(fmt)
+    x = np.asarray(x, dtype=np.float64)
+    s = _broadcast_scale(scale, x, axis)
     if (s <= 0).any() or not np.isfinite(s).all():
         raise ValueError(f"scale must be finite and above 0, not {scale!r}")
     y = x / s
@@ -101,10 +108,7 @@ def quantize(x, fmt, scale=1.0, axis=None):
 def dequantize(q, scale=1.0, axis=None):
     """``q · scale`` as float64 (``scale`` per channel along ``axis`` when a vector)."""
     q = np.asarray(q).astype(np.float64)
-    s = np.asarray(scale, dtype=np.float64)
-    if s.ndim:
-        s = np.expand_dims(s, tuple(d for d in range(q.ndim) if d != axis % q.ndim))
-    return q * s
+    return q * _broadcast_scale(scale, q, axis)
 
 
 @dataclass(frozen=True)
