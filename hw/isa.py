@@ -22,10 +22,12 @@ COMPUTE 4  run one tile (see :mod:`hw.engine.controller`) and write (or add, ``a
 STORE 5    send ``count`` accumulator rows from ``acc_row`` through post-processing to data-out;
            ``last`` on the final one
 FENCE 6    wait until every earlier command has finished and data-out is drained
+SCALE 7    output lane ``lane``'s INT8 requantization scale for the STOREs after it (CONFIG
+           sets every lane's): per-output-channel scales
 =========  ===================================================================================
 
-An illegal command (unknown opcode, non-zero reserved bits, an out-of-range address or count, an
-out mode the accumulator cannot produce, PRELOAD on an output-stationary engine) is not
+An illegal command (unknown opcode, non-zero reserved bits, an out-of-range address or count, a
+SCALE lane past the array's columns, an out mode the accumulator cannot produce, PRELOAD on an output-stationary engine) is not
 executed, sets a sticky bit in ``status.error`` (:class:`Error`) and the engine goes on; a LOAD
 that is illegal still consumes its ``count`` data beats, so the data stream stays in step.
 """
@@ -39,11 +41,12 @@ __all__ = [
     "Opcode", "Buffer", "OutMode", "Error", "ERROR_BITS", "error_layout",
     "LAYOUTS", "DOES", "command_layout", "command_fields",
     "encode", "decode", "encode_nop", "encode_config", "encode_load", "encode_preload",
-    "encode_compute", "encode_store", "encode_fence",
+    "encode_compute", "encode_store", "encode_fence", "encode_scale",
     "out_mode", "out_width", "out_format", "allowed_modes",
 ]
 
-ISA_VERSION = 1
+#: Version 2 added SCALE (per-lane requantization scales); version 1 programs run unchanged.
+ISA_VERSION = 2
 COMMAND_WIDTH = 128
 OPCODE_WIDTH = 8
 #: Width of every address and count field: scratchpad lines and accumulator rows are numbered
@@ -61,6 +64,7 @@ class Opcode(enum.Enum, shape=OPCODE_WIDTH):
     COMPUTE = 4
     STORE = 5
     FENCE = 6
+    SCALE = 7
 
 
 class Buffer(enum.Enum, shape=1):
@@ -79,7 +83,7 @@ class OutMode(enum.Enum, shape=2):
 class Error(enum.IntFlag):
     """Sticky bits of ``status.error``."""
     BAD_OPCODE = 1     # unknown opcode or reserved bits set
-    BAD_ADDRESS = 2    # a range past the end of a scratchpad or the accumulator memory
+    BAD_ADDRESS = 2    # a range past the end of a buffer, a SCALE lane past the columns
     BAD_COUNT = 4      # a zero count, or a tile the engine cannot hold
     BAD_MODE = 8       # out mode the accumulator cannot produce; PRELOAD on an OS engine
 
@@ -113,6 +117,7 @@ LAYOUTS = {
                              count=(ADDR_WIDTH, 64)),
     Opcode.STORE: _variant(acc_row=(ADDR_WIDTH, 16), count=(ADDR_WIDTH, 32)),
     Opcode.FENCE: _variant(),
+    Opcode.SCALE: _variant(lane=(ADDR_WIDTH, 16), scale=(32, 32)),
 }
 
 #: What each opcode does, one line each (the README's table).
@@ -128,6 +133,9 @@ DOES = {
     Opcode.STORE: "send `count` accumulator rows from `acc_row` through post-processing to "
                   "data-out, `last` on the final one",
     Opcode.FENCE: "wait until every earlier command has finished and data-out is drained",
+    Opcode.SCALE: "`scale` (FP32 bits) becomes output lane `lane`'s INT8 requantization scale "
+                  "for the STOREs after it (CONFIG sets every lane's); a lane past the "
+                  "array's columns is a bad address",
 }
 
 #: A command word as the hardware decodes it: ``opcode`` and ``reserved``, and one view per
@@ -218,13 +226,19 @@ def encode_nop():
     return encode(Opcode.NOP)
 
 
-def encode_config(*, relu=False, out_mode=OutMode.RAW, scale_bits=0x3F800000):
-    """CONFIG: ``scale_bits`` is the FP32 bit pattern of the requantization scale."""
-    out_mode = OutMode(out_mode)
+def _check_scale_bits(scale_bits):
     if isinstance(scale_bits, bool) or not isinstance(scale_bits, int) or \
             not 0 <= scale_bits < 1 << 32:
         raise ValueError(f"scale_bits must be a 32-bit pattern, not {scale_bits!r}")
-    return encode(Opcode.CONFIG, relu=bool(relu), out_mode=out_mode, scale=scale_bits)
+    return scale_bits
+
+
+def encode_config(*, relu=False, out_mode=OutMode.RAW, scale_bits=0x3F800000):
+    """CONFIG: ``scale_bits`` is the FP32 bit pattern of the requantization scale, which every
+    output lane takes."""
+    out_mode = OutMode(out_mode)
+    return encode(Opcode.CONFIG, relu=bool(relu), out_mode=out_mode,
+                  scale=_check_scale_bits(scale_bits))
 
 
 def encode_load(buffer, address, count):
@@ -249,6 +263,12 @@ def encode_store(acc_row, count):
 
 def encode_fence():
     return encode(Opcode.FENCE)
+
+
+def encode_scale(lane, scale_bits):
+    """SCALE: ``scale_bits`` (an FP32 bit pattern) becomes output lane ``lane``'s
+    requantization scale."""
+    return encode(Opcode.SCALE, lane=lane, scale=_check_scale_bits(scale_bits))
 
 
 # Output modes: what each sends, and which accumulators can produce it.

@@ -218,7 +218,9 @@ def ref_postproc(c, cfg, *, relu=False, mode="raw", scale=1.0):
     * raw: the accumulator values (int32, or float32 with their bits kept);
     * int8: ``float32(x) * float32(scale)`` in binary32 (the int32 conversion and the product
       each rounded to nearest even), then rounded to nearest even and saturated into int8
-      (:func:`ref_float_to_int`; NaN gives 0);
+      (:func:`ref_float_to_int`; NaN gives 0); ``scale`` is one number or one per column
+      (per output channel, as the SCALE command sets each lane's), broadcast against ``c``'s
+      last axis;
     * bf16 (fp32 accumulators only): rounded to nearest even into bfloat16 (:func:`ref_narrow`).
 
     With ``cfg.ftz`` the float operations flush subnormal inputs and results to zero.

@@ -104,7 +104,8 @@ def run_gemm(a, b, cfg, *, backend="golden", relu=False, mode="raw", scale=1.0, 
         One of :data:`BACKENDS` or :data:`LINK_BACKENDS`.
     relu, mode, scale :
         Post-processing: ReLU, then ``"raw"``, ``"int8"`` (× ``scale``, round to nearest even,
-        saturate) or ``"bf16"``.
+        saturate) or ``"bf16"``. ``scale`` is one number or one per column of C (per output
+        channel: the engine's SCALE command sets each lane's).
     seed, p_valid, p_ready :
         Simulated backends: random idle cycles on the input streams and backpressure on the
         output (1.0: none), drawn from ``seed``. Each simulator draws its own patterns, so

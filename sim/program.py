@@ -16,6 +16,12 @@ as many slots as fit. Every LOAD for the next step is issued right after the cur
 and a tile's STORE a few steps after its last COMPUTE, so loads, compute and stores overlap;
 the controller's hazard checks keep any order correct.
 
+The INT8 requantization scale is one number (CONFIG sets every output lane's) or one per
+column of C, a per-output-channel scale: before the first STORE of each column block, a SCALE
+command sets each lane whose scale changes (the lane ``j`` of a block at column ``n0`` carries
+column ``n0 + j``). SCALE waits for the storer to be idle, so a column block's first STORE
+starts after the previous block's STOREs have left post-processing.
+
 The golden result of a program is ``ref_gemm(a, b, cfg, k_pass=prog.k_pass,
 interleave=prog.interleave)`` followed by ``ref_postproc`` (:func:`sim.host.ref_program`).
 """
@@ -25,12 +31,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.isa import (
+    OPCODE_WIDTH,
+    Opcode,
     OutMode,
     allowed_modes,
     encode_compute,
     encode_config,
     encode_load,
     encode_preload,
+    encode_scale,
     encode_store,
     out_format,
     out_mode,
@@ -42,6 +51,7 @@ from .payload import pack_lanes
 
 __all__ = ["EngineProgram", "gemm_program", "ProgramError"]
 
+OPCODE_MASK = (1 << OPCODE_WIDTH) - 1
 #: How many tiles a STORE trails its tile's last COMPUTE by (when the slots allow).
 STORE_LAG = 2
 #: Weight-stationary: activation rows per COMPUTE, at most.
@@ -91,7 +101,7 @@ class EngineProgram:
     interleave: int = 1
     relu: bool = False
     mode: OutMode = OutMode.RAW
-    scale: float = 1.0
+    scale: object = 1.0
     cmds: list = field(default_factory=list)
     din: list = field(default_factory=list)
     stores: list = field(default_factory=list)
@@ -163,16 +173,32 @@ class _Buffer:
         return base, True
 
 
+def _scale(scale, n):
+    """``scale`` as float32: a number, or one per column of C (``n``)."""
+    try:
+        with np.errstate(over="ignore"):
+            s = np.asarray(scale, dtype=np.float32)
+    except (TypeError, ValueError):
+        s = None
+    if s is None or s.ndim > 1 or (s.ndim == 1 and s.shape != (n,)):
+        raise ProgramError(f"scale must be a number or one per column of C ({n}), "
+                           f"not {scale!r}")
+    if not np.isfinite(s).all():
+        raise ProgramError(f"scale must be finite (float32 after rounding), not {scale!r}")
+    return s
+
+
 def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
     """Tile ``a @ b`` into a program for a ``cfg`` engine (see the module docstring).
-    ``mode`` is an :class:`~hw.isa.OutMode` or its name.
+    ``mode`` is an :class:`~hw.isa.OutMode` or its name; ``scale`` is one INT8
+    requantization scale or one per column of C (per output channel).
 
     Raises
     ------
     ProgramError
         If ``a`` or ``b`` holds a value the input format does not represent exactly (the
-        rule of :mod:`hw.formats`: no silent conversion), if ``scale`` is NaN or infinite,
-        or if the GEMM does not fit the engine.
+        rule of :mod:`hw.formats`: no silent conversion), if a ``scale`` is NaN or infinite
+        or there is not one per column, or if the GEMM does not fit the engine.
     """
     in_fmt = cfg.in_format
     try:
@@ -180,14 +206,6 @@ def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
         b = in_fmt.exact("b", b)
     except ValueError as error:
         raise ProgramError(str(error)) from None
-    try:
-        with np.errstate(over="ignore"):
-            finite = np.isfinite(np.float32(scale))
-    except (TypeError, ValueError):
-        finite = False
-    if not finite:
-        raise ProgramError(f"scale must be a finite number (float32 after rounding), "
-                           f"not {scale!r}")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ProgramError(f"A and B must be M×K and K×N, not {a.shape} and {b.shape}")
     mode = out_mode(mode)
@@ -199,15 +217,40 @@ def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
     n = b.shape[1]
     if 0 in (m, k, n):
         raise ProgramError(f"M, K and N must be at least 1, not {m}, {k}, {n}")
-    scale_bits = int(np.float32(scale).view(np.uint32))
+    s = _scale(scale, n)
     if cfg.dataflow == "os":
         prog = _os_program(cfg, a, b)
     else:
         prog = _ws_program(cfg, a, b)
-    prog.relu, prog.mode, prog.scale = relu, mode, float(np.float32(scale))
-    prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=scale_bits))
+    prog.relu, prog.mode = relu, mode
+    bits = s.view(np.uint32)
+    if s.ndim == 0:
+        prog.scale = float(s)
+        prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=int(bits)))
+    else:
+        prog.scale = s.copy()
+        prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=int(bits[0])))
+        if mode == OutMode.INT8:
+            _set_lane_scales(prog, [int(x) for x in bits])
     prog.macs = m * k * n
     return prog
+
+
+def _set_lane_scales(prog, bits):
+    """Put a SCALE before a STORE for each lane whose scale its column block changes
+    (CONFIG has set every lane to column 0's)."""
+    lanes = [bits[0]] * prog.cfg.cols
+    stores = iter(prog.stores)
+    cmds = []
+    for word in prog.cmds:
+        if word & OPCODE_MASK == Opcode.STORE.value:
+            n0 = next(stores).n0
+            for j, want in enumerate(bits[n0:n0 + prog.cfg.cols]):
+                if lanes[j] != want:
+                    cmds.append(encode_scale(j, want))
+                    lanes[j] = want
+        cmds.append(word)
+    prog.cmds = cmds
 
 
 @dataclass

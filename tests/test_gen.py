@@ -57,7 +57,7 @@ def test_writes_engine_verilog_and_manifest(tmp_path):
     manifest = json.loads((tmp_path / f"{name}.json").read_text())
     assert manifest["kind"] == "engine"
     assert manifest["config"]["spad_kib"] == 2 and manifest["config"]["acc_kib"] == 1
-    assert manifest["isa"]["version"] == 1 and manifest["isa"]["command_width"] == 128
+    assert manifest["isa"]["version"] == 2 and manifest["isa"]["command_width"] == 128
     assert set(manifest["isa"]["out_modes"]) == {"RAW", "INT8", "BF16"}
     # 2 KiB split over A (2 bf16 a line) and B (3 bf16 a line); 1 KiB of 3-lane fp32 rows.
     assert manifest["buffers"]["spad_a"]["lines"] == 256

@@ -26,10 +26,11 @@ def test_each_opcode():
     cfg = isa.encode_config(relu=True, out_mode=isa.OutMode.INT8, scale_bits=0x3C23D70A)
     assert cfg & 0xFF == 1 and (cfg >> 8) & 0xFF == 0b011
     assert (cfg >> 32) & 0xFFFFFFFF == 0x3C23D70A
+    assert isa.encode_scale(5, 0x3C23D70A) == 7 | 5 << 16 | 0x3C23D70A << 32
 
 
 def test_layouts_match_the_word():
-    # Version 1's word: opcode 7:0, reserved 127:80; each opcode's fields in between.
+    # The word (versions 1 and 2): opcode 7:0, reserved 127:80; each opcode's fields in between.
     assert isa.command_layout.size == isa.COMMAND_WIDTH == 128
     assert isa.command_layout["opcode"].offset == 0
     assert isa.command_layout["reserved"].offset == isa.RESERVED_OFFSET == 80
@@ -43,6 +44,7 @@ def test_layouts_match_the_word():
         "COMPUTE": {"accumulate": (8, 1), "a_addr": (16, 16), "b_addr": (32, 16),
                     "acc_row": (48, 16), "count": (64, 16)},
         "STORE": {"acc_row": (16, 16), "count": (32, 16)},
+        "SCALE": {"lane": (16, 16), "scale": (32, 32)},
     }
     # The hardware's view of a command names every opcode's fields at the same offsets.
     for op, layout in isa.LAYOUTS.items():
@@ -98,6 +100,9 @@ def test_out_modes():
      r"^COMPUTE field count must be an integer from 0 to 65535, not 65536$"),
     (lambda: isa.encode_config(scale_bits=1 << 32), r"^scale_bits must be a 32-bit pattern"),
     (lambda: isa.encode_config(out_mode=3), r"3 is not a valid OutMode"),
+    (lambda: isa.encode_scale(0, -1), r"^scale_bits must be a 32-bit pattern, not -1$"),
+    (lambda: isa.encode_scale(1 << 16, 0),
+     r"^SCALE field lane must be an integer from 0 to 65535, not 65536$"),
     (lambda: isa.encode(isa.Opcode.LOAD, lines=3),
      r"^LOAD has no field 'lines'; its fields are buffer, addr, count$"),
     (lambda: isa.encode(isa.Opcode.LOAD, buffer=2),

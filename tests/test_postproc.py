@@ -1,5 +1,7 @@
 # amaranth: UnusedElaboratable=no
-"""PostProc against ref_postproc, bit for bit, with the mode, ReLU and scale changing freely."""
+"""PostProc against ref_postproc, bit for bit, with the mode and ReLU changing freely and each
+lane's scale of its own, changed between bursts of rows (as the controller does, only with
+no row in flight)."""
 
 import re
 
@@ -15,8 +17,9 @@ from hw.isa import OutMode, allowed_modes, out_width
 from sim.golden import from_bits, ref_postproc, same_bits, to_bits
 
 # Per configuration, 3 lanes: ROWS_PER_BLOCK rows for every (mode, ReLU, scale) (RAW and
-# BF16 with one scale each, INT8 with every scale), then N_MIXED rows whose mode, ReLU and
-# scale are drawn at random on every cycle: 3,600 (int32) / 3,800 (fp32) rows in all.
+# BF16 with one scale set each, INT8 with every scale in every lane), then N_MIXED rows whose
+# mode and ReLU are drawn at random on every cycle and whose lanes' scales are drawn for every
+# ROWS_PER_BLOCK of them: 3,600 (int32) / 3,800 (fp32) rows in all.
 ROWS_PER_BLOCK = 100
 N_MIXED = 2_000
 
@@ -79,22 +82,35 @@ def unpack(word, cols, mode, acc_fmt):
 
 
 def rtl_postproc(dut, rows, settings):
-    """Stream ``rows`` (packed ints) with their (mode, relu, scale bits), one per cycle."""
+    """Stream ``rows`` (packed ints) with their (mode, relu, lanes' scale bits), one per
+    cycle; before the lanes' scales change, every row in flight leaves first."""
     out = []
+    schedule = []           # per cycle: a row's index, or None (a bubble)
+    for k, (_, _, scales) in enumerate(settings):
+        if k and scales != settings[k - 1][2]:
+            schedule += [None] * dut.latency
+        schedule.append(k)
+    cols = len(settings[0][2])
 
     async def testbench(ctx):
-        count = len(rows)
-        for k in range(count + dut.latency - 1):
-            if k < count:
-                mode, relu, scale_bits = settings[k]
+        for c in range(len(schedule) + dut.latency - 1):
+            k = schedule[c] if c < len(schedule) else None
+            if k is not None:
+                mode, relu, scales = settings[k]
                 ctx.set(dut.i.as_value(), rows[k])
                 ctx.set(dut.mode, mode)
                 ctx.set(dut.relu, relu)
-                ctx.set(dut.scale, scale_bits)
+                ctx.set(dut.scale.as_value(),
+                        sum(bits << (32 * n) for n, bits in enumerate(scales)))
+            else:
+                ctx.set(dut.i.as_value(), 0)
+                ctx.set(dut.mode, OutMode.RAW)
             await ctx.tick()
-            if k + 1 >= dut.latency:
+            first = c + 1 - dut.latency
+            if first >= 0 and schedule[first] is not None:
                 out.append(ctx.get(dut.o))
 
+    assert cols == dut.cfg.cols
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(testbench)
@@ -106,18 +122,24 @@ def scale_bits(scale):
     return int(to_bits([scale], FP32)[0])
 
 
+def lane_scales(cfg, first):
+    """Every lane a scale of its own: lane ``n`` gets ``SCALES[first + n]`` (cyclically)."""
+    return tuple(SCALES[(first + n) % len(SCALES)] for n in range(cfg.cols))
+
+
 def make_settings(cfg, rng):
-    """Blocks of every (mode, relu, scale), then random settings on every cycle."""
+    """Blocks of every (mode, relu, scale), then random mode and ReLU on every cycle."""
     settings = []
     for mode in allowed_modes(cfg):
         for relu in (False, True):
-            scales = SCALES if mode == OutMode.INT8 else [rng.choice(SCALES)]
-            for scale in scales:
-                settings += [(mode, relu, scale)] * ROWS_PER_BLOCK
+            firsts = range(len(SCALES)) if mode == OutMode.INT8 else [rng.integers(len(SCALES))]
+            for first in firsts:
+                settings += [(mode, relu, lane_scales(cfg, first))] * ROWS_PER_BLOCK
     modes = allowed_modes(cfg)
-    for _ in range(N_MIXED):
-        settings.append((modes[rng.integers(len(modes))], bool(rng.integers(2)),
-                         SCALES[rng.integers(len(SCALES))]))
+    for k in range(N_MIXED):
+        if k % ROWS_PER_BLOCK == 0:
+            scales = tuple(SCALES[i] for i in rng.integers(len(SCALES), size=cfg.cols))
+        settings.append((modes[rng.integers(len(modes))], bool(rng.integers(2)), scales))
     return settings
 
 
@@ -131,12 +153,12 @@ def test_against_golden(name):
 
     dut = PostProc(cfg)
     got = rtl_postproc(dut, [pack(r, acc_fmt) for r in rows],
-                       [(m, int(r), scale_bits(s)) for m, r, s in settings])
+                       [(m, int(r), tuple(map(scale_bits, s))) for m, r, s in settings])
     assert len(got) == len(rows)
     bad = []
     for k, (row, (mode, relu, scale), word) in enumerate(zip(rows, settings, got, strict=True)):
         lanes, high, fmt = unpack(word, cfg.cols, mode, acc_fmt)
-        want = ref_postproc(row, cfg, relu=relu, mode=mode, scale=scale)
+        want = ref_postproc(row, cfg, relu=relu, mode=mode, scale=np.array(scale))
         assert want.dtype == fmt.dtype
         if high != 0 or not np.all(same_bits(lanes, want, fmt)):
             bad.append((k, mode.name, relu, scale, [hex(b) for b in to_bits(row, acc_fmt)],
@@ -164,7 +186,8 @@ def test_latency(name):
             for k in range(dut.latency + 3):
                 ctx.set(dut.i.as_value(), row if k == 0 else 0)
                 ctx.set(dut.mode, mode if k == 0 else OutMode.RAW)
-                ctx.set(dut.scale, scale_bits(2.0))
+                ctx.set(dut.scale.as_value(), sum(scale_bits(2.0) << (32 * n)
+                                                  for n in range(cfg.cols)))
                 trace.append(ctx.get(dut.o) != 0)
                 await ctx.tick()
             seen[mode] = trace
@@ -182,7 +205,7 @@ def test_unsupported_mode_gives_zeros():
     cfg = CONFIGS["int8_int32"]
     dut = PostProc(cfg)
     row = pack([5, -7, 1 << 30], INT32)
-    got = rtl_postproc(dut, [row] * 4, [(OutMode.BF16, 0, scale_bits(1.0))] * 4)
+    got = rtl_postproc(dut, [row] * 4, [(OutMode.BF16, 0, (scale_bits(1.0),) * 3)] * 4)
     assert got == [0] * 4
 
 
@@ -194,7 +217,8 @@ def golden_and_rtl(cfg, values, *, relu=False, mode=OutMode.RAW, scale=1.0):
     values = np.asarray(values, dtype=acc_fmt.dtype)
     padded = np.concatenate([values, np.zeros(-len(values) % cfg.cols, acc_fmt.dtype)])
     rows = [pack(row, acc_fmt) for row in padded.reshape(-1, cfg.cols)]
-    words = rtl_postproc(PostProc(cfg), rows, [(mode, int(relu), scale_bits(scale))] * len(rows))
+    setting = (mode, int(relu), (scale_bits(scale),) * cfg.cols)
+    words = rtl_postproc(PostProc(cfg), rows, [setting] * len(rows))
     lanes = []
     for word in words:
         row, high, fmt = unpack(word, cfg.cols, mode, acc_fmt)
@@ -233,7 +257,7 @@ def test_helpers():
     assert allowed_modes(CONFIGS["bf16_fp32"]) == (OutMode.RAW, OutMode.INT8, OutMode.BF16)
     dut = PostProc(CONFIGS["bf16_fp32_ftz"])
     assert dut.cfg is CONFIGS["bf16_fp32_ftz"]
-    assert len(dut.o) == 3 * 32 and len(dut.scale) == 32
+    assert len(dut.o) == 3 * 32 and len(dut.scale) == 3
 
 
 def test_errors():

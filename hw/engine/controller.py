@@ -11,7 +11,8 @@ rows an earlier, still-running command uses:
   COMPUTE while the storer still reads accumulator rows it writes (write after read);
 * STORE waits while any dispatched COMPUTE still has to write rows it reads (read after
   write);
-* CONFIG waits until the storer is idle, so every STORE uses the CONFIG before it;
+* CONFIG and SCALE wait until the storer is idle, so every STORE uses the CONFIG and SCALEs
+  before it, and post-processing's settings never change under a row in flight;
 * FENCE waits until every unit is idle and data-out is drained.
 
 So a program needs no explicit synchronisation for correctness; it overlaps work by using
@@ -77,9 +78,10 @@ class Controller(wiring.Component):
     cmd : ``In(stream.Signature(command_layout))``
         Commands, decoded by field name (:data:`hw.isa.LAYOUTS`).
     loader, feeder, writeback, storer : ``Out(LoaderControl())``, ``Out(FeederControl())``,
-        ``Out(WritebackControl())``, ``Out(StorerControl())``
+        ``Out(WritebackControl())``, ``Out(StorerControl(cfg))``
         One link per unit (:mod:`hw.engine.links`): its commands out, the lines or rows it
-        still uses and whether it is idle back. ``storer.post`` carries the CONFIG state.
+        still uses and whether it is idle back. ``storer.post`` carries the CONFIG state and
+        the lanes' scales (CONFIG sets them all, SCALE one).
     status : ``Out(Status())``
         ``idle`` (no command held and every unit idle) and ``error`` (sticky
         :class:`~hw.isa.Error` bits).
@@ -94,7 +96,7 @@ class Controller(wiring.Component):
             "loader": Out(LoaderControl()),
             "feeder": Out(FeederControl()),
             "writeback": Out(WritebackControl()),
-            "storer": Out(StorerControl()),
+            "storer": Out(StorerControl(cfg)),
             "status": Out(Status()),
         })
 
@@ -186,6 +188,8 @@ class Controller(wiring.Component):
                 s = cur.store
                 m.d.comb += [errors.bad_count.eq(s.count == 0),
                              errors.bad_address.eq(_past(ends.store, cfg.acc_rows))]
+            with m.Case(Opcode.SCALE):
+                m.d.comb += errors.bad_address.eq(cur.scale.lane >= cfg.cols)
         return errors
 
     def _hazards(self, m, cur, ends):
@@ -238,8 +242,12 @@ class Controller(wiring.Component):
                         post = self.storer.post
                         m.d.comb += consume.eq(1)
                         m.d.sync += [post.relu.eq(cur.config.relu),
-                                     post.mode.eq(cur.config.out_mode),
-                                     post.scale.eq(cur.config.scale)]
+                                     post.mode.eq(cur.config.out_mode)]
+                        m.d.sync += [lane.eq(cur.config.scale) for lane in post.scale]
+                with m.Case(Opcode.SCALE):
+                    with m.If(self.storer.idle):
+                        m.d.comb += consume.eq(1)
+                        m.d.sync += self.storer.post.scale[cur.scale.lane].eq(cur.scale.scale)
                 with m.Case(Opcode.LOAD):
                     go = self.loader.cmd
                     with m.If(illegal):

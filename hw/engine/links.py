@@ -6,7 +6,7 @@ signatures are the whole of what connects to what::
     Controller.loader    ──LoaderControl──>    Loader.ctrl       (LOAD commands; lines in use)
     Controller.feeder    ──FeederControl──>    Feeder.ctrl       (COMPUTE, PRELOAD; lines, idle)
     Controller.writeback ──WritebackControl──> Writeback.ctrl    (descriptors; pending rows)
-    Controller.storer    ──StorerControl──>    Storer.ctrl       (STORE, CONFIG state; rows)
+    Controller.storer    ──StorerControl──>    Storer.ctrl       (STORE, CONFIG/SCALE; rows)
     Controller.status    ──Status──>           Engine.status
     Loader.write_a/_b    ──spad_write(cfg, x)──> Scratchpad.write_a/_b
     Feeder.read_a/_b     ──spad_read(cfg, x)──>  Scratchpad.read_a/_b
@@ -33,7 +33,8 @@ from ..isa import ADDR_WIDTH, ERROR_BITS, Opcode, OutMode, command_fields
 __all__ = [
     "LineRange", "ranges", "address_shape", "spad_write", "spad_read", "acc_read", "row_layout",
     "load_command_layout", "compute_command_layout", "preload_command_layout",
-    "descriptor_layout", "store_command_layout", "post_layout", "writeback_layout",
+    "descriptor_layout", "store_command_layout", "post_layout", "post_init", "SCALE_INIT",
+    "writeback_layout",
     "WRITEBACK_SLOTS", "LoaderControl", "FeederControl", "WritebackControl", "StorerControl",
     "AccumulatorWrite", "Status",
 ]
@@ -153,10 +154,20 @@ descriptor_layout = command_fields(Opcode.COMPUTE, "acc_row", "accumulate",
                                    rows=ADDR_WIDTH + 1)
 #: STORE as the storer takes it.
 store_command_layout = command_fields(Opcode.STORE, "acc_row", "count")
-#: The CONFIG state the storer's post-processing reads.
-post_layout = data.StructLayout({"relu": 1, "mode": OutMode, "scale": 32})
-#: The CONFIG state out of reset: no ReLU, RAW, scale 1.0.
-POST_INIT = {"scale": 0x3F800000}
+#: FP32 bits of 1.0: every lane's requantization scale out of reset.
+SCALE_INIT = 0x3F800000
+
+
+def post_layout(cfg):
+    """The CONFIG and SCALE state the storer's post-processing reads: ReLU, the out mode, and
+    one FP32 requantization scale per output lane (``cfg.cols``)."""
+    return data.StructLayout({"relu": 1, "mode": OutMode,
+                              "scale": data.ArrayLayout(32, cfg.cols)})
+
+
+def post_init(cfg):
+    """The state out of reset: no ReLU, RAW, every lane's scale 1.0."""
+    return {"scale": [SCALE_INIT] * cfg.cols}
 
 
 class LoaderControl(_Link):
@@ -200,17 +211,22 @@ class WritebackControl(_Link):
 
 
 class StorerControl(_Link):
-    """Controller to storer: STORE commands and the CONFIG state (``post``); back, the rows
-    it still reads, ``idle`` (nothing in its pipeline) and ``drained`` (nor in its FIFO)."""
+    """Controller to storer: STORE commands and the CONFIG and SCALE state (``post``); back,
+    the rows it still reads, ``idle`` (nothing in its pipeline) and ``drained`` (nor in its
+    FIFO)."""
 
-    def __init__(self):
+    def __init__(self, cfg):
+        self._cfg = cfg
         super().__init__({
             "cmd": Out(stream.Signature(store_command_layout)),
-            "post": Out(post_layout, init=POST_INIT),
+            "post": Out(post_layout(cfg), init=post_init(cfg)),
             "lines": In(LineRange()),
             "idle": In(1),
             "drained": In(1),
         })
+
+    def __repr__(self):
+        return f"StorerControl({self._cfg!r})"
 
 
 

@@ -1,8 +1,10 @@
 """Output post-processing: ReLU, then raw / requantized INT8 / BF16, packed densely.
 
 One row of accumulator values goes in per cycle and one packed output row comes out
-:func:`postproc_latency` cycles later. The mode, ReLU flag and scale travel down the pipeline
-with the row they came with, so the controller may change them on any cycle.
+:func:`postproc_latency` cycles later. The mode and ReLU flag travel down the pipeline with the
+row they came with, so they may change on any cycle; each lane's requantization scale is a
+setting, held while that lane's rows are in flight (the controller changes the scales only
+while the storer is idle), so it costs one 32-bit value per lane and no copy per stage.
 """
 
 from amaranth import Cat, Module, Mux, Signal
@@ -73,8 +75,9 @@ class PostProc(CheckedComponent):
     cycles for int32 accumulators and 12 for fp32 by default, 4 and 3 with the least depth
     of each unit; each unit's depth is ``cfg.pipeline``'s); faster paths are delayed with
     registers.
-    Throughput one row per cycle. A plain pipeline: ``o`` depends only on ``i``, ``relu``,
-    ``mode`` and ``scale`` from :attr:`latency` cycles before, so the enclosing design may
+    Throughput one row per cycle. A plain pipeline: ``o`` depends only on ``i``, ``relu`` and
+    ``mode`` from :attr:`latency` cycles before and on ``scale``, which must hold from a row's
+    ``i`` to its ``o``, so the enclosing design may
     stall it with ``EnableInserter`` (in simulation; the exported lanes are instances that
     run freely, as the storer's pipeline does).
 
@@ -94,8 +97,9 @@ class PostProc(CheckedComponent):
         Apply ReLU first.
     mode : In(OutMode)
         What to send.
-    scale : In(32)
-        FP32 bits of the INT8 requantization scale.
+    scale : In(data.ArrayLayout(32, cfg.cols))
+        FP32 bits of each lane's INT8 requantization scale, held while the lane's rows are in
+        flight.
     o : Out(cfg.cols * 32)
         The packed output row, :attr:`latency` cycles later.
 
@@ -116,7 +120,7 @@ class PostProc(CheckedComponent):
             "i": In(data.ArrayLayout(acc_shape(cfg), cfg.cols)),
             "relu": In(1),
             "mode": In(OutMode),
-            "scale": In(32),
+            "scale": In(data.ArrayLayout(32, cfg.cols)),
             "o": Out(cfg.cols * 32),
         })
 
@@ -139,16 +143,14 @@ class PostProc(CheckedComponent):
         cfg = self._cfg
         is_float = cfg.is_float
 
-        # The int32 path converts first, so its multiply (and scale) come that much later.
-        scale = delay(m, self.scale, 0 if is_float else cfg.pipeline.post_convert,
-                      name="scale", reset_less=True)
         mode = delay(m, self.mode, self.latency, name="mode")
 
         raw, int8, bf16 = [], [], []
         for n in range(cfg.cols):
             lane = written_once(m, platform, self._modules, f"lane{n}",
                                 lambda: PostLane(cfg), "post_lane")
-            m.d.comb += [lane.i.eq(self.i[n]), lane.relu.eq(self.relu), lane.scale.eq(scale)]
+            m.d.comb += [lane.i.eq(self.i[n]), lane.relu.eq(self.relu),
+                         lane.scale.eq(self.scale[n])]
             raw.append(lane.raw)
             int8.append(lane.int8)
             if is_float:
@@ -172,9 +174,8 @@ class PostLane(CheckedComponent):
     mode's path, each delayed to :func:`postproc_latency`. :class:`PostProc` has ``cols`` of
     them (one Verilog module written once for export, :mod:`hw.export`) and picks the mode.
 
-    Latency :func:`postproc_latency` from ``i`` and ``relu`` to every output; ``scale`` is
-    taken ``cfg.pipeline.post_convert`` cycles after ``i`` for int32 accumulators (when the
-    conversion to fp32 is done), with ``i`` for fp32. Throughput one value per cycle; a plain
+    Latency :func:`postproc_latency` from ``i`` and ``relu`` to every output; ``scale`` must
+    hold from a value's ``i`` to its outputs. Throughput one value per cycle; a plain
     pipeline.
 
     Parameters
@@ -189,7 +190,7 @@ class PostLane(CheckedComponent):
     relu : In(1)
         Apply ReLU first.
     scale : In(32)
-        FP32 bits of the requantization scale (see above for when).
+        FP32 bits of the requantization scale (held, see above).
     raw : Out(32)
         The value after ReLU, unchanged.
     int8 : Out(8)

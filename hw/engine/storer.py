@@ -55,7 +55,7 @@ class _StorePipe(wiring.Component):
         self._post = PostProc(cfg, modules=modules)
         super().__init__({
             "valid_in": In(1), "last_in": In(1),
-            "row": In(row_layout(cfg)), "post": In(post_layout),
+            "row": In(row_layout(cfg)), "post": In(post_layout(cfg)),
             "valid_out": Out(1), "last_out": Out(1), "out": Out(dout_width(cfg)),
         })
 
@@ -67,14 +67,15 @@ class _StorePipe(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.post = post = self._post
-        # The read data and the CONFIG state of its cycle, one register on; the row and the
-        # scale are data (no reset, see hw.delay), the flags (relu, mode) reset.
+        # The read data and the CONFIG state of its cycle, one register on; the row is data
+        # (no reset, see hw.delay), the flags (relu, mode) reset. The lanes' scales hold
+        # while rows are in flight (CONFIG and SCALE wait for the storer to be idle): wired.
         lag = READ_LATENCY - 1
         row = delay(m, self.row, lag, name="read", reset_less=True)
         m.d.comb += [
             post.i.eq(row), post.relu.eq(delay(m, self.post.relu, lag, name="read_relu")),
             post.mode.eq(delay(m, self.post.mode, lag, name="read_mode")),
-            post.scale.eq(delay(m, self.post.scale, lag, name="read_scale", reset_less=True)),
+            post.scale.eq(self.post.scale),
             self.out.eq(post.o),
             self.valid_out.eq(delay(m, self.valid_in, self.latency, name="valid")),
             self.last_out.eq(delay(m, self.last_in, self.latency, name="last")),
@@ -85,13 +86,14 @@ class _StorePipe(wiring.Component):
 class Storer(wiring.Component):
     """Executes STORE commands: reads ``count`` accumulator rows from ``acc_row`` on, passes
     them through :class:`~hw.engine.postproc.PostProc` with the CONFIG state
-    (``ctrl.post``: ``relu``, ``mode``, ``scale``), and sends them on ``dout`` with ``last`` on
-    the final row.
+    (``ctrl.post``: ``relu``, ``mode``, and a ``scale`` per lane), and sends them on ``dout``
+    with ``last`` on the final row.
 
     Members
     -------
     ctrl : ``In(StorerControl())``
-        STORE commands and the CONFIG state; back, the rows it still reads
+        STORE commands and the CONFIG state (which changes only while the storer is idle,
+        ``ctrl.idle``); back, the rows it still reads
         (``ctrl.lines``, so no COMPUTE overwrites them first), ``ctrl.idle`` (nothing in the
         pipeline; the FIFO may still hold rows) and ``ctrl.drained`` (nor in the FIFO).
     acc : ``In(acc_read(cfg))``
@@ -115,7 +117,7 @@ class Storer(wiring.Component):
         self._cfg = cfg
         self._modules = modules
         super().__init__({
-            "ctrl": In(StorerControl()),
+            "ctrl": In(StorerControl(cfg)),
             "acc": In(acc_read(cfg)),
             "dout": Out(stream.Signature(dout_layout(cfg))),
         })
