@@ -178,13 +178,15 @@ def _scale(scale, n):
     try:
         with np.errstate(over="ignore"):
             s = np.asarray(scale, dtype=np.float32)
+        finite = bool(np.isfinite(s).all())
     except (TypeError, ValueError):
-        s = None
-    if s is None or s.ndim > 1 or (s.ndim == 1 and s.shape != (n,)):
-        raise ProgramError(f"scale must be a number or one per column of C ({n}), "
-                           f"not {scale!r}")
-    if not np.isfinite(s).all():
-        raise ProgramError(f"scale must be finite (float32 after rounding), not {scale!r}")
+        finite = False
+    if not finite:
+        raise ProgramError(f"scale must be a finite number (float32 after rounding), "
+                           f"or one per column of C, not {scale!r}")
+    if s.ndim > 1 or (s.ndim == 1 and s.shape != (n,)):
+        raise ProgramError(f"scale must be one number or one per column of C ({n}), not "
+                           f"{s.shape[0] if s.ndim == 1 else s.shape}")
     return s
 
 

@@ -73,6 +73,25 @@ def test_post_processing(in_fmt, acc_fmt, mode, relu, dataflow):
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("in_fmt, acc_fmt", [("int8", "int32"), ("bf16", "fp32")])
+def test_per_channel_scales(in_fmt, acc_fmt, dataflow):
+    # One requantization scale per column of C (per output channel): three column blocks of
+    # a 4-column engine, each lane's scale set by SCALE before its block's STOREs; the scales
+    # span tiny to saturating, one negative.
+    cfg = Config(rows=3, cols=4, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow, **SMALL)
+    rng = np.random.default_rng(99)
+    scale = (rng.uniform(0.5, 2.0, 11) * 10.0 ** rng.integers(-4, 1, 11)).astype(np.float32)
+    scale[3] = -scale[3]
+    relu = dataflow == "ws"
+    got = _check(cfg, 7, 10, 11, mode="int8", relu=relu, scale=scale, seed=12, mix="normal")
+    assert isa.Opcode.SCALE in [isa.decode(w)["opcode"] for w in got.program.cmds]
+    # The scales matter: with column 0's scale for every column, C would differ.
+    rng = np.random.default_rng(12)
+    a, b = random_matrix(cfg, (7, 10), rng, "normal"), random_matrix(cfg, (10, 11), rng, "normal")
+    assert (got.c != run_gemm(a, b, cfg, mode="int8", relu=relu, scale=scale[0]).c).any()
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
 @pytest.mark.parametrize("in_fmt", ["int8", "bf16"])
 def test_k_split_over_several_passes(in_fmt, dataflow):
     # A 1 KiB scratchpad holds a few dozen steps: K = 150 takes several accumulating passes.
@@ -286,6 +305,7 @@ def test_illegal_commands_set_sticky_errors_and_never_hang():
         (isa.encode_store(0, 0), E.BAD_COUNT),
         (isa.encode_store(cfg.acc_rows - 2, 5), E.BAD_ADDRESS),
         (isa.encode_config(out_mode=isa.OutMode.BF16), E.BAD_MODE),    # int32 has no bf16
+        (isa.encode_scale(cfg.cols, 0x3F800000), E.BAD_ADDRESS),         # no such lane
     ]
     rng = np.random.default_rng(3)
     a, b = random_matrix(cfg, (5, 6), rng), random_matrix(cfg, (6, 4), rng)

@@ -37,10 +37,17 @@ def test_b_is_named_too():
         run_gemm(ONES, np.full((2, 2), -129), INT8)
 
 
-@pytest.mark.parametrize("scale", [np.nan, np.inf, -np.inf, 1e39, "x"])
+@pytest.mark.parametrize("scale", [np.nan, np.inf, -np.inf, 1e39, "x", [0.5, np.nan]])
 def test_non_finite_scale_is_refused(scale):
     with pytest.raises(ProgramError, match=r"^scale must be a finite number \(float32 after "
-                                           r"rounding\), not "):
+                                           r"rounding\), or one per column of C, not "):
+        run_gemm(ONES, ONES, INT8, mode="int8", scale=scale)
+
+
+@pytest.mark.parametrize("scale, what", [([0.5, 0.5, 0.5], "3"), ([[0.5, 0.5]], r"\(1, 2\)")])
+def test_one_scale_per_column_of_c(scale, what):
+    with pytest.raises(ProgramError, match=rf"^scale must be one number or one per column of C "
+                                           rf"\(2\), not {what}$"):
         run_gemm(ONES, ONES, INT8, mode="int8", scale=scale)
 
 

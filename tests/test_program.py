@@ -64,6 +64,35 @@ def test_out_modes_by_name_and_errors():
         gemm_program(cfg, np.ones((0, 2), np.int8), np.ones((2, 2), np.int8))
 
 
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_per_column_scales_set_lanes_before_their_stores(dataflow):
+    # 10 columns on a 4-column engine: column blocks at 0, 4, 8. CONFIG sets every lane to
+    # column 0's scale; before a block's first STORE, a SCALE for each lane that changes.
+    cfg = Config(rows=2, cols=4, dataflow=dataflow, spad_kib=1, acc_kib=1)
+    scale = np.float32([1, 1, 2, 3, 1, 5, 2, 3, 4, 4])
+    prog = gemm_program(cfg, np.ones((3, 5), np.int8), np.ones((5, 10), np.int8),
+                        mode="int8", scale=scale)
+    words = [isa.decode(w) for w in prog.cmds]
+    bits = scale.view(np.uint32)
+    assert words[0]["opcode"] == isa.Opcode.CONFIG and words[0]["scale"] == bits[0]
+    lanes, stores = [int(bits[0])] * cfg.cols, iter(prog.stores)
+    for w in words:
+        if w["opcode"] == isa.Opcode.SCALE:
+            lanes[w["lane"]] = w["scale"]
+        elif w["opcode"] == isa.Opcode.STORE:
+            n0 = next(stores).n0
+            span = min(cfg.cols, 10 - n0)
+            assert lanes[:span] == bits[n0:n0 + span].tolist()
+    scales = [(w["lane"], w["scale"]) for w in words if w["opcode"] == isa.Opcode.SCALE]
+    # Block 0 (1 1 2 3): lanes 2 and 3; block 4 (1 5 2 3): lane 1; block 8 (4 4): lanes 0, 1.
+    assert [lane for lane, _ in scales] == [2, 3, 1, 0, 1]
+    assert isinstance(prog.scale, np.ndarray) and prog.scale.tolist() == scale.tolist()
+    # One scale, or a RAW GEMM: CONFIG alone.
+    for kwargs in ({"mode": "int8", "scale": 0.5}, {"mode": "raw", "scale": scale}):
+        prog = gemm_program(cfg, np.ones((3, 5), np.int8), np.ones((5, 10), np.int8), **kwargs)
+        assert isa.Opcode.SCALE not in _ops(prog)
+
+
 def test_uneven_k_chunks_still_load_each_line_once():
     # K = 2048 in balanced chunks of 258 steps (a multiple of the 3 FP32 contexts): the last
     # chunk is shorter, and the blocks, packed by their real size, exactly fill buffer A.
