@@ -45,7 +45,11 @@ def test_quantize_rounds_and_saturates():
 @pytest.mark.parametrize("call, match", [
     (lambda: quantize(np.ones((2, 3)), "int8", np.ones(2), axis=1), "scale must be a number"),
     (lambda: quantize(np.ones(3), "int8", 0.0), "scale must be finite and above 0, not 0.0"),
-    (lambda: requant(0.1, np.ones(3), 0.2), "s_w must be one number"),
+    (lambda: requant(0.1, np.ones((3, 2)), 0.2),
+     r"s_w must be one number or one per output channel, not an array of shape \(3, 2\)"),
+    (lambda: requant(np.ones(2), 0.1, 0.2), r"s_in must be one number, not an array"),
+    (lambda: requant(0.1, np.array([0.1, 0.0]), 0.2), r"s_w must be finite and above 0, "
+                                                      r"not \[0.1, 0.0\]"),
     (lambda: requant(0.1, 0.1, -1.0), "s_out must be finite and above 0, not -1.0"),
     (lambda: requant(0.1, 0.1, 0.1, mode="fp16"), "mode must be one of"),
     (lambda: channel_scales(np.ones(3), "int8"), "w must be a 2-D array"),
@@ -74,6 +78,17 @@ def test_requant_matches_float_reference_within_half_an_lsb():
     ideal = np.clip(np.maximum(y, 0) / s_out, -128, 127)
     assert np.abs(got - ideal).max() <= 0.5 + 1e-5 * 127
     assert (got == requant_host(acc, s_in, s_w, s_out, "int8")).mean() > 0.99
+    # Per output channel: the same, one FP32 scale per column.
+    s_c = channel_scales(w, "int8")
+    w_c = quantize(w, "int8", s_c, axis=1)
+    acc = a_q.astype(np.int64) @ w_c.astype(np.int64)
+    y = acc * s_in * s_c
+    r = requant(s_in, s_c, s_out, relu=True)
+    assert r.scale.dtype == np.float32 and r.scale.shape == (12,)
+    got = ref_postproc(acc.astype(np.int32), Config(rows=2, cols=2), relu=r.relu, mode=r.mode,
+                       scale=r.scale)
+    ideal = np.clip(np.maximum(y, 0) / s_out, -128, 127)
+    assert np.abs(got - ideal).max() <= 0.5 + 1e-5 * 127
 
 
 @pytest.mark.parametrize("fmt, scale", [("int8", 0.03), ("int4", 0.3), ("fp8e4m3", 0.01),

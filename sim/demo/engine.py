@@ -10,13 +10,13 @@ golden model. Per layer:
   (the format's top value in a scaled format, 1 otherwise; :mod:`sim.demo.models`);
 * the weights ``[W; b / (s_in·k)]`` are quantized with one scale per tensor, or one per
   output channel (``weights="channel"``);
-* **INT8, per-tensor weights**: the engine requantizes (out mode INT8, ReLU,
-  ``scale = s_in·s_w / s_out``, :func:`sim.quant.scales.requant`) and its INT8 output is the
-  next layer's input; **BF16**: the engine's BF16 out mode with ReLU feeds the next layer;
-* **FP16, FP8, INT4, and INT8 with per-channel weights**: there is no out mode for them (and
-  one CONFIG has one scale): the engine writes RAW (INT32 / FP32) with ReLU and the host
-  rounds into the next layer's format (:func:`sim.quant.scales.requant_host`), a
-  *host-rounded* layer;
+* **INT8**: the engine requantizes (out mode INT8, ReLU, ``scale = s_in·s_w / s_out``,
+  :func:`sim.quant.scales.requant`, one scale or, with per-channel weights, one per output
+  channel, which SCALE commands set lane by lane) and its INT8 output is the next layer's
+  input; **BF16**: the engine's BF16 out mode with ReLU feeds the next layer;
+* **FP16, FP8, INT4**: there is no out mode for them: the engine writes RAW (INT32 / FP32)
+  with ReLU and the host rounds into the next layer's format
+  (:func:`sim.quant.scales.requant_host`), a *host-rounded* layer;
 * the last layer writes RAW logits (no ReLU); the host scales them by ``s_in·s_w``.
 """
 
@@ -80,7 +80,8 @@ def calibrate_model(layers, x, method, fmt, *, batch=256, **options):
 class LayerPlan:
     """One layer on the engine: the quantized weights ``w_q`` (K+1 × N, bias row last), the
     input and weight scales, the constant column ``k``, the engine's post-processing
-    (``relu``, ``mode``, ``scale``) and whether the host rounds the output (``s_out``)."""
+    (``relu``, ``mode``, ``scale``: one, or one per output channel) and whether the host
+    rounds the output (``s_out``)."""
     layer: object
     w_q: np.ndarray
     s_in: float
@@ -88,7 +89,7 @@ class LayerPlan:
     k: float
     relu: bool
     mode: str
-    scale: float
+    scale: object
     s_out: float
     host_rounded: bool
 
@@ -109,7 +110,7 @@ def plan(layers, fmt, amax, *, weights="tensor"):
         s_out = 1.0 if last else tensor_scale(amax[i + 1], fmt)
         if last:
             mode, host = "raw", False
-        elif fmt == "int8" and weights == "tensor":
+        elif fmt == "int8":
             mode, host = "int8", False
         elif fmt == "bf16":
             mode, host = "bf16", False

@@ -113,37 +113,42 @@ def dequantize(q, scale=1.0, axis=None):
 
 @dataclass(frozen=True)
 class Requant:
-    """One CONFIG's post-processing: ``run_gemm(..., relu=relu, mode=mode, scale=scale)``."""
+    """One layer's post-processing: ``run_gemm(..., relu=relu, mode=mode, scale=scale)``;
+    ``scale`` is a float, or a float32 vector (one per output channel: the engine sets each
+    lane's with SCALE)."""
     relu: bool
     mode: str
-    scale: float
+    scale: object
 
 
 def requant(s_in, s_w, s_out, *, relu=True, mode="int8"):
     """The engine's requantization for a layer: ``scale = s_in·s_w / s_out`` rounded to FP32
-    (``mode="int8"``); for ``"bf16"`` and ``"raw"`` the scale is unused and 1.0.
+    (``mode="int8"``), one number, or one per output channel when ``s_w`` is per channel;
+    for ``"bf16"`` and ``"raw"`` the scale is unused and 1.0.
 
     Raises
     ------
     ValueError
-        If ``s_w`` is a vector (per-channel scales need one CONFIG per channel group, or
-        :func:`requant_host`), or any scale is not finite and above 0.
+        If ``s_in`` or ``s_out`` is not one number, ``s_w`` is neither a number nor a vector,
+        or any scale is not finite and above 0.
     """
-    for name, s in (("s_in", s_in), ("s_w", s_w), ("s_out", s_out)):
+    for name, s, most in (("s_in", s_in, 0), ("s_w", s_w, 1), ("s_out", s_out, 0)):
         s = np.asarray(s, dtype=np.float64)
-        if s.ndim:
-            raise ValueError(f"{name} must be one number (the engine's requantization is per "
-                             f"tensor), not an array of shape {s.shape}")
-        if not np.isfinite(s) or s <= 0:
-            raise ValueError(f"{name} must be finite and above 0, not {float(s)!r}")
+        if s.ndim > most:
+            what = "one number" if most == 0 else "one number or one per output channel"
+            raise ValueError(f"{name} must be {what}, not an array of shape {s.shape}")
+        if not np.isfinite(s).all() or (s <= 0).any():
+            raise ValueError(f"{name} must be finite and above 0, not {s.tolist()!r}")
     if mode not in ("int8", "bf16", "raw"):
         raise ValueError(f"mode must be one of 'int8', 'bf16', 'raw', not {mode!r}")
-    scale = float(np.float32(s_in * s_w / s_out)) if mode == "int8" else 1.0
-    return Requant(bool(relu), mode, scale)
+    if mode != "int8":
+        return Requant(bool(relu), mode, 1.0)
+    scale = np.float32(s_in * np.asarray(s_w, dtype=np.float64) / s_out)
+    return Requant(bool(relu), mode, float(scale) if scale.ndim == 0 else scale)
 
 
 def requant_host(acc, s_in, s_w, s_out, fmt, *, relu=True):
-    """What the engine cannot do in one CONFIG, on the host: accumulator values ``acc``
+    """What the engine has no out mode for (FP16, FP8, INT4 outputs), on the host: accumulator values ``acc``
     (M×N) times ``s_in·s_w`` (``s_w`` per tensor or per output column), ReLU, then into
     ``fmt`` with the per-tensor ``s_out`` (:func:`quantize`)."""
     y = np.asarray(acc).astype(np.float64) * s_in * np.asarray(s_w, dtype=np.float64)
