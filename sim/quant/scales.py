@@ -7,13 +7,13 @@ A tensor ``x`` quantized with scale ``s`` into a format holds ``q = Q(x / s)``, 
 FP16 keep ``s = 1`` (their range covers every tensor here, and a power of two would change
 nothing but the exponent).
 
-The engine's requantization is **per tensor**: one CONFIG carries one FP32 ``scale`` for every
-output column. A GEMM of ``a`` (scale ``s_in``) by ``w`` (scale ``s_w``) accumulates
-``a_q @ w_q ≈ (x @ W) / (s_in·s_w)``, so the next layer's INT8 input is
-``round(acc · s_in·s_w / s_out)``: :func:`requant` gives ``scale = s_in·s_w / s_out`` rounded
-to FP32, as the CONFIG command carries it, with the ReLU flag and the out mode. Per-channel
-weight scales (a vector ``s_w``) cannot be applied by one CONFIG; :func:`requant` refuses them
-and :func:`requant_host` applies them on the host.
+The engine requantizes with one FP32 ``scale`` per output column: CONFIG sets every lane's,
+SCALE one lane's. A GEMM of ``a`` (scale ``s_in``) by ``w`` (scale ``s_w``, one number or one
+per output channel) accumulates ``a_q @ w_q ≈ (x @ W) / (s_in·s_w)``, so the next layer's
+INT8 input is ``round(acc · s_in·s_w / s_out)``: :func:`requant` gives
+``scale = s_in·s_w / s_out`` rounded to FP32 (a vector for per-channel weights, which
+``run_gemm`` turns into SCALE commands), with the ReLU flag and the out mode.
+:func:`requant_host` does the same on the host for the formats without an out mode.
 """
 
 from dataclasses import dataclass
