@@ -95,7 +95,7 @@ def engine_manifest(cfg, module_name):
     from .engine.storer import dout_width, store_latency
     from .isa import COMMAND_WIDTH, allowed_modes, out_width
 
-    in_bits = cfg.in_format.width
+    in_bits = cfg.lane_width
     acc_bytes = cfg.acc_format.width // 8
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -106,7 +106,7 @@ def engine_manifest(cfg, module_name):
         "streams": {
             "s_axis_cmd": {"direction": "input", "width": COMMAND_WIDTH},
             "s_axis_data": {"direction": "input", "width": din_width(cfg),
-                            "lane_width": cfg.in_format.width,
+                            "lane_width": cfg.lane_width,
                             "lanes": {"a": cfg.rows, "b": cfg.cols}},
             "m_axis_data": {"direction": "output", "width": dout_width(cfg),
                             "lanes": cfg.cols,

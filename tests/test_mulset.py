@@ -1,0 +1,137 @@
+# amaranth: UnusedElaboratable=no
+"""Engines with a set of operand formats (``hw.mulset``): the one multiplier against each
+member's single-format multiplier, and set arrays against the golden model of each member's
+single-format engine, bit for bit.
+
+Small on purpose (a few seconds each): a few hundred random bit patterns plus each member's
+special values per member, and 2×2 GEMMs.
+"""
+
+import numpy as np
+import pytest
+
+from hw.arith import make_multiplier
+from hw.config import Config, ConfigError
+from hw.mulset import FPMulSet, IntMulSet, common_format
+from sim.array_program import array_k_pass
+from sim.backends.amaranth_array import rtl_array_gemm
+from sim.golden import ref_gemm, same_bits
+from sim.operands import random_matrix
+from sim.pipeline import rtl_pipeline
+
+FLOAT_SET = "int8,bf16,fp8e4m3,fp16,tf32"
+
+
+def _patterns(fmt, rng, n):
+    """``n`` random bit patterns of ``fmt`` and then its zeros, extremes and specials."""
+    bits = rng.integers(0, 1 << fmt.width, n, dtype=np.uint64)
+    if fmt.kind == "int":
+        edges = [0, 1, fmt.max, -1, fmt.min]
+        edges = [e & ((1 << fmt.width) - 1) for e in edges]
+    else:
+        edges = [0, fmt.sign_mask, 1, fmt.sign_mask | 1, fmt.frac_max, fmt.qnan, fmt.max_finite,
+                 fmt.max_finite | fmt.sign_mask, 1 << fmt.frac_width]
+        if fmt.has_inf:
+            edges += [fmt.inf, fmt.inf | fmt.sign_mask]
+    edges = np.array(edges, dtype=np.uint64)
+    return np.concatenate([bits, np.repeat(edges, edges.size)]), \
+        np.concatenate([rng.permutation(bits), np.tile(edges, edges.size)])
+
+
+@pytest.mark.parametrize("subnormals", ["ieee", "ftz"])
+def test_one_multiplier_serves_every_member(subnormals):
+    cfg = Config(rows=1, in_fmt=FLOAT_SET, acc_fmt="fp32", subnormals=subnormals)
+    rng = np.random.default_rng(len(subnormals))
+    for index, fmt in enumerate(cfg.in_formats):
+        a, b = _patterns(fmt, rng, 300)
+        single = cfg.for_format(fmt)
+        assert single.in_fmt == fmt.name and single.pipeline == cfg.pipeline
+        if fmt.kind == "int":    # the single-format multiplier takes signed lanes
+            sa, sb = fmt.from_bits(a).astype(np.int64), fmt.from_bits(b).astype(np.int64)
+        else:
+            sa, sb = a, b
+        want = rtl_pipeline(make_multiplier(single), {"a": sa, "b": sb})
+        got = rtl_pipeline(make_multiplier(cfg), {"a": a, "b": b, "fmt": [index] * a.size})
+        bad = np.flatnonzero(got != want)
+        assert bad.size == 0, f"{fmt.name}: {bad.size} differ, first " + ", ".join(
+            f"{a[i]:x}*{b[i]:x}={got[i]:08x} want {want[i]:08x}" for i in bad[:4])
+
+
+def test_integer_set_multiplier():
+    cfg = Config(rows=1, in_fmt="int8,int4")
+    assert cfg.acc_fmt == "int32" and cfg.lane_width == 8
+    for index, fmt in enumerate(cfg.in_formats):
+        values = np.arange(fmt.min, fmt.max + 1)[:: 1 if fmt.width == 4 else 7]
+        a, b = np.repeat(values, values.size), np.tile(values, values.size)
+        # The lane's bits above a narrow member's are not read: fill them with noise.
+        noise = np.random.default_rng(index).integers(0, 256, a.size) & ~((1 << fmt.width) - 1)
+        lanes = [((x & ((1 << fmt.width) - 1)) | n) for x, n in zip(a, noise)]
+        lanes = [v - 256 if v >= 128 else v for v in lanes]
+        mul = make_multiplier(cfg)
+        assert isinstance(mul, IntMulSet)
+        got = rtl_pipeline(mul, {"a": lanes, "b": b, "fmt": [index] * a.size}, dtype=np.int64)
+        assert got.tolist() == (a * b).tolist()
+
+
+def test_common_format():
+    fmt = common_format(Config(in_fmt=FLOAT_SET, acc_fmt="fp32").in_formats)
+    assert (fmt.exp_width, fmt.sig_width) == (8, 11)
+    fmt = common_format(Config(in_fmt="fp8e4m3,int8", acc_fmt="fp32").in_formats)
+    assert (fmt.exp_width, fmt.sig_width) == (4, 8)
+
+
+@pytest.mark.parametrize("in_fmt, dataflow, members", [
+    ("int8,bf16,fp8e4m3", "os", ("bf16", "int8")),
+    ("int8,bf16,fp8e4m3", "ws", ("fp8e4m3",)),
+    ("int8,int4", "os", ("int4",)),
+])
+def test_set_array_gemm(in_fmt, dataflow, members):
+    cfg = Config(rows=2, cols=2, in_fmt=in_fmt, dataflow=dataflow,
+                 acc_fmt="fp32" if "bf16" in in_fmt else None)
+    for n, name in enumerate(members):
+        single = cfg.for_format(name)
+        rng = np.random.default_rng(n)
+        mix = "normal" if single.in_format.kind == "int" else "special"
+        a = random_matrix(single, (3, 5), rng, mix)
+        b = random_matrix(single, (5, 3), rng, mix)
+        got, _ = rtl_array_gemm(cfg, a, b, seed=n, p_valid=0.7, p_ready=0.6, fmt=name)
+        want = ref_gemm(a, b, single, k_pass=array_k_pass(cfg))
+        bad = ~same_bits(got, want, cfg.acc_format)
+        assert not bad.any(), f"{name}: {bad.sum()} of {bad.size} differ"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"in_fmt": "int8,int8"}, r"^in_fmt must be one of .*, or several of them joined by "
+                              r"commas, each at most once, not 'int8,int8'$"),
+    ({"in_fmt": "int8,fp9"}, r"not 'int8,fp9'$"),
+    ({"in_fmt": "int8,bf16", "acc_fmt": "int32"},
+     r"^acc_fmt must be one of 'fp32' when in_fmt is 'bf16', not 'int32'$"),
+    ({"in_fmt": "int4,bf16"},
+     r"^acc_fmt must be one of 'fp32' when in_fmt is 'bf16', not 'int32'$"),
+    ({"in_fmt": "int8,bf16", "dsp": "ecp5"},
+     r"^dsp must be 'infer' when in_fmt is 'int8,bf16', not 'ecp5'$"),
+])
+def test_bad_sets(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        Config(**kwargs)
+
+
+def test_set_config():
+    cfg = Config(in_fmt=("int8", "bf16", "fp8e4m3"))
+    assert cfg.in_fmt == "int8,bf16,fp8e4m3" and cfg.acc_fmt == "fp32"
+    assert cfg.in_format.name == "int8" and cfg.lane_width == 16 and cfg.is_set
+    assert cfg.name == "os_4x4_int8_bf16_fp8e4m3_fp32"
+    assert cfg.fmt_index("fp8e4m3") == 2 and cfg.fmt_index(None) == 0
+    with pytest.raises(ConfigError, match=r"^fmt must be one of 'int8', 'bf16', 'fp8e4m3' "
+                                          r"when in_fmt is 'int8,bf16,fp8e4m3', not 'fp16'$"):
+        cfg.fmt_index("fp16")
+    single = Config(in_fmt="bf16")
+    assert not single.is_set and single.for_format("bf16") is single
+
+
+def test_constructor_errors():
+    from hw.formats import BF16, FP32, INT8
+    with pytest.raises(TypeError, match="in_fmts must be a tuple of at least two"):
+        FPMulSet((BF16,), FP32)
+    with pytest.raises(TypeError, match="in_fmts must be a tuple of at least two"):
+        IntMulSet((INT8, BF16), 32)
