@@ -12,7 +12,9 @@ opcode     does
 =========  ===================================================================================
 NOP  0     nothing
 CONFIG 1   post-processing for the STOREs after it: ReLU, then RAW / INT8 (× ``scale``, round
-           to nearest even, saturate) / BF16
+           to nearest even, saturate) / BF16; and ``in_fmt``, the operand format of the
+           COMPUTEs (and PRELOADs) after it: an index into the engine's formats
+           (``Config.in_fmts``), 0 on an engine with one
 LOAD  2    take ``count`` beats from data-in into scratchpad ``buffer`` lines
            ``addr … addr+count-1``
 PRELOAD 3  weight-stationary: B lines ``b_addr … b_addr+rows-1`` become weight rows
@@ -25,7 +27,8 @@ FENCE 6    wait until every earlier command has finished and data-out is drained
 =========  ===================================================================================
 
 An illegal command (unknown opcode, non-zero reserved bits, an out-of-range address or count, an
-out mode the accumulator cannot produce, PRELOAD on an output-stationary engine) is not
+out mode the accumulator cannot produce, an ``in_fmt`` past the engine's formats, PRELOAD on
+an output-stationary engine) is not
 executed, sets a sticky bit in ``status.error`` (:class:`Error`) and the engine goes on; a LOAD
 that is illegal still consumes its ``count`` data beats, so the data stream stays in step.
 """
@@ -35,7 +38,7 @@ from amaranth.lib import data, enum
 from .formats import BF16, INT8
 
 __all__ = [
-    "ISA_VERSION", "COMMAND_WIDTH", "OPCODE_WIDTH", "ADDR_WIDTH", "RESERVED_OFFSET",
+    "ISA_VERSION", "FMT_WIDTH", "COMMAND_WIDTH", "OPCODE_WIDTH", "ADDR_WIDTH", "RESERVED_OFFSET",
     "Opcode", "Buffer", "OutMode", "Error", "ERROR_BITS", "error_layout",
     "LAYOUTS", "DOES", "command_layout", "command_fields",
     "encode", "decode", "encode_nop", "encode_config", "encode_load", "encode_preload",
@@ -43,7 +46,11 @@ __all__ = [
     "out_mode", "out_width", "out_format", "allowed_modes",
 ]
 
-ISA_VERSION = 1
+#: 2: CONFIG's ``in_fmt`` (version 1 had none; its words are version 2 words with
+#: ``in_fmt`` 0, so a version 1 program runs unchanged).
+ISA_VERSION = 2
+#: Width of CONFIG's ``in_fmt``: an index into the engine's operand formats.
+FMT_WIDTH = 3
 COMMAND_WIDTH = 128
 OPCODE_WIDTH = 8
 #: Width of every address and count field: scratchpad lines and accumulator rows are numbered
@@ -105,7 +112,8 @@ def _variant(**fields):
 #: One layout per opcode: every field by name, at its offset in the 128-bit word.
 LAYOUTS = {
     Opcode.NOP: _variant(),
-    Opcode.CONFIG: _variant(relu=(1, 8), out_mode=(OutMode, 9), scale=(32, 32)),
+    Opcode.CONFIG: _variant(relu=(1, 8), out_mode=(OutMode, 9), in_fmt=(FMT_WIDTH, 16),
+                            scale=(32, 32)),
     Opcode.LOAD: _variant(buffer=(Buffer, 8), addr=(ADDR_WIDTH, 16), count=(ADDR_WIDTH, 32)),
     Opcode.PRELOAD: _variant(b_addr=(ADDR_WIDTH, 16)),
     Opcode.COMPUTE: _variant(accumulate=(1, 8), a_addr=(ADDR_WIDTH, 16),
@@ -119,7 +127,9 @@ LAYOUTS = {
 DOES = {
     Opcode.NOP: "nothing",
     Opcode.CONFIG: "post-processing for the STOREs after it: ReLU, then `out_mode`; `scale` "
-                   "(FP32 bits) is the INT8 requantization scale",
+                   "(FP32 bits) is the INT8 requantization scale; `in_fmt`: the operand "
+                   "format of the COMPUTEs and PRELOADs after it (an index into the engine's "
+                   "formats, 0 with one format)",
     Opcode.LOAD: "take `count` data-in beats into lines `addr … addr+count−1` of `buffer`",
     Opcode.PRELOAD: "WS only: B lines `b_addr … b_addr+rows−1` become weight rows 0 … rows−1 "
                     "of the next tile",
@@ -218,13 +228,15 @@ def encode_nop():
     return encode(Opcode.NOP)
 
 
-def encode_config(*, relu=False, out_mode=OutMode.RAW, scale_bits=0x3F800000):
-    """CONFIG: ``scale_bits`` is the FP32 bit pattern of the requantization scale."""
+def encode_config(*, relu=False, out_mode=OutMode.RAW, scale_bits=0x3F800000, in_fmt=0):
+    """CONFIG: ``scale_bits`` is the FP32 bit pattern of the requantization scale; ``in_fmt``
+    the index of the operand format (``Config.fmt_index``)."""
     out_mode = OutMode(out_mode)
     if isinstance(scale_bits, bool) or not isinstance(scale_bits, int) or \
             not 0 <= scale_bits < 1 << 32:
         raise ValueError(f"scale_bits must be a 32-bit pattern, not {scale_bits!r}")
-    return encode(Opcode.CONFIG, relu=bool(relu), out_mode=out_mode, scale=scale_bits)
+    return encode(Opcode.CONFIG, relu=bool(relu), out_mode=out_mode, scale=scale_bits,
+                  in_fmt=in_fmt)
 
 
 def encode_load(buffer, address, count):

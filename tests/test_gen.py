@@ -57,7 +57,7 @@ def test_writes_engine_verilog_and_manifest(tmp_path):
     manifest = json.loads((tmp_path / f"{name}.json").read_text())
     assert manifest["kind"] == "engine"
     assert manifest["config"]["spad_kib"] == 2 and manifest["config"]["acc_kib"] == 1
-    assert manifest["isa"]["version"] == 1 and manifest["isa"]["command_width"] == 128
+    assert manifest["isa"]["version"] == 2 and manifest["isa"]["command_width"] == 128
     assert set(manifest["isa"]["out_modes"]) == {"RAW", "INT8", "BF16"}
     # 2 KiB split over A (2 bf16 a line) and B (3 bf16 a line); 1 KiB of 3-lane fp32 rows.
     assert manifest["buffers"]["spad_a"]["lines"] == 256
@@ -105,6 +105,11 @@ def test_deterministic_and_free_of_paths(tmp_path):
     (["--in-fmt", "fp64"], "--in-fmt must be one of 'int8', 'bf16', 'fp16', 'fp8e4m3', 'fp8e5m2', "
      "'tf32', 'int4', not 'fp64'"),
     (["--in-fmt", "bf16", "--acc-fmt", "int32"],
+     "--acc-fmt must be one of 'fp32' when --in-fmt is 'bf16', not 'int32'"),
+    (["--in-fmt", "int8,fp9"], "--in-fmt must be one of 'int8', 'bf16', 'fp16', 'fp8e4m3', "
+     "'fp8e5m2', 'tf32', 'int4', or several of them joined by commas, each at most once, not "
+     "'int8,fp9'"),
+    (["--in-fmt", "int8,bf16", "--acc-fmt", "int32"],
      "--acc-fmt must be one of 'fp32' when --in-fmt is 'bf16', not 'int32'"),
     (["--dataflow", "rs"], "--dataflow must be one of 'os', 'ws', not 'rs'"),
     (["--subnormals", "daz"], "--subnormals must be one of 'ieee', 'ftz', not 'daz'"),

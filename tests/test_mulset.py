@@ -13,11 +13,16 @@ import pytest
 from hw.arith import make_multiplier
 from hw.config import Config, ConfigError
 from hw.mulset import FPMulSet, IntMulSet, common_format
+from hw.engine import Engine
+from hw.isa import Error, encode_config
 from sim.array_program import array_k_pass
 from sim.backends.amaranth_array import rtl_array_gemm
+from sim.backends.amaranth_engine import run_engine
 from sim.golden import ref_gemm, same_bits
+from sim.host import ref_program, run_gemm
 from sim.operands import random_matrix
 from sim.pipeline import rtl_pipeline
+from sim.program import ProgramError, gemm_program
 
 FLOAT_SET = "int8,bf16,fp8e4m3,fp16,tf32"
 
@@ -135,3 +140,86 @@ def test_constructor_errors():
         FPMulSet((BF16,), FP32)
     with pytest.raises(TypeError, match="in_fmts must be a tuple of at least two"):
         IntMulSet((INT8, BF16), 32)
+
+
+def _gemm_operands(cfg, name, seed, shape=(5, 7, 3)):
+    single = cfg.for_format(name)
+    rng = np.random.default_rng(seed)
+    mix = "normal" if single.in_format.kind == "int" else "special"
+    m, k, n = shape
+    return single, random_matrix(single, (m, k), rng, mix), random_matrix(single, (k, n), rng, mix)
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_set_golden_is_each_members_golden(dataflow):
+    # The golden result of member f on a set engine is, bit for bit, that of the
+    # single-format (f, acc_fmt) engine: same tiling, same summation order.
+    cfg = Config(rows=2, cols=2, in_fmt="int8,bf16,fp8e4m3,fp16", acc_fmt="fp32",
+                 dataflow=dataflow, spad_kib=1, acc_kib=1)
+    for n, name in enumerate(cfg.in_fmts):
+        single, a, b = _gemm_operands(cfg, name, n, (9, 11, 5))
+        got = run_gemm(a, b, cfg, fmt=name, mode="bf16", relu=True)
+        want = run_gemm(a, b, single, mode="bf16", relu=True)
+        assert got.program.fmt == name
+        # Only CONFIG's in_fmt differs: 0 on the single-format engine, n on the set.
+        assert (got.program.cmds[0] != want.program.cmds[0]) == (n > 0)
+        assert same_bits(got.c, want.c, got.program.out_format).all()
+
+
+def test_set_program_checks_the_gemms_format():
+    cfg = Config(rows=2, in_fmt="int8,bf16", spad_kib=1, acc_kib=1)
+    a = np.full((2, 2), 0.5, dtype=np.float32)
+    with pytest.raises(ProgramError, match=r"^a must hold values that int8 represents exactly"):
+        run_gemm(a, a, cfg)
+    assert run_gemm(a, a, cfg, fmt="bf16").c.tolist() == [[0.5, 0.5], [0.5, 0.5]]
+    with pytest.raises(ProgramError, match=r"^b must hold values that fp8e4m3 represents "
+                                           r"exactly, but 1000\.0"):
+        run_gemm(np.ones((2, 2)), np.full((2, 2), 1000.0),
+                 Config(rows=2, in_fmt="bf16,fp8e4m3", spad_kib=1, acc_kib=1), fmt="fp8e4m3")
+    with pytest.raises(ProgramError, match=r"^fmt must be one of 'int8', 'bf16' when in_fmt "
+                                           r"is 'int8,bf16', not 'fp16'$"):
+        gemm_program(cfg, a, a, fmt="fp16")
+
+
+@pytest.mark.parametrize("in_fmt, dataflow, members", [
+    ("int8,bf16,fp8e4m3", "os", ("fp8e4m3", "int8")),
+    ("bf16,int8", "ws", ("int8", "bf16")),
+])
+def test_set_engine_gemm(in_fmt, dataflow, members):
+    """One simulated engine runs a GEMM in each member, one after the other, each CONFIG
+    selecting its format; each bit-exact against the golden model."""
+    cfg = Config(rows=2, cols=2, in_fmt=in_fmt, acc_fmt="fp32", dataflow=dataflow,
+                 spad_kib=1, acc_kib=1)
+    progs, wants, ops = [], [], []
+    for n, name in enumerate(members):
+        single, a, b = _gemm_operands(cfg, name, n, (3, 5, 3))
+        prog = gemm_program(cfg, a, b, mode="raw", fmt=name)
+        progs.append(prog)
+        ops.append((a, b))
+    # Both GEMMs as one command stream (the second's CONFIG waits for the first's tiles),
+    # after an illegal CONFIG naming a format the engine lacks: skipped, with BAD_MODE.
+    cmds = [encode_config(in_fmt=len(cfg.in_fmts))] + [c for p in progs for c in p.cmds]
+    din = [d for p in progs for d in p.din]
+    rows = sum(p.dout_rows for p in progs)
+    run = run_engine(Engine(cfg), cmds, din, rows, seed=3, p_valid=0.7, p_ready=0.6)
+    assert run.error == Error.BAD_MODE and not run.extra
+    out = run.rows
+    start = 0
+    for prog, (a, b) in zip(progs, ops):
+        got = prog.assemble(out[start:start + prog.dout_rows])
+        start += prog.dout_rows
+        want = ref_program(prog, a, b)
+        bad = ~same_bits(got, want, prog.out_format)
+        assert not bad.any(), f"{prog.fmt}: {bad.sum()} of {bad.size} differ"
+
+
+def test_set_manifest():
+    from hw.manifest import engine_manifest
+
+    cfg = Config(rows=2, in_fmt="int8,bf16,fp8e4m3", spad_kib=1, acc_kib=1)
+    manifest = engine_manifest(cfg, "engine")
+    assert manifest["isa"]["in_fmts"] == {"int8": 0, "bf16": 1, "fp8e4m3": 2}
+    assert manifest["isa"]["fields"]["CONFIG"]["in_fmt"] == {"offset": 16, "width": 3}
+    assert manifest["streams"]["s_axis_data"]["lane_width"] == 16
+    assert manifest["config"]["in_fmt"] == "int8,bf16,fp8e4m3"
+    assert manifest["buffers"]["spad_a"]["line_bytes"] == 4

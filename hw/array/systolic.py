@@ -78,10 +78,11 @@ def result_layout(cfg):
     return data.ArrayLayout(acc_shape(cfg), cfg.cols)
 
 
-def fmt_member(cfg):
-    """``{"fmt": In(range(n))}`` for an engine with ``n > 1`` operand formats (the GEMM's, an
-    index into ``cfg.in_fmts``, changed only while no operand is in the array), else ``{}``."""
-    return {"fmt": In(range(len(cfg.in_fmts)))} if cfg.is_set else {}
+def fmt_member(cfg, direction=In):
+    """``{"fmt": direction(range(n))}`` for an engine with ``n > 1`` operand formats (the
+    GEMM's, an index into ``cfg.in_fmts``, changed only while no operand is in the array),
+    else ``{}``."""
+    return {"fmt": direction(range(len(cfg.in_fmts)))} if cfg.is_set else {}
 
 
 def array_signature(cfg):
