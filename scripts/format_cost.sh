@@ -35,8 +35,9 @@ for arg in "$@"; do
     # shellcheck disable=SC2086
     (cd "$root" && python -m hw.asic --rows 1 --array --in-fmt "$f" $acc --liberty "$liberty" \
         --out "$dir/asic" > "$dir/asic.txt" 2>&1)
-    line="$line| sky130: $(grep -iE 'area|µm' "$dir/asic.txt" | head -3 | tr -s ' ' |
-                          tr '\n' ' ')"
+    pe=$(grep -E '^ +PE: ' "$dir/asic.txt" | sed -E 's/.* cells, ([0-9,]+) um2.*/\1/')
+    fmax=$(grep -E '^ +Fmax ' "$dir/asic.txt" | sed -E 's/^ +Fmax ([0-9.]+ MHz).*/\1/')
+    line="$line | sky130 PE $pe um2, array Fmax $fmax"
   fi
   echo "$line"
 done
