@@ -8,7 +8,8 @@ from .formats import ACC_FORMATS, INPUT_FORMATS
 from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
-           "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS", "DSP_CHOICES",
+           "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS",
+           "DSP_CHOICES",
            "DEFAULT_DSP_MULS"]
 
 MAX_DIM = 256

@@ -31,7 +31,8 @@ def test_each_opcode():
 
 
 def test_layouts_match_the_word():
-    # Version 2's word (version 1's plus CONFIG's in_fmt): opcode 7:0, reserved 127:80; each opcode's fields in between.
+    # Version 2's word (version 1's plus CONFIG's in_fmt): opcode 7:0, reserved 127:80; each
+    # opcode's fields in between.
     assert isa.command_layout.size == isa.COMMAND_WIDTH == 128
     assert isa.command_layout["opcode"].offset == 0
     assert isa.command_layout["reserved"].offset == isa.RESERVED_OFFSET == 80
@@ -39,7 +40,8 @@ def test_layouts_match_the_word():
                for op, layout in isa.LAYOUTS.items()}
     assert offsets == {
         "NOP": {}, "FENCE": {},
-        "CONFIG": {"relu": (8, 1), "out_mode": (9, 2), "in_fmt": (16, 3), "scale": (32, 32)},
+        "CONFIG": {"relu": (8, 1), "out_mode": (9, 2), "in_fmt": (16, 3),
+                   "scale": (32, 32)},
         "LOAD": {"buffer": (8, 1), "addr": (16, 16), "count": (32, 16)},
         "PRELOAD": {"b_addr": (16, 16)},
         "COMPUTE": {"accumulate": (8, 1), "a_addr": (16, 16), "b_addr": (32, 16),

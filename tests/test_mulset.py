@@ -12,9 +12,9 @@ import pytest
 
 from hw.arith import make_multiplier
 from hw.config import Config, ConfigError
-from hw.mulset import FPMulSet, IntMulSet, common_format
 from hw.engine import Engine
 from hw.isa import Error, encode_config
+from hw.mulset import FPMulSet, IntMulSet, common_format
 from sim.array_program import array_k_pass
 from sim.backends.amaranth_array import rtl_array_gemm
 from sim.backends.amaranth_engine import run_engine
@@ -70,7 +70,7 @@ def test_integer_set_multiplier():
         a, b = np.repeat(values, values.size), np.tile(values, values.size)
         # The lane's bits above a narrow member's are not read: fill them with noise.
         noise = np.random.default_rng(index).integers(0, 256, a.size) & ~((1 << fmt.width) - 1)
-        lanes = [((x & ((1 << fmt.width) - 1)) | n) for x, n in zip(a, noise)]
+        lanes = [((x & ((1 << fmt.width) - 1)) | n) for x, n in zip(a, noise, strict=True)]
         lanes = [v - 256 if v >= 128 else v for v in lanes]
         mul = make_multiplier(cfg)
         assert isinstance(mul, IntMulSet)
@@ -190,7 +190,7 @@ def test_set_engine_gemm(in_fmt, dataflow, members):
     selecting its format; each bit-exact against the golden model."""
     cfg = Config(rows=2, cols=2, in_fmt=in_fmt, acc_fmt="fp32", dataflow=dataflow,
                  spad_kib=1, acc_kib=1)
-    progs, wants, ops = [], [], []
+    progs, ops = [], []
     for n, name in enumerate(members):
         single, a, b = _gemm_operands(cfg, name, n, (3, 5, 3))
         prog = gemm_program(cfg, a, b, mode="raw", fmt=name)
@@ -205,7 +205,7 @@ def test_set_engine_gemm(in_fmt, dataflow, members):
     assert run.error == Error.BAD_MODE and not run.extra
     out = run.rows
     start = 0
-    for prog, (a, b) in zip(progs, ops):
+    for prog, (a, b) in zip(progs, ops, strict=True):
         got = prog.assemble(out[start:start + prog.dout_rows])
         start += prog.dout_rows
         want = ref_program(prog, a, b)
