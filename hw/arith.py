@@ -14,15 +14,15 @@ from .fp.int2float import IntToFloat
 from .fp.mul import FPMul
 from .intarith import IntAdd, IntMul
 from .latency import INT_MUL, INT_TO_FLOAT, Pipelined, check_latency
+from .mulset import FPMulSet, IntMulSet
 
 __all__ = ["operand_shape", "acc_shape", "make_multiplier", "make_adder", "IntMulToFloat"]
 
 
 def operand_shape(cfg):
-    """Shape of one operand lane: ``signed(width)`` for an integer format (int8, int4), the raw
-    bits for a float format."""
-    fmt = cfg.in_format
-    return signed(fmt.width) if fmt.kind == "int" else unsigned(fmt.width)
+    """Shape of one operand lane: ``signed(width)`` for integer formats (int8, int4), the raw
+    bits for a float format or a set with one (``cfg.lane_width`` bits)."""
+    return signed(cfg.lane_width) if cfg.mul_kind == "int" else unsigned(cfg.lane_width)
 
 
 def acc_shape(cfg):
@@ -84,9 +84,15 @@ def make_multiplier(cfg, *, logic=False):
     """The PE multiplier for ``cfg``: operand lanes in, an accumulator-format product out,
     ``cfg.pipeline.mul`` stages deep; an integer one built from logic if ``logic``
     (``cfg.logic_mul``), else as ``cfg.dsp`` says. With ``cfg.dsp == "ecp5"`` it has the
-    clock-enable input ``en``."""
+    clock-enable input ``en``. An engine with a set of formats gets :mod:`hw.mulset`'s, with
+    the select input ``fmt``."""
     in_fmt, acc_fmt = cfg.in_format, cfg.acc_format
     latency = cfg.pipeline.mul
+    if cfg.is_set:      # one multiplier for every format, with the select input ``fmt``
+        if cfg.mul_kind == "int":
+            return IntMulSet(cfg.in_formats, acc_fmt.width, latency=latency, dsp=cfg.dsp,
+                             logic=logic)
+        return FPMulSet(cfg.in_formats, acc_fmt, ftz=cfg.ftz, latency=latency)
     if in_fmt.kind == "int":
         if acc_fmt.kind == "int":
             return IntMul(in_fmt.width, acc_fmt.width, latency=latency, dsp=cfg.dsp,

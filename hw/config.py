@@ -8,7 +8,8 @@ from .formats import ACC_FORMATS, INPUT_FORMATS
 from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
-           "MAX_DIM", "ALLOWED_ACC", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS", "DSP_CHOICES",
+           "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS",
+           "DSP_CHOICES",
            "DEFAULT_DSP_MULS"]
 
 MAX_DIM = 256
@@ -24,10 +25,20 @@ ALLOWED_ACC = {"int8": ("int32", "fp32"), "int4": ("int32",), "bf16": ("fp32",),
                "fp16": ("fp32",), "fp8e4m3": ("fp32",), "fp8e5m2": ("fp32",), "tf32": ("fp32",)}
 
 
-def _bytes(lanes, fmt):
-    """Bytes of ``lanes`` packed values of ``fmt``, rounded up (INT4: two to a byte; TF32's
+def _bytes(lanes, width):
+    """Bytes of ``lanes`` packed ``width``-bit values, rounded up (INT4: two to a byte; TF32's
     19-bit lanes: a line's bits rounded up to a byte)."""
-    return -(-lanes * fmt.width // 8)
+    return -(-lanes * width // 8)
+
+
+def format_set(in_fmt):
+    """The names in ``in_fmt``: one format name, several joined by commas
+    (``"int8,bf16"``), or a tuple or list of names. Only splits; :class:`Config` checks."""
+    if isinstance(in_fmt, (tuple, list)):
+        return tuple(in_fmt)
+    if isinstance(in_fmt, str):
+        return tuple(name.strip() for name in in_fmt.split(","))
+    return (in_fmt,)
 #: The post-processing units' default depths: each unit's least and one register at each of
 #: its ``CUTS`` (:class:`~hw.fp.int2float.IntToFloat`, :class:`~hw.fp.mul.FPMul`,
 #: :class:`~hw.fp.float2int.FloatToInt`, :class:`~hw.fp.narrow.FloatNarrow`).
@@ -127,13 +138,15 @@ class Pipeline:
 
     def least(self, in_fmt, acc_fmt):
         """The least latency of each field for these formats (names of ``INPUT_FORMATS`` and
-        ``ACC_FORMATS``)."""
-        int_in = INPUT_FORMATS[in_fmt].kind == "int"
+        ``ACC_FORMATS``; ``in_fmt`` may be a set, :func:`format_set`: the multiplier that
+        serves every member needs the most any of them does)."""
         int_acc = ACC_FORMATS[acc_fmt].kind == "int"
-        if int_in:
-            mul = lat.INT_MUL if int_acc else lat.INT_MUL + lat.INT_TO_FLOAT
-        else:
-            mul = lat.FP_MUL
+        mul = 0
+        for name in format_set(in_fmt):
+            if INPUT_FORMATS[name].kind == "int":
+                mul = max(mul, lat.INT_MUL if int_acc else lat.INT_MUL + lat.INT_TO_FLOAT)
+            else:
+                mul = max(mul, lat.FP_MUL)
         return {"mul": mul, "add": lat.INT_ADD if int_acc else lat.FP_ADD,
                 "post_convert": lat.INT_TO_FLOAT, "post_mul": lat.FP_MUL,
                 "post_round": lat.FLOAT_TO_INT, "post_narrow": lat.FLOAT_NARROW, "enable": 0}
@@ -179,13 +192,17 @@ class Config:
         PE rows, 1 to 256.
     cols : int or None
         PE columns, 1 to 256; ``None`` means square (``cols = rows``).
-    in_fmt : str
+    in_fmt : str or tuple
         Operand format, one of :data:`~hw.formats.INPUT_FORMATS`: ``"int8"``, ``"int4"``,
-        ``"bf16"``, ``"fp16"``, ``"fp8e4m3"``, ``"fp8e5m2"`` or ``"tf32"``.
+        ``"bf16"``, ``"fp16"``, ``"fp8e4m3"``, ``"fp8e5m2"`` or ``"tf32"``; or a **set** of
+        them, comma-separated (``"int8,bf16,fp8e4m3"``) or a tuple, each at most once. A set
+        engine runs each GEMM in the member its CONFIG names (:attr:`in_fmts`); the first is
+        the format after reset. Stored as the names joined by commas.
     acc_fmt : str or None
         Accumulator format (:data:`ALLOWED_ACC`): ``"int32"`` or ``"fp32"`` for int8
-        operands, ``"int32"`` for int4, ``"fp32"`` for every float format; ``None`` picks the
-        first allowed (``int32`` for the integer formats, ``fp32`` for the float ones).
+        operands, ``"int32"`` for int4, ``"fp32"`` for every float format; every member of a
+        set must allow it. ``None`` picks the first the first member allows (``int32`` for
+        the integer formats, ``fp32`` for the float ones) if every member allows it.
     dataflow : str
         ``"os"`` (output-stationary) or ``"ws"`` (weight-stationary).
     subnormals : str
@@ -238,14 +255,7 @@ class Config:
         if self.cols is None:
             object.__setattr__(self, "cols", self.rows)
         _check_dim("cols", self.cols)
-        _check_choice("in_fmt", self.in_fmt, tuple(INPUT_FORMATS))
-        if self.acc_fmt is None:
-            object.__setattr__(self, "acc_fmt", ALLOWED_ACC[self.in_fmt][0])
-        _check_choice("acc_fmt", self.acc_fmt, tuple(ACC_FORMATS))
-        if self.acc_fmt not in ALLOWED_ACC[self.in_fmt]:
-            raise ConfigError("acc_fmt", self.acc_fmt,
-                              f"one of {', '.join(map(repr, ALLOWED_ACC[self.in_fmt]))}",
-                              when={"in_fmt": self.in_fmt})
+        self._check_formats()
         _check_choice("dataflow", self.dataflow, DATAFLOWS)
         _check_choice("subnormals", self.subnormals, SUBNORMALS)
         self._check_sizes()
@@ -263,10 +273,31 @@ class Config:
         object.__setattr__(self, "pipeline", pipeline.resolved(self.in_fmt, self.acc_fmt))
         self._check_dsp()
 
+    def _check_formats(self):
+        names = format_set(self.in_fmt)
+        if len(names) == 1:
+            _check_choice("in_fmt", names[0], tuple(INPUT_FORMATS))
+        allowed = "one of " + ", ".join(map(repr, INPUT_FORMATS)) + \
+            ", or several of them joined by commas, each at most once"
+        if not names or any(name not in INPUT_FORMATS for name in names) or \
+                len(set(names)) != len(names):
+            raise ConfigError("in_fmt", self.in_fmt, allowed)
+        object.__setattr__(self, "in_fmt", ",".join(names))
+        if self.acc_fmt is None:
+            common = [acc for acc in ALLOWED_ACC[names[0]]
+                      if all(acc in ALLOWED_ACC[name] for name in names)]
+            object.__setattr__(self, "acc_fmt", (common or ALLOWED_ACC[names[0]])[0])
+        _check_choice("acc_fmt", self.acc_fmt, tuple(ACC_FORMATS))
+        for name in names:
+            if self.acc_fmt not in ALLOWED_ACC[name]:
+                raise ConfigError("acc_fmt", self.acc_fmt,
+                                  f"one of {', '.join(map(repr, ALLOWED_ACC[name]))}",
+                                  when={"in_fmt": name})
+
     def _check_dsp(self):
         _check_choice("dsp", self.dsp, DSP_CHOICES)
         pes = self.rows * self.cols
-        if self.in_format.kind != "int":
+        if self.mul_kind != "int":
             if self.dsp != "infer":
                 raise ConfigError("dsp", self.dsp, "'infer'", when={"in_fmt": self.in_fmt})
             if self.dsp_muls not in (None, pes):
@@ -285,7 +316,7 @@ class Config:
         return row * self.cols + col >= self.dsp_muls
 
     def _check_sizes(self):
-        line_bytes = _bytes(max(self.rows, self.cols), self.in_format)
+        line_bytes = _bytes(max(self.rows, self.cols), self.lane_width)
         spad_low = -(-2 * self.rows * line_bytes // 1024)
         row_bytes = self.cols * self.acc_format.width // 8
         acc_low = -(-self.rows * row_bytes // 1024)  # one output tile
@@ -299,7 +330,7 @@ class Config:
                     not 1 <= value <= MAX_KIB:
                 raise ConfigError(name, value, f"an integer from 1 to {MAX_KIB}")
         low = spad_low
-        high = 2 * MAX_LINES * _bytes(min(self.rows, self.cols), self.in_format) // 1024
+        high = 2 * MAX_LINES * _bytes(min(self.rows, self.cols), self.lane_width) // 1024
         if not low <= self.spad_kib <= high:
             raise ConfigError("spad_kib", self.spad_kib,
                               f"from {low} to {high} for a {self.rows}x{self.cols} "
@@ -314,12 +345,12 @@ class Config:
     @property
     def spad_a_lines(self):
         """Lines of scratchpad buffer A (each ``rows`` operands)."""
-        return min(MAX_LINES, self.spad_kib * 1024 // 2 // _bytes(self.rows, self.in_format))
+        return min(MAX_LINES, self.spad_kib * 1024 // 2 // _bytes(self.rows, self.lane_width))
 
     @property
     def spad_b_lines(self):
         """Lines of scratchpad buffer B (each ``cols`` operands)."""
-        return min(MAX_LINES, self.spad_kib * 1024 // 2 // _bytes(self.cols, self.in_format))
+        return min(MAX_LINES, self.spad_kib * 1024 // 2 // _bytes(self.cols, self.lane_width))
 
     @property
     def acc_rows(self):
@@ -327,9 +358,72 @@ class Config:
         return min(MAX_LINES, self.acc_kib * 1024 // (self.cols * self.acc_format.width // 8))
 
     @property
+    def in_fmts(self):
+        """The operand formats' names, in the order given (one for a single-format engine)."""
+        return format_set(self.in_fmt)
+
+    @property
+    def in_formats(self):
+        """The operand formats (:class:`~hw.formats.IntFormat`, :class:`~hw.formats.FloatFormat`),
+        in the order of :attr:`in_fmts`; index ``n`` is CONFIG's ``in_fmt`` value ``n``."""
+        return tuple(INPUT_FORMATS[name] for name in self.in_fmts)
+
+    @property
     def in_format(self):
-        """The operand :class:`~hw.formats.IntFormat` or :class:`~hw.formats.FloatFormat`."""
-        return INPUT_FORMATS[self.in_fmt]
+        """The operand format after reset (the only one of a single-format engine)."""
+        return self.in_formats[0]
+
+    @property
+    def is_set(self):
+        """True when the engine has more than one operand format."""
+        return len(self.in_fmts) > 1
+
+    @property
+    def lane_width(self):
+        """Bits of one operand lane in the scratchpad and the array: the widest member's (a
+        narrower member's value sits in the low bits of its lane)."""
+        return max(fmt.width for fmt in self.in_formats)
+
+    @property
+    def mul_kind(self):
+        """``"int"`` when every operand format is an integer one (integer multipliers, which
+        may be DSP blocks, ``dsp``), else ``"float"``."""
+        return "int" if all(f.kind == "int" for f in self.in_formats) else "float"
+
+    def fmt_index(self, fmt):
+        """CONFIG's ``in_fmt`` value for operand format ``fmt`` (a name or a format; ``None``:
+        the format after reset, 0).
+
+        Raises
+        ------
+        ConfigError
+            Naming ``fmt`` and the engine's formats.
+        """
+        if fmt is None:
+            return 0
+        name = getattr(fmt, "name", fmt)
+        if name not in self.in_fmts:
+            raise ConfigError("fmt", fmt, "one of " + ", ".join(map(repr, self.in_fmts)),
+                              when={"in_fmt": self.in_fmt})
+        return self.in_fmts.index(name)
+
+    def for_format(self, fmt):
+        """The single-format configuration of member ``fmt`` (a name or a format) of this
+        one's formats, with the same shape, dataflow, accumulator, subnormals and pipeline
+        (buffer sizes and DSP use are that format's defaults): what a GEMM in ``fmt``
+        computes on this engine is what it computes on that one, bit for bit, in the same
+        order (the golden model reads its formats from it). ``self`` for a single format.
+
+        Raises
+        ------
+        ConfigError
+            If ``fmt`` is not one of :attr:`in_fmts`.
+        """
+        name = self.in_fmts[self.fmt_index(fmt)]
+        if not self.is_set:
+            return self
+        return replace(self, in_fmt=name, spad_kib=None, acc_kib=None, dsp_muls=None,
+                       dsp=self.dsp if INPUT_FORMATS[name].kind == "int" else "infer")
 
     @property
     def acc_format(self):
@@ -347,12 +441,13 @@ class Config:
     @property
     def name(self):
         """A short name carrying the key parameters, used for module and file names."""
-        name = f"{self.dataflow}_{self.rows}x{self.cols}_{self.in_fmt}_{self.acc_fmt}"
+        fmts = "_".join(self.in_fmts)
+        name = f"{self.dataflow}_{self.rows}x{self.cols}_{fmts}_{self.acc_fmt}"
         if self.is_float and self.ftz:
             name += "_ftz"
         if self.dsp != "infer":
             name += f"_{self.dsp}"
-        if self.in_format.kind == "int" and \
+        if self.mul_kind == "int" and \
                 self.dsp_muls != min(self.rows * self.cols, DEFAULT_DSP_MULS):
             name += f"_dsp{self.dsp_muls}"
         return name + self.pipeline.suffix(("mul", "add", "enable"), self.in_fmt, self.acc_fmt)

@@ -105,7 +105,9 @@ def add_config_options(parser):
     p.add_argument("--cols", type=int, default=None, metavar="N",
                    help=f"PE columns, 1 to {MAX_DIM} (default: same as --rows)")
     p.add_argument("--in-fmt", default="int8", metavar="FMT",
-                   help=f"operand format: {', '.join(INPUT_FORMATS)} (default int8)")
+                   help=f"operand format: {', '.join(INPUT_FORMATS)} (default int8); or a set "
+                        "joined by commas (int8,bf16,fp8e4m3): each GEMM's CONFIG picks one, the "
+                        "first after reset")
     p.add_argument("--acc-fmt", default=None, metavar="FMT",
                    help=f"accumulator format: {', '.join(ACC_FORMATS)}; int8 takes int32 or "
                         "fp32, int4 takes int32, the float formats take fp32 (default: the "

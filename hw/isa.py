@@ -12,7 +12,9 @@ opcode     does
 =========  ===================================================================================
 NOP  0     nothing
 CONFIG 1   post-processing for the STOREs after it: ReLU, then RAW / INT8 (× ``scale``, round
-           to nearest even, saturate) / BF16
+           to nearest even, saturate) / BF16; and ``in_fmt``, the operand format of the
+           COMPUTEs (and PRELOADs) after it: an index into the engine's formats
+           (``Config.in_fmts``), 0 on an engine with one
 LOAD  2    take ``count`` beats from data-in into scratchpad ``buffer`` lines
            ``addr … addr+count-1``
 PRELOAD 3  weight-stationary: B lines ``b_addr … b_addr+rows-1`` become weight rows
@@ -27,7 +29,8 @@ SCALE 7    output lane ``lane``'s INT8 requantization scale for the STOREs after
 =========  ===================================================================================
 
 An illegal command (unknown opcode, non-zero reserved bits, an out-of-range address or count, a
-SCALE lane past the array's columns, an out mode the accumulator cannot produce, PRELOAD on an output-stationary engine) is not
+SCALE lane past the array's columns, an out mode the accumulator cannot produce, an ``in_fmt``
+past the engine's formats, PRELOAD on an output-stationary engine) is not
 executed, sets a sticky bit in ``status.error`` (:class:`Error`) and the engine goes on; a LOAD
 that is illegal still consumes its ``count`` data beats, so the data stream stays in step.
 """
@@ -37,7 +40,7 @@ from amaranth.lib import data, enum
 from .formats import BF16, INT8
 
 __all__ = [
-    "ISA_VERSION", "COMMAND_WIDTH", "OPCODE_WIDTH", "ADDR_WIDTH", "RESERVED_OFFSET",
+    "ISA_VERSION", "FMT_WIDTH", "COMMAND_WIDTH", "OPCODE_WIDTH", "ADDR_WIDTH", "RESERVED_OFFSET",
     "Opcode", "Buffer", "OutMode", "Error", "ERROR_BITS", "error_layout",
     "LAYOUTS", "DOES", "command_layout", "command_fields",
     "encode", "decode", "encode_nop", "encode_config", "encode_load", "encode_preload",
@@ -45,8 +48,11 @@ __all__ = [
     "out_mode", "out_width", "out_format", "allowed_modes",
 ]
 
-#: Version 2 added SCALE (per-lane requantization scales); version 1 programs run unchanged.
+#: Version 2 added CONFIG's ``in_fmt`` and SCALE (per-lane requantization scales); a version 1
+#: program's words are version 2 words with ``in_fmt`` 0 and no SCALE, so it runs unchanged.
 ISA_VERSION = 2
+#: Width of CONFIG's ``in_fmt``: an index into the engine's operand formats.
+FMT_WIDTH = 3
 COMMAND_WIDTH = 128
 OPCODE_WIDTH = 8
 #: Width of every address and count field: scratchpad lines and accumulator rows are numbered
@@ -109,7 +115,8 @@ def _variant(**fields):
 #: One layout per opcode: every field by name, at its offset in the 128-bit word.
 LAYOUTS = {
     Opcode.NOP: _variant(),
-    Opcode.CONFIG: _variant(relu=(1, 8), out_mode=(OutMode, 9), scale=(32, 32)),
+    Opcode.CONFIG: _variant(relu=(1, 8), out_mode=(OutMode, 9), in_fmt=(FMT_WIDTH, 16),
+                            scale=(32, 32)),
     Opcode.LOAD: _variant(buffer=(Buffer, 8), addr=(ADDR_WIDTH, 16), count=(ADDR_WIDTH, 32)),
     Opcode.PRELOAD: _variant(b_addr=(ADDR_WIDTH, 16)),
     Opcode.COMPUTE: _variant(accumulate=(1, 8), a_addr=(ADDR_WIDTH, 16),
@@ -124,7 +131,9 @@ LAYOUTS = {
 DOES = {
     Opcode.NOP: "nothing",
     Opcode.CONFIG: "post-processing for the STOREs after it: ReLU, then `out_mode`; `scale` "
-                   "(FP32 bits) is the INT8 requantization scale",
+                   "(FP32 bits) is the INT8 requantization scale; `in_fmt`: the operand "
+                   "format of the COMPUTEs and PRELOADs after it (an index into the engine's "
+                   "formats, 0 with one format)",
     Opcode.LOAD: "take `count` data-in beats into lines `addr … addr+count−1` of `buffer`",
     Opcode.PRELOAD: "WS only: B lines `b_addr … b_addr+rows−1` become weight rows 0 … rows−1 "
                     "of the next tile",
@@ -233,12 +242,12 @@ def _check_scale_bits(scale_bits):
     return scale_bits
 
 
-def encode_config(*, relu=False, out_mode=OutMode.RAW, scale_bits=0x3F800000):
+def encode_config(*, relu=False, out_mode=OutMode.RAW, scale_bits=0x3F800000, in_fmt=0):
     """CONFIG: ``scale_bits`` is the FP32 bit pattern of the requantization scale, which every
-    output lane takes."""
+    output lane takes; ``in_fmt`` the index of the operand format (``Config.fmt_index``)."""
     out_mode = OutMode(out_mode)
     return encode(Opcode.CONFIG, relu=bool(relu), out_mode=out_mode,
-                  scale=_check_scale_bits(scale_bits))
+                  scale=_check_scale_bits(scale_bits), in_fmt=in_fmt)
 
 
 def encode_load(buffer, address, count):

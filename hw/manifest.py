@@ -64,7 +64,8 @@ def array_manifest(cfg, module_name):
 
 def isa_manifest(cfg):
     """The instruction set as :mod:`hw.isa` defines it: every opcode's fields with their bit
-    offsets and widths, the out modes ``cfg`` can produce, the error bits."""
+    offsets and widths, the out modes ``cfg`` can produce, its operand formats (CONFIG's
+    ``in_fmt`` values), the error bits."""
     from . import isa
 
     def field(f):
@@ -83,6 +84,8 @@ def isa_manifest(cfg):
         "fields": {op.name: {name: field(f) for name, f in layout}
                    for op, layout in isa.LAYOUTS.items()},
         "out_modes": {mode.name: mode.value for mode in isa.allowed_modes(cfg)},
+        # CONFIG's in_fmt values: the engine's operand formats.
+        "in_fmts": {name: n for n, name in enumerate(cfg.in_fmts)},
         "errors": {err.name: err.value for err in isa.Error},
     }
 
@@ -95,7 +98,7 @@ def engine_manifest(cfg, module_name):
     from .engine.storer import dout_width, store_latency
     from .isa import COMMAND_WIDTH, allowed_modes, out_width
 
-    in_bits = cfg.in_format.width
+    in_bits = cfg.lane_width
     acc_bytes = cfg.acc_format.width // 8
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -106,7 +109,7 @@ def engine_manifest(cfg, module_name):
         "streams": {
             "s_axis_cmd": {"direction": "input", "width": COMMAND_WIDTH},
             "s_axis_data": {"direction": "input", "width": din_width(cfg),
-                            "lane_width": cfg.in_format.width,
+                            "lane_width": cfg.lane_width,
                             "lanes": {"a": cfg.rows, "b": cfg.cols}},
             "m_axis_data": {"direction": "output", "width": dout_width(cfg),
                             "lanes": cfg.cols,

@@ -85,12 +85,14 @@ class ArrayProgram:
         return result
 
 
-def array_program(cfg, a, b, contexts=None):
+def array_program(cfg, a, b, contexts=None, fmt=None):
     """Tile ``a`` (M×K) @ ``b`` (K×N) into operand beats for a ``cfg`` array.
 
     ``contexts`` is the array's interleaved accumulator contexts
     (:attr:`hw.timing.ArrayTiming.contexts`, the default); the beats are only right for that
-    number, so any other value is an error.
+    number, so any other value is an error. ``fmt``: the operands' format, a member of
+    ``cfg.in_fmts`` (``None``: the first); its values sit in lanes of ``cfg.lane_width`` bits,
+    and the array's ``fmt`` input must hold ``cfg.fmt_index(fmt)``.
 
     Raises
     ------
@@ -103,7 +105,7 @@ def array_program(cfg, a, b, contexts=None):
     elif contexts != expected:
         raise ValueError(f"contexts must be {expected} for a {cfg.name} array (its "
                          f"ArrayTiming.contexts), not {contexts!r}")
-    in_fmt = cfg.in_format
+    in_fmt = cfg.for_format(fmt).in_format
     a = in_fmt.cast(a)
     b = in_fmt.cast(b)
     m, k = a.shape
@@ -115,7 +117,7 @@ def array_program(cfg, a, b, contexts=None):
     rows, cols = cfg.rows, cfg.cols
 
     def lanes(vec, count):
-        return pack_lanes(vec, in_fmt, count)
+        return pack_lanes(vec, in_fmt, count, cfg.lane_width)
 
     if cfg.dataflow == "os":
         block = contexts * rows

@@ -56,7 +56,7 @@ class GemmResult:
 
 def ref_program(prog, a, b):
     """The golden result of a program for ``a @ b``."""
-    c = ref_gemm(a, b, prog.cfg, k_pass=prog.k_pass, interleave=prog.interleave)
+    c = ref_gemm(a, b, prog.fmt_cfg, k_pass=prog.k_pass, interleave=prog.interleave)
     return ref_postproc(c, prog.cfg, relu=prog.relu, mode=prog.mode, scale=prog.scale)
 
 
@@ -92,13 +92,14 @@ def run_program(prog, a, b, backend="golden", *, seed=0, p_valid=1.0, p_ready=1.
 
 
 def run_gemm(a, b, cfg, *, backend="golden", relu=False, mode="raw", scale=1.0, seed=0,
-             p_valid=1.0, p_ready=1.0, port=None, baud=None):
+             p_valid=1.0, p_ready=1.0, port=None, baud=None, fmt=None):
     """C = post(A @ B) on a ``cfg`` engine.
 
     Parameters
     ----------
     a, b : numpy.ndarray
-        M×K and K×N, in ``cfg``'s input format (int8, or ``ml_dtypes.bfloat16``).
+        M×K and K×N, in ``cfg``'s input format (int8, or ``ml_dtypes.bfloat16``), or in
+        ``fmt``'s.
     cfg : hw.config.Config
     backend : str
         One of :data:`BACKENDS` or :data:`LINK_BACKENDS`.
@@ -115,6 +116,10 @@ def run_gemm(a, b, cfg, *, backend="golden", relu=False, mode="raw", scale=1.0, 
     port, baud :
         Backend ``uart``: the board's serial port (required) and its baud rate
         (:data:`sim.link.DEFAULT_BAUD` if ``None``).
+    fmt : str or None
+        The GEMM's operand format on an engine with a set of them (``cfg.in_fmts``; ``None``:
+        the first). The program's CONFIG selects it; the golden result is that of the
+        member's single-format engine, bit for bit.
 
     Raises
     ------
@@ -123,6 +128,6 @@ def run_gemm(a, b, cfg, *, backend="golden", relu=False, mode="raw", scale=1.0, 
     RuntimeError
         When a simulated engine or the board reports error bits or stores the wrong rows.
     """
-    prog = gemm_program(cfg, a, b, relu=relu, mode=mode, scale=scale)
+    prog = gemm_program(cfg, a, b, relu=relu, mode=mode, scale=scale, fmt=fmt)
     return run_program(prog, a, b, backend, seed=seed, p_valid=p_valid, p_ready=p_ready,
                        port=port, baud=baud)

@@ -13,14 +13,17 @@ from .golden import from_bits, to_bits
 __all__ = ["pack_struct", "pack_lanes", "unpack_lanes"]
 
 
-def pack_lanes(values, fmt, lanes):
-    """Pack up to ``lanes`` values of ``fmt`` (zero-padded) into one integer, lane 0 lowest."""
+def pack_lanes(values, fmt, lanes, width=None):
+    """Pack up to ``lanes`` values of ``fmt`` (zero-padded) into one integer, lane 0 lowest,
+    each lane ``width`` bits (``None``: the format's; wider for a narrower member of a set
+    engine, whose value sits in a lane's low bits)."""
     bits = to_bits(np.asarray(values, dtype=fmt.dtype).reshape(-1), fmt)
     if bits.size > lanes:
         raise ValueError(f"{bits.size} values do not fit {lanes} lanes")
+    width = fmt.width if width is None else width
     word = 0
     for n, v in enumerate(bits.tolist()):
-        word |= v << (n * fmt.width)
+        word |= v << (n * width)
     return word
 
 

@@ -22,8 +22,12 @@ command sets each lane whose scale changes (the lane ``j`` of a block at column 
 column ``n0 + j``). SCALE waits for the storer to be idle, so a column block's first STORE
 starts after the previous block's STOREs have left post-processing.
 
-The golden result of a program is ``ref_gemm(a, b, cfg, k_pass=prog.k_pass,
+The golden result of a program is ``ref_gemm(a, b, prog.fmt_cfg, k_pass=prog.k_pass,
 interleave=prog.interleave)`` followed by ``ref_postproc`` (:func:`sim.host.ref_program`).
+
+On an engine with a set of operand formats the program's CONFIG names the GEMM's format
+(``fmt``); operands are packed in that format into lanes of ``cfg.lane_width`` bits, and the
+golden result is that of the member's single-format engine (``cfg.for_format(fmt)``).
 """
 
 from dataclasses import dataclass, field
@@ -93,6 +97,8 @@ class EngineProgram:
         Partial sums per pass: the golden model's ``interleave``.
     macs : int
         ``M·K·N``, for utilization figures.
+    fmt : str
+        The operands' format (a member of ``cfg.in_fmts``).
     """
     cfg: object
     m: int
@@ -106,6 +112,12 @@ class EngineProgram:
     din: list = field(default_factory=list)
     stores: list = field(default_factory=list)
     macs: int = 0
+    fmt: str = None
+
+    @property
+    def fmt_cfg(self):
+        """The single-format configuration whose golden model this program's GEMM follows."""
+        return self.cfg.for_format(self.fmt)
 
     @property
     def dout_rows(self):
@@ -190,19 +202,25 @@ def _scale(scale, n):
     return s
 
 
-def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
+def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0, fmt=None):
     """Tile ``a @ b`` into a program for a ``cfg`` engine (see the module docstring).
     ``mode`` is an :class:`~hw.isa.OutMode` or its name; ``scale`` is one INT8
-    requantization scale or one per column of C (per output channel).
+    requantization scale or one per column of C (per output channel); ``fmt`` the operands'
+    format, one of ``cfg.in_fmts`` (``None``: the first).
 
     Raises
     ------
     ProgramError
-        If ``a`` or ``b`` holds a value the input format does not represent exactly (the
-        rule of :mod:`hw.formats`: no silent conversion), if a ``scale`` is NaN or infinite
-        or there is not one per column, or if the GEMM does not fit the engine.
+        If ``fmt`` is not one of the engine's formats, if ``a`` or ``b`` holds a value
+        ``fmt`` does not represent exactly (the rule of :mod:`hw.formats`: no silent
+        conversion), if a ``scale`` is NaN or infinite or there is not one per column, or if
+        the GEMM does not fit the engine.
     """
-    in_fmt = cfg.in_format
+    try:
+        index = cfg.fmt_index(fmt)
+    except ValueError as error:
+        raise ProgramError(str(error)) from None
+    in_fmt = cfg.in_formats[index]
     try:
         a = in_fmt.exact("a", a)
         b = in_fmt.exact("b", b)
@@ -221,17 +239,20 @@ def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0):
         raise ProgramError(f"M, K and N must be at least 1, not {m}, {k}, {n}")
     s = _scale(scale, n)
     if cfg.dataflow == "os":
-        prog = _os_program(cfg, a, b)
+        prog = _os_program(cfg, a, b, in_fmt)
     else:
-        prog = _ws_program(cfg, a, b)
+        prog = _ws_program(cfg, a, b, in_fmt)
     prog.relu, prog.mode = relu, mode
+    prog.fmt = in_fmt.name
     bits = s.view(np.uint32)
     if s.ndim == 0:
         prog.scale = float(s)
-        prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=int(bits)))
+        prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=int(bits),
+                                          in_fmt=index))
     else:
         prog.scale = s.copy()
-        prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=int(bits[0])))
+        prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=int(bits[0]),
+                                          in_fmt=index))
         if mode == OutMode.INT8:
             _set_lane_scales(prog, [int(x) for x in bits])
     prog.macs = m * k * n
@@ -309,8 +330,8 @@ def _emit_stores(prog, pending, lag):
         prog.stores.append(store)
 
 
-def _os_program(cfg, a, b):
-    in_fmt = cfg.in_format
+def _os_program(cfg, a, b, in_fmt):
+    width = cfg.lane_width
     rows, cols = cfg.rows, cfg.cols
     m, k = a.shape
     n = b.shape[1]
@@ -333,9 +354,9 @@ def _os_program(cfg, a, b):
         return _Step(
             loads=[
                 (buf_a, "a", (mi, ki), size,
-                 lambda: [pack_lanes(a[m0:m0 + rows, kk], in_fmt, rows) for kk in ks]),
+                 lambda: [pack_lanes(a[m0:m0 + rows, kk], in_fmt, rows, width) for kk in ks]),
                 (buf_b, "b", (ni, ki), size,
-                 lambda: [pack_lanes(b[kk, n0:n0 + cols], in_fmt, cols) for kk in ks]),
+                 lambda: [pack_lanes(b[kk, n0:n0 + cols], in_fmt, cols, width) for kk in ks]),
             ],
             issue=lambda bases, acc_row: [encode_compute(
                 bases["a"], bases["b"], acc_row, size, accumulate=ki > 0)],
@@ -345,8 +366,8 @@ def _os_program(cfg, a, b):
     return _schedule(prog, steps, max(1, cfg.acc_rows // rows), rows)
 
 
-def _ws_program(cfg, a, b):
-    in_fmt = cfg.in_format
+def _ws_program(cfg, a, b, in_fmt):
+    width = cfg.lane_width
     rows, cols = cfg.rows, cfg.cols
     m, k = a.shape
     n = b.shape[1]
@@ -370,9 +391,9 @@ def _ws_program(cfg, a, b):
             loads=[  # weights first: the PRELOAD can then start sooner
                 (buf_b, "b", (ki, ni), rows,
                  lambda: [pack_lanes(b[k0 + r, n0:n0 + cols] if k0 + r < k else zero,
-                                     in_fmt, cols) for r in range(rows)]),
+                                     in_fmt, cols, width) for r in range(rows)]),
                 (buf_a, "a", (mi, ki), size,
-                 lambda: [pack_lanes(a[mm, k0:k0 + rows], in_fmt, rows)
+                 lambda: [pack_lanes(a[mm, k0:k0 + rows], in_fmt, rows, width)
                           for mm in range(m0, m0 + size)]),
             ],
             issue=lambda bases, acc_row: [

@@ -306,6 +306,7 @@ def test_illegal_commands_set_sticky_errors_and_never_hang():
         (isa.encode_store(cfg.acc_rows - 2, 5), E.BAD_ADDRESS),
         (isa.encode_config(out_mode=isa.OutMode.BF16), E.BAD_MODE),    # int32 has no bf16
         (isa.encode_scale(cfg.cols, 0x3F800000), E.BAD_ADDRESS),         # no such lane
+        (isa.encode_config(in_fmt=1), E.BAD_MODE),                      # one format: 0 only
     ]
     rng = np.random.default_rng(3)
     a, b = random_matrix(cfg, (5, 6), rng), random_matrix(cfg, (6, 4), rng)

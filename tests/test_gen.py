@@ -106,6 +106,11 @@ def test_deterministic_and_free_of_paths(tmp_path):
      "'tf32', 'int4', not 'fp64'"),
     (["--in-fmt", "bf16", "--acc-fmt", "int32"],
      "--acc-fmt must be one of 'fp32' when --in-fmt is 'bf16', not 'int32'"),
+    (["--in-fmt", "int8,fp9"], "--in-fmt must be one of 'int8', 'bf16', 'fp16', 'fp8e4m3', "
+     "'fp8e5m2', 'tf32', 'int4', or several of them joined by commas, each at most once, not "
+     "'int8,fp9'"),
+    (["--in-fmt", "int8,bf16", "--acc-fmt", "int32"],
+     "--acc-fmt must be one of 'fp32' when --in-fmt is 'bf16', not 'int32'"),
     (["--dataflow", "rs"], "--dataflow must be one of 'os', 'ws', not 'rs'"),
     (["--subnormals", "daz"], "--subnormals must be one of 'ieee', 'ftz', not 'daz'"),
     (["--spad-kib", "0"], "--spad-kib must be an integer from 1 to 16384, not 0"),

@@ -25,12 +25,15 @@ def test_each_opcode():
     assert isa.encode_store(3, 4) == 5 | 3 << 16 | 4 << 32
     cfg = isa.encode_config(relu=True, out_mode=isa.OutMode.INT8, scale_bits=0x3C23D70A)
     assert cfg & 0xFF == 1 and (cfg >> 8) & 0xFF == 0b011
-    assert (cfg >> 32) & 0xFFFFFFFF == 0x3C23D70A
+    assert (cfg >> 32) & 0xFFFFFFFF == 0x3C23D70A and (cfg >> 16) & 0xFFFF == 0
+    assert isa.encode_config(in_fmt=2) == isa.encode_config() | 2 << 16
     assert isa.encode_scale(5, 0x3C23D70A) == 7 | 5 << 16 | 0x3C23D70A << 32
+    assert isa.ISA_VERSION == 2
 
 
 def test_layouts_match_the_word():
-    # The word (versions 1 and 2): opcode 7:0, reserved 127:80; each opcode's fields in between.
+    # Version 2's word (version 1's plus CONFIG's in_fmt and SCALE): opcode 7:0, reserved
+    # 127:80; each opcode's fields in between.
     assert isa.command_layout.size == isa.COMMAND_WIDTH == 128
     assert isa.command_layout["opcode"].offset == 0
     assert isa.command_layout["reserved"].offset == isa.RESERVED_OFFSET == 80
@@ -38,7 +41,8 @@ def test_layouts_match_the_word():
                for op, layout in isa.LAYOUTS.items()}
     assert offsets == {
         "NOP": {}, "FENCE": {},
-        "CONFIG": {"relu": (8, 1), "out_mode": (9, 2), "scale": (32, 32)},
+        "CONFIG": {"relu": (8, 1), "out_mode": (9, 2), "in_fmt": (16, 3),
+                   "scale": (32, 32)},
         "LOAD": {"buffer": (8, 1), "addr": (16, 16), "count": (32, 16)},
         "PRELOAD": {"b_addr": (16, 16)},
         "COMPUTE": {"accumulate": (8, 1), "a_addr": (16, 16), "b_addr": (32, 16),
@@ -103,6 +107,8 @@ def test_out_modes():
     (lambda: isa.encode_scale(0, -1), r"^scale_bits must be a 32-bit pattern, not -1$"),
     (lambda: isa.encode_scale(1 << 16, 0),
      r"^SCALE field lane must be an integer from 0 to 65535, not 65536$"),
+    (lambda: isa.encode_config(in_fmt=8), r"^CONFIG field in_fmt must be an integer from 0 to "
+                                          r"7, not 8$"),
     (lambda: isa.encode(isa.Opcode.LOAD, lines=3),
      r"^LOAD has no field 'lines'; its fields are buffer, addr, count$"),
     (lambda: isa.encode(isa.Opcode.LOAD, buffer=2),

@@ -21,8 +21,12 @@ __all__ = ["OSPE", "WSPE"]
 
 def _enable_member(cfg):
     """An instantiated DSP block's registers take the grid's stall enable as a port (an
-    ``EnableInserter`` does not reach into an instance)."""
-    return {"en": In(1, init=1)} if cfg.dsp != "infer" else {}
+    ``EnableInserter`` does not reach into an instance); an engine with a set of operand
+    formats selects the GEMM's with ``fmt`` (static during a GEMM, shared by every PE)."""
+    members = {"en": In(1, init=1)} if cfg.dsp != "infer" else {}
+    if cfg.is_set:
+        members["fmt"] = In(range(len(cfg.in_fmts)))
+    return members
 
 
 class _PE(wiring.Component):
@@ -43,6 +47,8 @@ class _PE(wiring.Component):
         mul = make_multiplier(self._cfg, logic=self._logic_mul)
         if "en" in mul.signature.members:
             m.d.comb += mul.en.eq(self.en)
+        if "fmt" in mul.signature.members:
+            m.d.comb += mul.fmt.eq(self.fmt)
         return mul
 
     @property

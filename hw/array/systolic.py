@@ -52,7 +52,7 @@ from .tile import TileGrid, pe_module_name, tile_module_name
 
 __all__ = ["SystolicArray", "array_signature", "operand_layout", "result_layout",
            "pe_module_name", "tile_module_name", "enable_module_name", "shared_modules",
-           "EnableCopy", "RESULT_FIFO_DEPTH"]
+           "EnableCopy", "RESULT_FIFO_DEPTH", "fmt_member"]
 
 #: Depth of the result FIFO between the grid and the ``o`` stream.
 RESULT_FIFO_DEPTH = 4
@@ -78,11 +78,20 @@ def result_layout(cfg):
     return data.ArrayLayout(acc_shape(cfg), cfg.cols)
 
 
+def fmt_member(cfg, direction=In):
+    """``{"fmt": direction(range(n))}`` for an engine with ``n > 1`` operand formats (the
+    GEMM's, an index into ``cfg.in_fmts``, changed only while no operand is in the array),
+    else ``{}``."""
+    return {"fmt": direction(range(len(cfg.in_fmts)))} if cfg.is_set else {}
+
+
 def array_signature(cfg):
-    """The array's ports: operand stream ``i`` in, result stream ``o`` out."""
+    """The array's ports: operand stream ``i`` in, result stream ``o`` out, and the format
+    select ``fmt`` of a set engine (:func:`fmt_member`)."""
     return wiring.Signature({
         "i": In(stream.Signature(operand_layout(cfg))),
         "o": Out(stream.Signature(result_layout(cfg))),
+        **fmt_member(cfg),
     })
 
 
@@ -200,6 +209,7 @@ class _Grid(wiring.Component):
         self.timing = ArrayTiming(cfg)
         super().__init__({
             "beat": In(operand_layout(cfg)), "take": In(1), "en": In(1), **extra,
+            **fmt_member(cfg),
             "res": Out(result_layout(cfg)), "res_valid": Out(1),
         })
 
@@ -259,7 +269,10 @@ class _Grid(wiring.Component):
         """The PEs as a :class:`~hw.array.tile.TileGrid`, PE row ``r`` on enable leaf
         ``row_en[r]``: tiles elaborated here, or black-box instances of the tile modules the
         exporter writes once."""
-        return TileGrid(m, self._cfg, self._pe_class, row_en, pe_module=self._pe_module)
+        pes = TileGrid(m, self._cfg, self._pe_class, row_en, pe_module=self._pe_module)
+        if self._cfg.is_set:
+            pes.share(m, "fmt", self.fmt)
+        return pes
 
 
 class _OSGrid(_Grid):
@@ -443,6 +456,7 @@ class SystolicArray(CheckedComponent):
             grid.beat.eq(self.i.payload),
             grid.take.eq(take),
             grid.en.eq(en),
+            *([grid.fmt.eq(self.fmt)] if cfg.is_set else []),
             out_fifo.w.payload.eq(grid.res),
             out_fifo.w.valid.eq(grid.res_valid),
         ]

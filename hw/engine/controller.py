@@ -12,7 +12,10 @@ rows an earlier, still-running command uses:
 * STORE waits while any dispatched COMPUTE still has to write rows it reads (read after
   write);
 * CONFIG and SCALE wait until the storer is idle, so every STORE uses the CONFIG and SCALEs
-  before it, and post-processing's settings never change under a row in flight;
+  before it, and post-processing's settings never change under a row in flight; on an
+  engine with a set of operand formats CONFIG also waits until the feeder and the writeback
+  are idle (no operand left in the array), so the format select ``fmt`` changes only between
+  GEMMs;
 * FENCE waits until every unit is idle and data-out is drained.
 
 So a program needs no explicit synchronisation for correctness; it overlaps work by using
@@ -27,6 +30,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..array.systolic import fmt_member
 from ..isa import ADDR_WIDTH, Buffer, Opcode, allowed_modes, command_layout, error_layout
 from .links import (
     FeederControl,
@@ -85,6 +89,9 @@ class Controller(wiring.Component):
     status : ``Out(Status())``
         ``idle`` (no command held and every unit idle) and ``error`` (sticky
         :class:`~hw.isa.Error` bits).
+    fmt : ``Out(range(len(cfg.in_fmts)))``
+        Only with a set of formats: the last CONFIG's ``in_fmt`` (0 after reset), the
+        array's format select.
 
     Throughput: one command per cycle at most.
     """
@@ -98,6 +105,7 @@ class Controller(wiring.Component):
             "writeback": Out(WritebackControl()),
             "storer": Out(StorerControl(cfg)),
             "status": Out(Status()),
+            **fmt_member(cfg, Out),
         })
 
     @property
@@ -163,7 +171,8 @@ class Controller(wiring.Component):
         with m.Switch(op):
             with m.Case(Opcode.CONFIG):
                 m.d.comb += errors.bad_mode.eq(
-                    ~Cat(cur.config.out_mode == mode for mode in allowed_modes(cfg)).any())
+                    ~Cat(cur.config.out_mode == mode for mode in allowed_modes(cfg)).any()
+                    | (cur.config.in_fmt >= len(cfg.in_fmts)))
             with m.Case(Opcode.LOAD):
                 load = cur.load
                 lines = Mux(load.buffer == Buffer.B, cfg.spad_b_lines, cfg.spad_a_lines)
@@ -238,12 +247,17 @@ class Controller(wiring.Component):
                 with m.Case(Opcode.NOP):
                     m.d.comb += consume.eq(1)
                 with m.Case(Opcode.CONFIG):
-                    with m.If(self.storer.idle):
+                    ready = self.storer.idle
+                    if self._cfg.is_set:
+                        ready &= self.feeder.idle & self.writeback.idle
+                    with m.If(ready):
                         post = self.storer.post
                         m.d.comb += consume.eq(1)
                         m.d.sync += [post.relu.eq(cur.config.relu),
                                      post.mode.eq(cur.config.out_mode)]
                         m.d.sync += [lane.eq(cur.config.scale) for lane in post.scale]
+                        if self._cfg.is_set:
+                            m.d.sync += self.fmt.eq(cur.config.in_fmt)
                 with m.Case(Opcode.SCALE):
                     with m.If(self.storer.idle):
                         m.d.comb += consume.eq(1)

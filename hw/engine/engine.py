@@ -114,6 +114,8 @@ class Engine(CheckedComponent):
         connect(m, feeder.read_b, spad.read_b)
         connect(m, feeder.beat, array.i)
         connect(m, array.o, reducer.i)
+        if cfg.is_set:     # the GEMM's operand format, held by the controller (CONFIG)
+            m.d.comb += array.fmt.eq(ctrl.fmt)
         connect(m, reducer.o, writeback.res)
         connect(m, writeback.acc, acc.write)
         connect(m, storer.acc, acc.read)

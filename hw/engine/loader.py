@@ -14,7 +14,7 @@ def din_width(cfg):
     """Width of a data-in beat: one scratchpad line of the wider buffer (lane 0 lowest),
     rounded up to whole bytes as AXI4-Stream's ``TDATA`` must be (TF32's 19-bit lanes, an
     odd number of INT4 lanes); the bits above the line are ignored."""
-    return -(-max(cfg.rows, cfg.cols) * cfg.in_format.width // 8) * 8
+    return -(-max(cfg.rows, cfg.cols) * cfg.lane_width // 8) * 8
 
 
 def din_layout(cfg):

@@ -103,18 +103,33 @@ class FPMul(Pipelined, CheckedComponent):
     LEAST_LATENCY = FP_MUL
     CUTS = ("normalised", "aligned", "counted", "product", "operands", "shifting", "rounded")
 
+    @property
+    def core_fmt(self):
+        """The format the product stages see: the operands' own
+        (:class:`~hw.mulset.FPMulSet` widens it to cover several)."""
+        return self._in_fmt
+
+    def unpack(self, m):
+        """The unpacked operands, ``unpacked_layout(core_fmt)`` values (combinational)."""
+        m.submodules.unpack_a = ua = FPUnpack(self._in_fmt, ftz=self._ftz)
+        m.submodules.unpack_b = ub = FPUnpack(self._in_fmt, ftz=self._ftz)
+        m.d.comb += [ua.i.eq(self.a), ub.i.eq(self.b)]
+        return ua.o, ub.o
+
+    def product_sign(self, a, b):
+        """The sign of a non-NaN product of the unpacked operands ``a``, ``b``."""
+        return a.sign ^ b.sign
+
     def elaborate(self, platform):
         m = Module()
-        fi, fo = self._in_fmt, self._out_fmt
+        fi, fo = self.core_fmt, self._out_fmt
         pw = 2 * fi.sig_width
 
-        m.submodules.unpack_a = ua = FPUnpack(fi, ftz=self._ftz)
-        m.submodules.unpack_b = ub = FPUnpack(fi, ftz=self._ftz)
+        ua, ub = self.unpack(m)
         m.submodules.sigmul = sigmul = SigMul(fi.sig_width,
                                               latency=int("product" in self.cuts))
-        m.d.comb += [ua.i.eq(self.a), ub.i.eq(self.b)]
-        a = self.cut(m, ua.o, "operands")
-        b = self.cut(m, ub.o, "operands")
+        a = self.cut(m, ua, "operands")
+        b = self.cut(m, ub, "operands")
         m.d.comb += [sigmul.a.eq(a.sig), sigmul.b.eq(b.sig)]
 
         # Stage 1: the exact significand product and the operands' classification, which
@@ -125,7 +140,7 @@ class FPMul(Pipelined, CheckedComponent):
         is_nan = Signal(reset_less=True)
         is_inf = Signal(reset_less=True)
         is_zero = Signal(reset_less=True)
-        classes = Cat(a.exp + b.exp, a.sign ^ b.sign,
+        classes = Cat(a.exp + b.exp, self.product_sign(a, b),
                       a.is_nan | b.is_nan | (a.is_inf & b.is_zero) | (a.is_zero & b.is_inf),
                       a.is_inf | b.is_inf, a.is_zero | b.is_zero)
         m.d.sync += [

@@ -14,10 +14,10 @@ __all__ = ["rtl_array_schedule", "rtl_array_gemm", "run_array_beats"]
 
 
 def run_array_beats(dut, beats, result_rows, *, seed=0, p_valid=1.0, p_ready=1.0,
-                    vcd_name=None):
+                    vcd_name=None, fmt=0):
     """Stream ``beats`` into ``dut`` (a :class:`~hw.array.SystolicArray`) and collect
     ``result_rows`` results. Returns ``(rows, cycles)``; cycles count from the first beat
-    offered to the last result taken.
+    offered to the last result taken. ``fmt``: the value of a set array's ``fmt`` input.
 
     Waveforms are written only when ``SIM_VCD`` names a folder (``vcd_name`` is the file).
     """
@@ -25,6 +25,8 @@ def run_array_beats(dut, beats, result_rows, *, seed=0, p_valid=1.0, p_ready=1.0
     out = {}
 
     async def producer(ctx):
+        if "fmt" in dut.signature.members:
+            ctx.set(dut.fmt, fmt)
         await stream_put(ctx, dut.i, beats, rng=rng, p_valid=p_valid)
 
     async def consumer(ctx):
@@ -77,10 +79,12 @@ def rtl_array_schedule(dut, beats, result_rows, *, limit=10_000):
     return accepted, results
 
 
-def rtl_array_gemm(cfg, a, b, *, seed=0, p_valid=1.0, p_ready=1.0):
-    """C = A @ B on a simulated ``cfg`` array. Returns ``(C, cycles)``."""
+def rtl_array_gemm(cfg, a, b, *, seed=0, p_valid=1.0, p_ready=1.0, fmt=None):
+    """C = A @ B on a simulated ``cfg`` array, the operands in ``fmt`` (a member of
+    ``cfg.in_fmts``; ``None``: the first). Returns ``(C, cycles)``."""
     dut = SystolicArray(cfg)
-    prog = array_program(cfg, a, b, contexts=dut.contexts)
+    prog = array_program(cfg, a, b, contexts=dut.contexts, fmt=fmt)
     rows, cycles = run_array_beats(dut, prog.beats, prog.result_rows, seed=seed,
-                                   p_valid=p_valid, p_ready=p_ready, vcd_name=cfg.name)
+                                   p_valid=p_valid, p_ready=p_ready, vcd_name=cfg.name,
+                                   fmt=cfg.fmt_index(fmt))
     return prog.assemble(rows), cycles
