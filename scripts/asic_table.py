@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from hw.asic import liberty as lb
-from hw.asic.flow import DEFAULT_CLOCK_NS, run, target_dir
+from hw.asic.flow import DEFAULT_CLOCK_NS, REPORT_VERSION, run, target_dir
 from hw.gen import OptionParser, add_config_options, config_from_args, module_name
 
 __all__ = ["RUNS", "collect", "markdown", "main"]
@@ -44,6 +44,7 @@ def collect(liberty, out, reuse=False, only=None, log=print):
         if reuse and path.exists():
             old = json.loads(path.read_text())
             if old.get("config") == cfg.as_dict() and old.get("liberty") == str(liberty) \
+                    and old.get("report_version") == REPORT_VERSION \
                     and old["timing"]["period_ns"] == DEFAULT_CLOCK_NS:
                 report = old
         if report is None:

@@ -10,6 +10,7 @@ through ``require_tool`` (a failure under CI).
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ from hw.asic import macros as mc
 from hw.asic.fanout import buffer_fanout
 from hw.asic.flow import run
 from hw.asic.sta import find_sta, parse_report
-from hw.asic.synth import asic_verilog, drop_modules
+from hw.asic.synth import CLOCK_GATING_MIN, asic_verilog, drop_modules
 from hw.config import Config, ConfigError
 from sim.tools import find_yosys
 
@@ -217,6 +218,32 @@ def test_fanout_trees_bound_every_load():
     assert all(c["connections"].get("CLK", [2]) == [2] for c in leaf["cells"].values())
 
 
+
+def test_fanout_needs_pin_directions():
+    # A gate's output taken for a load would be moved onto a buffer's output.
+    netlist = _netlist(25)
+    del netlist["modules"]["leaf"]["cells"]["ff0"]["port_directions"]
+    with pytest.raises(ValueError, match="ff0 .DFF. of module leaf has no port directions"):
+        buffer_fanout(netlist, ("BUF", "A", "X"), max_fanout=10)
+
+
+def test_fanout_buffers_clock_gate_enables():
+    # 25 clock-gating cells on one enable: their GATE pin is a latch's clock by name, data
+    # when the library says it is a gate's enable.
+    def netlist():
+        icg = {"type": "ICG", "port_directions": {"CLK": "input", "GATE": "input",
+                                                  "GCLK": "output"},
+               "connections": {"CLK": [2], "GATE": [3], "GCLK": [99]}}
+        leaf = {"ports": {"en": {"direction": "input", "bits": [3]},
+                          "clk": {"direction": "input", "bits": [2]}},
+                "cells": {f"g{i}": json.loads(json.dumps(icg)) for i in range(25)},
+                "netnames": {"en": {"bits": [3]}}}
+        return {"modules": {"leaf": leaf}}
+    assert buffer_fanout(netlist(), ("BUF", "A", "X"), max_fanout=10) == {}
+    assert buffer_fanout(netlist(), ("BUF", "A", "X"), max_fanout=10,
+                         data_pins={("ICG", "GATE")}) == {"leaf": 3}
+
+
 REPORT = """\
 Startpoint: grid/pe/_408_
             (rising edge-triggered flip-flop clocked by clk)
@@ -298,18 +325,28 @@ def test_small_array_through_the_flow(tools, tmp_path):
     assert report["throughput"]["peak_gops"] == pytest.approx(2 * 4 * t["fmax_mhz"] / 1000,
                                                               abs=0.01)
     assert "worst slack" in r.stdout and "critical path" in r.stdout
+    assert report["clock_gating"]["enabled"] and pe["clock_gates"] == 3
+    assert report["timing_checks"] == {"unclocked_pins": 0, "unconstrained_endpoints": 0,
+                                       "unconstrained": []}
 
 
 def test_small_engine_memories_and_breakdown(tools, tmp_path):
     # The smallest engine, 1 KiB buffers, every RAM an SRAM macro (flip-flop RAMs are plain
     # logic, and slow to synthesise: test_memory_plan_ff_below_sram_above covers the choice),
-    # ABC's quicker script (the array's test runs the full one):
+    # ABC's quicker script (the array's test runs the full one), no clock gating (the arrays'
+    # tests run with it):
     # two 8x512 RAMs (one 2 KB macro each) and a 32x256 one with two read ports (two 1 KB
     # macros).
     cfg = Config(rows=1, spad_kib=1, acc_kib=1)
-    report = run(cfg, "engine", LIBERTY, 5.0, tmp_path, sram_above=0, fast=True,
-                 log=lambda _: None)
-    assert report["abc_script"] == "fast"
+    report = run(cfg, "engine", LIBERTY, 5.0, tmp_path, sram_above=0, clock_gating=False,
+                 fast=True, log=lambda _: None)
+    assert report["abc_script"] == "fast" and report["cells"]["clock_gates"] == 0
+    # Every register clocked; unconstrained only the accumulator memory's read enables, tied
+    # high (constants into the SRAM cell).
+    checks = report["timing_checks"]
+    assert checks["unclocked_pins"] == 0 and checks["unconstrained_endpoints"] == 2
+    assert sorted(checks["unconstrained"]) == ["engine/acc/mem/ram/r0_en",
+                                               "engine/acc/mem/ram/r1_en"]
     mems = {m["module"].rsplit("_ram_", 1)[1]: m for m in report["memories"]}
     small = mems["8x512_r"]
     assert small["kind"] == "sram" and small["macros"] == 1 and small["instances"] == 2
@@ -328,3 +365,26 @@ def test_small_engine_memories_and_breakdown(tools, tmp_path):
     assert "cell(" + sram["module"] + ")" in (folder / "macros.lib").read_text()
     verilog = (folder / report["files"]["verilog"]).read_text()
     assert "initial begin" not in verilog and f"module {sram['module']}(" not in verilog
+
+
+
+def test_clock_gating(tools, tmp_path):
+    # A 1x1 array, ABC's quicker script: the registers that share the stall enable become
+    # plain flip-flops behind clock-gating cells (the few with a reset keep theirs), and
+    # OpenSTA still clocks and constrains every register. (The engine's test runs without
+    # gating.)
+    report = run(Config(rows=1), "array", LIBERTY, 5.0, tmp_path, fast=True,
+                 log=lambda _: None)
+    text = (tmp_path / report["design"] / report["files"]["netlist"]).read_text()
+    cells = {kind: len(re.findall(rf"sky130_fd_sc_hd__{kind}_\d+ ", text))
+             for kind in ("edfxtp", "dfxtp", "dlclkp", "sdlclkp")}
+    gates = report["cells"]["clock_gates"]
+    assert report["clock_gating"] == {"enabled": True, "min_flip_flops": CLOCK_GATING_MIN,
+                                      "cells": {"sky130_fd_sc_hd__dlclkp_1": gates}}
+    assert cells["dlclkp"] == gates > 0 and cells["sdlclkp"] == 0
+    assert cells["edfxtp"] < (cells["edfxtp"] + cells["dfxtp"]) / 10
+    # The PE: its three modules' registers behind one gate each.
+    pe = report["pe"]
+    assert pe["clock_gates"] == 3 and pe["flip_flops"] > 3 * CLOCK_GATING_MIN
+    assert report["timing_checks"] == {"unclocked_pins": 0, "unconstrained_endpoints": 0,
+                                       "unconstrained": []}

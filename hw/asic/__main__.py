@@ -7,6 +7,7 @@ Writes ``<out>/<design>/asic.json`` and prints a table: area by part, one PE's c
 slack, Fmax, the critical path, and peak GOP/s.
 """
 
+import argparse
 import sys
 
 from ..config import ConfigError
@@ -16,6 +17,7 @@ from . import liberty as lb
 from . import macros as mc
 from .flow import DEFAULT_CLOCK_NS, check_clock, run, target_dir
 from .report import format_table
+from .synth import CLOCK_GATING_MIN
 
 __all__ = ["main"]
 
@@ -41,6 +43,10 @@ def _parser():
                    help="SRAM macros to build RAMs of, " + mc.MACROS_FORMAT + " (default: "
                         "OpenRAM's published SKY130 macros, " +
                         ", ".join(m.name for m in mc.SKY130_MACROS) + ")")
+    p.add_argument("--clock-gating", action=argparse.BooleanOptionalAction, default=True,
+                   help="give each set of at least "
+                        f"{CLOCK_GATING_MIN} flip-flops sharing an enable an integrated "
+                        "clock-gating cell, the flip-flops no enable (default: on)")
     p.add_argument("--out", default="build", metavar="DIR",
                    help="base folder (default build/); a run goes to DIR/<design>/")
     return p
@@ -73,7 +79,8 @@ def main(argv=None):
     except ConfigError as e:
         parser.error(e.message(_option))
     report = run_for_command_line(parser, args.out, run, cfg, kind, liberty, clock_ns,
-                                  args.out, args.sram_above, macros)
+                                  args.out, args.sram_above, macros,
+                                  clock_gating=args.clock_gating)
     print(format_table(report))
     print(f"wrote {target_dir(args.out, report['design'])}/asic.json")
     return 0

@@ -12,8 +12,10 @@ Every net whose load exceeds ``max_fanout`` gets a tree of buffers, each driving
 ``max_fanout`` loads. A load is a cell's input pin (1) or a port of an instance of another
 module of the design, which counts as the load its net has inside that module after that
 module was buffered: modules are done bottom-up, so a net into 256 PEs sees each PE's
-handful of pins, not one pin per PE. Clock nets (those reaching a ``CLK``/``clk`` pin) are
-left alone: timing takes the clock as ideal.
+handful of pins, not one pin per PE. Clock nets (those reaching a ``CLK``/``clk`` pin,
+including the gated clocks out of clock-gating cells) are left alone: timing takes the clock
+as ideal. A clock-gating cell's enable (SKY130's ``GATE``, a latch's clock pin by name) is
+data, buffered like any other net.
 """
 
 from collections import defaultdict
@@ -41,7 +43,7 @@ def _order(modules):
     return order
 
 
-def buffer_fanout(netlist, buffer, max_fanout=10):
+def buffer_fanout(netlist, buffer, max_fanout=10, data_pins=frozenset()):
     """Add buffer trees to ``netlist`` (Yosys ``write_json`` output, a dict, changed in
     place) so that no net drives more than ``max_fanout`` loads.
 
@@ -53,6 +55,9 @@ def buffer_fanout(netlist, buffer, max_fanout=10):
         ``(cell type, input pin, output pin)`` of the buffer to use.
     max_fanout : int
         The most loads a net may drive.
+    data_pins : set of tuple
+        ``(cell type, pin)`` pins that are data although their name is in
+        :data:`CLOCK_PINS` (:func:`hw.asic.liberty.clock_gate_enables`).
 
     Returns
     -------
@@ -76,7 +81,14 @@ def buffer_fanout(netlist, buffer, max_fanout=10):
         clock_bits = set()
         for cname, cell in module["cells"].items():
             sub = cell["type"]
-            dirs = cell.get("port_directions", {})
+            dirs = cell.get("port_directions")
+            if not dirs and sub not in port_load:
+                # Without them a gate's output would count as one of its net's loads and
+                # could be moved onto a buffer's output, cutting the net from its driver.
+                raise ValueError(f"cell {cname} ({sub}) of module {name} has no port "
+                                 "directions: read the library (read_liberty -lib) before "
+                                 "write_json")
+            dirs = dirs or {}
             for pin, bits in cell["connections"].items():
                 if dirs.get(pin, "input") != "input":
                     continue
@@ -89,7 +101,7 @@ def buffer_fanout(netlist, buffer, max_fanout=10):
                             clock_bits.add(bit)
                     else:
                         weight = 1
-                        if pin in CLOCK_PINS:
+                        if pin in CLOCK_PINS and (sub, pin) not in data_pins:
                             clock_bits.add(bit)
                     if weight:
                         sinks[bit].append((cname, pin, i, weight))

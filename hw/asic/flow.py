@@ -22,10 +22,11 @@ from . import liberty as lb
 from . import macros as mc
 from . import report as rpt
 from .fanout import buffer_fanout
-from .sta import OUTPUT_LOAD_PF, find_sta, parse_report, sta_script
+from .sta import OUTPUT_LOAD_PF, find_sta, parse_report, parse_setup_check, sta_script
 from .synth import (
     ABC_SCRIPT,
     ABC_SCRIPT_FAST,
+    CLOCK_GATING_MIN,
     asic_verilog,
     drop_modules,
     finish_script,
@@ -36,7 +37,7 @@ __all__ = ["REPORT_VERSION", "DEFAULT_CLOCK_NS", "MAX_FANOUT", "check_clock", "t
            "run"]
 
 #: Version of the ``asic.json`` layout.
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 #: The clock requested when none is given: 5 ns, the 200 MHz target of issue 10.
 DEFAULT_CLOCK_NS = 5.0
 #: Most loads per net, in ABC's ``buffer`` and the fanout trees (OpenLane's default).
@@ -63,7 +64,8 @@ def _sta_version(cmd):
 
 
 def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build",
-        sram_above=mc.DEFAULT_SRAM_ABOVE, macros=mc.SKY130_MACROS, *, fast=False, log=None):
+        sram_above=mc.DEFAULT_SRAM_ABOVE, macros=mc.SKY130_MACROS, *, clock_gating=True,
+        fast=False, log=None):
     """Synthesise ``cfg``'s design to ``liberty``'s cells and time it; return the report.
 
     Parameters
@@ -82,6 +84,10 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
         RAMs of more bits are SRAM macros, the others flip-flops (:mod:`hw.asic.macros`).
     macros : tuple of Macro
         The SRAM macros to build RAMs of.
+    clock_gating : bool
+        Give every set of at least :data:`~hw.asic.synth.CLOCK_GATING_MIN` flip-flops of a
+        module sharing an enable an integrated clock-gating cell, and plain flip-flops
+        (:func:`~hw.asic.synth.synth_script`); the report says so (``clock_gating``).
     fast : bool
         ABC's quicker script (:data:`~hw.asic.synth.ABC_SCRIPT_FAST`), for tests; the report
         says which (``abc_script``).
@@ -93,9 +99,12 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
     dict
         The report also written to ``asic.json``: ``design``, ``config``, ``library``,
         ``tools``, ``area`` (``total_um2``, ``total_mm2``, ``parts_um2``, ``sram_um2``),
-        ``cells``, ``memories`` (each RAM module's plan), ``pe``, ``timing`` (``period_ns``,
+        ``cells`` (``clock_gates``: how many), ``clock_gating``, ``memories`` (each RAM
+        module's plan), ``pe``, ``timing`` (``period_ns``,
         ``slack_ns``, ``achievable_ns``, ``logic_fmax_mhz``, ``macro_limit_mhz``,
         ``fmax_mhz``, the critical path's ``startpoint`` and ``endpoint``, ...),
+        ``timing_checks`` (OpenSTA's ``check_setup``: ``unclocked_pins``,
+        ``unconstrained_endpoints``),
         ``throughput`` (``peak_gops``, ``gops_per_mm2`` at ``fmax_mhz``), ``wall_s``,
         ``files``.
 
@@ -150,8 +159,9 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
     (folder / "abc.script").write_text(script.replace("{fanout}", str(MAX_FANOUT)))
     (folder / "abc.constr").write_text(f"set_driving_cell {driving[0]}\n"
                                        f"set_load {OUTPUT_LOAD_PF}\n")
+    gating = CLOCK_GATING_MIN if clock_gating else 0
     (folder / "synth.ys").write_text(synth_script(name, verilog, lib_file,
-                                                  round(clock_ns * 1000), macro_lib))
+                                                  round(clock_ns * 1000), macro_lib, gating))
     r, log_text = run_tool([*yosys, "-q", "-l", "synth.log", "-s", "synth.ys"], folder,
                            "synth.log")
     if r.returncode != 0:
@@ -161,7 +171,7 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
     progress.start(f"fanout buffering ({buffer[0]}, at most {MAX_FANOUT} loads a net) and "
                    "area")
     netlist = json.loads((folder / "mapped.json").read_text())
-    added = buffer_fanout(netlist, buffer, MAX_FANOUT)
+    added = buffer_fanout(netlist, buffer, MAX_FANOUT, lb.clock_gate_enables(lib))
     (folder / "buffered.json").write_text(json.dumps(netlist))
     del netlist
     (folder / "finish.ys").write_text(finish_script(name, lib_file, macro_lib))
@@ -183,6 +193,7 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
     if r.returncode != 0 or errors:
         fail("timing", r, "\n".join(errors), folder / "sta.log")
     timing = parse_report(r.stdout, clock_ns)
+    checks = parse_setup_check(r.stdout + r.stderr)
     wall["sta"] = progress.done()
 
     progress.start("report")
@@ -197,6 +208,7 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
         timing["macro_limit_mhz"] = round(1000 / limit, 1) if limit else None
         timing["fmax_mhz"] = min(timing["logic_fmax_mhz"], timing["macro_limit_mhz"] or 1e9)
     fmax = timing["fmax_mhz"] if timing else None
+    gates = {c: n for c, n in leaves.items() if c in lib.cells and lib.cells[c].gate_enable}
     memories = []
     for p in plans:
         d = p.as_dict()
@@ -220,11 +232,15 @@ def run(cfg, kind="engine", liberty=None, clock_ns=DEFAULT_CLOCK_NS, out="build"
                  "logic_um2": round(total - sram_um2, 1)},
         "cells": {"total": sum(leaves.values()),
                   "buffers_added": sum(added.values()),
-                  "buffer_cell": buffer[0], "driving_cell": driving[0]},
+                  "buffer_cell": buffer[0], "driving_cell": driving[0],
+                  "clock_gates": sum(gates.values())},
+        "clock_gating": {"enabled": bool(clock_gating), "min_flip_flops": gating,
+                         "cells": gates},
         "memories": memories,
         "sram_above_bits": sram_above,
         "pe": rpt.pe_report(mods, name, lib),
         "timing": timing,
+        "timing_checks": checks,
         "throughput": rpt.throughput(cfg, fmax, total) if fmax else None,
         "files": {"verilog": verilog, "synth_log": "synth.log", "netlist": "netlist.v",
                   "stat": "stat.txt", "sta_script": "sta.tcl", "sta_log": "sta.log",

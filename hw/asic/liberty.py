@@ -20,19 +20,27 @@ from pathlib import Path
 
 from ..config import ConfigError
 
-__all__ = ["DEFAULT_NAME", "DONT_USE", "Cell", "Library", "default_liberty", "check_liberty",
-           "decompress", "read_cells", "buffer_cell", "driving_cell"]
+__all__ = ["DEFAULT_NAME", "CLOCK_GATES", "DONT_USE", "Cell", "Library", "default_liberty",
+           "check_liberty", "decompress", "read_cells", "buffer_cell", "driving_cell",
+           "clock_gate_enables"]
 
 #: The library tests and benchmarks read, in ``<repo>/../shared/pdk/``.
 DEFAULT_NAME = "sky130_fd_sc_hd__tt_025C_1v80.lib.gz"
 
+#: The integrated clock-gating cells (a latch and an AND: ``GCLK = CLK & latched GATE``):
+#: only Yosys's ``clockgate`` pass places them (:func:`hw.asic.synth.synth_script`); mapping
+#: and buffering leave them out with the rest of :data:`DONT_USE`.
+CLOCK_GATES = ("*__sdlclkp*", "*__dlclkp*")
+
 #: Cells synthesis must not pick, as glob patterns. SKY130's ``lpflow`` cells are for power
 #: gating (isolation, keep-alive buffers on another supply); probes, delay and clock-delay
-#: cells, taps, fillers, decaps and diodes are for layout. OpenLane leaves out the same kinds.
+#: cells, taps, fillers, decaps and diodes are for layout; latches are not used, and the
+#: clock-gating cells (:data:`CLOCK_GATES`) go in by their own pass. OpenLane leaves out the
+#: same kinds.
 DONT_USE = ("*_lpflow_*", "*__probe*", "*__dlygate*", "*__dlymetal*", "*__clkdlybuf*",
             "*__tap*", "*__fill*", "*__decap*", "*__diode*", "*__macro_sparecell*",
             "*__dlxbn*", "*__dlxbp*", "*__dlxtn*", "*__dlxtp*", "*__dlrbn*", "*__dlrbp*",
-            "*__dlrtn*", "*__dlrtp*", "*__sdlclkp*", "*__dlclkp*")
+            "*__dlrtn*", "*__dlrtp*") + CLOCK_GATES
 
 
 def default_liberty(root=None):
@@ -84,7 +92,9 @@ def decompress(path, folder):
 @dataclass(frozen=True)
 class Cell:
     """One Liberty cell: ``area`` (µm² in SKY130), ``inputs`` and ``outputs`` (pin names),
-    ``functions`` (output pin -> Boolean function text), ``dont_use``, ``sequential``."""
+    ``functions`` (output pin -> Boolean function text), ``dont_use``, ``sequential``, and for
+    an integrated clock-gating cell (``clock_gating_integrated_cell``) its enable pin,
+    ``gate_enable`` (else ``None``)."""
     name: str
     area: float
     inputs: tuple
@@ -92,6 +102,7 @@ class Cell:
     functions: dict = field(default_factory=dict, compare=False)
     dont_use: bool = False
     sequential: bool = False
+    gate_enable: str = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +135,8 @@ def read_cells(path):
             if kind == "cell" and cur is not None:
                 cells[cur["name"]] = Cell(cur["name"], cur["area"], tuple(cur["inputs"]),
                                           tuple(cur["outputs"]), cur["functions"],
-                                          cur["dont_use"], cur["sequential"])
+                                          cur["dont_use"], cur["sequential"],
+                                          cur["gate_enable"])
                 cur = None
             elif kind in ("pin", "bus") and len(stack) == 2:
                 pin = None
@@ -137,7 +149,8 @@ def read_cells(path):
                 lib_name = name
             elif kind == "cell" and len(stack) == 2:
                 cur = {"name": name, "area": 0.0, "inputs": [], "outputs": [],
-                       "functions": {}, "dont_use": False, "sequential": False}
+                       "functions": {}, "dont_use": False, "sequential": False,
+                       "gate_enable": None}
             elif kind in ("ff", "latch", "statetable") and cur is not None:
                 cur["sequential"] = True
             elif kind in ("pin", "bus") and cur is not None and len(stack) == 3:
@@ -163,6 +176,8 @@ def read_cells(path):
                 (cur["inputs"] if value == "input" else cur["outputs"]).append(pin)
             elif key == "function":
                 cur["functions"][pin] = value
+            elif key == "clock_gate_enable_pin" and value.lower() == "true":
+                cur["gate_enable"] = pin
     return Library(lib_name, cells, wire_load, mode)
 
 
@@ -203,3 +218,10 @@ def driving_cell(lib, dont_use=DONT_USE):
     invs.sort(key=lambda c: (c.area, c.name))
     cell = invs[min(1, len(invs) - 1)]
     return cell.name, cell.outputs[0]
+
+
+def clock_gate_enables(lib):
+    """``{(cell, pin)}``: the enable pin of each of ``lib``'s integrated clock-gating cells.
+    Such a pin is data (the register's enable), even where its name (SKY130's ``GATE``) is a
+    latch's clock pin elsewhere."""
+    return frozenset((c.name, c.gate_enable) for c in lib.cells.values() if c.gate_enable)

@@ -15,7 +15,8 @@ controller          everything else: controller, loader, feeder, writeback, redu
 ==================  ===========================================================================
 
 For one PE (module ``<design>_pe``) the report gives its cells and area, and the share of
-its flip-flops (all of them, wherever they sit), of its multiplier (module ``inner.mul``,
+its flip-flops (all of them, wherever they sit, with the clock-gating cells that clock
+them), of its multiplier (module ``inner.mul``,
 without flip-flops) and of its accumulator adder (``inner.add``, without flip-flops): the
 PE's own hierarchy, so no separate synthesis of the parts is needed.
 """
@@ -76,14 +77,16 @@ def breakdown(mods, top, kind):
 
 
 def pe_report(mods, top, lib):
-    """One PE's ``cells``, ``area_um2`` and the ``shares`` (fractions of its area) of its
-    ``registers``, ``multiplier``, ``adder`` and ``other`` logic; ``None`` if the design has
-    no module ``<top>_pe``."""
+    """One PE's ``cells``, ``area_um2``, ``flip_flops``, ``clock_gates`` and the ``shares``
+    (fractions of its area) of its ``registers`` (flip-flops and clock-gating cells),
+    ``multiplier``, ``adder`` and ``other`` logic; ``None`` if the design has no module
+    ``<top>_pe``."""
     pe = f"{top}_pe"
     if pe not in mods:
         return None
     areas = {name: c.area for name, c in lib.cells.items()}
     seq = {name for name, c in lib.cells.items() if c.sequential}
+    gates = {name for name, c in lib.cells.items() if c.gate_enable}
     cells = leaf_cells(mods, pe)
     total = _area(cells, areas)
 
@@ -97,7 +100,8 @@ def pe_report(mods, top, lib):
     shares = {"registers": regs, "multiplier": mul, "adder": add,
               "other": total - regs - mul - add}
     return {"module": pe, "cells": sum(cells.values()), "area_um2": round(total, 1),
-            "flip_flops": sum(n for c, n in cells.items() if c in seq),
+            "flip_flops": sum(n for c, n in cells.items() if c in seq and c not in gates),
+            "clock_gates": sum(n for c, n in cells.items() if c in gates),
             "area_um2_by_part": {k: round(v, 1) for k, v in shares.items()},
             "shares": {k: round(v / total, 3) if total else 0.0 for k, v in shares.items()}}
 
@@ -121,7 +125,9 @@ def format_table(report):
              "and fanout buffering)",
              f"  area {a['total_um2']:,.0f} um2 = {a['total_mm2']:.4f} mm2 "
              f"({report['cells']['total']:,} cells, "
-             f"{report['cells']['buffers_added']:,} fanout buffers added)"]
+             f"{report['cells']['buffers_added']:,} fanout buffers added, "
+             + (f"{report['cells']['clock_gates']:,} clock-gating cells"
+                if report["clock_gating"]["enabled"] else "no clock gating") + ")"]
     for part, um2 in a["parts_um2"].items():
         share = um2 / a["total_um2"] if a["total_um2"] else 0
         lines.append(f"    {part:<16}{um2:>16,.0f} um2 {100 * share:5.1f}%")
@@ -135,8 +141,9 @@ def format_table(report):
     pe = report["pe"]
     if pe:
         s = pe["shares"]
+        gated = f", {pe['clock_gates']} clock gates" if pe.get("clock_gates") else ""
         lines.append(f"  PE: {pe['cells']} cells, {pe['area_um2']:,.0f} um2 ({pe['flip_flops']} "
-                     f"flip-flops): registers {100 * s['registers']:.0f}%, multiplier "
+                     f"flip-flops{gated}): registers {100 * s['registers']:.0f}%, multiplier "
                      f"{100 * s['multiplier']:.0f}%, adder {100 * s['adder']:.0f}%, other "
                      f"{100 * s['other']:.0f}%")
     if t is None:
@@ -159,6 +166,10 @@ def format_table(report):
         if w:
             lines.append(f"    slowest stage {w['cell']} {w['delay_ns']:.3f} ns "
                          f"(load {w['load_pf']} pF, slew {w['slew_ns']} ns)")
+    c = report.get("timing_checks")
+    if c:
+        lines.append(f"  timing checks: {c['unclocked_pins']} register pins without a clock, "
+                     f"{c['unconstrained_endpoints']} unconstrained endpoints")
     wall = report["wall_s"]
     lines.append("  wall time " + ", ".join(f"{k} {v:.1f} s" for k, v in wall.items()))
     return "\n".join(lines)

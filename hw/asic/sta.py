@@ -2,7 +2,11 @@
 
 The set-up (:func:`sta_script`) is what a block inside a chip would see:
 
-- one clock on ``clk`` at the requested period, ideal (no clock tree before layout);
+- one clock on ``clk`` at the requested period, ideal (no clock tree before layout): it
+  reaches every flip-flop with no delay, through the clock-gating cells too (OpenSTA follows
+  a gate's ``CLK`` -> ``GCLK`` arc, so the flip-flops behind it are clocked by ``clk``);
+  each gate's enable has the library's setup check against ``CLK`` (a clock-gating check
+  endpoint, timed like any register's input);
 - every other input arrives :data:`IO_FRACTION` of the period after the clock edge and every
   output is needed that long before the next one (OpenLane's default ``IO_PCT``), so a path
   through a port has the rest of the cycle;
@@ -13,7 +17,9 @@ The set-up (:func:`sta_script`) is what a block inside a chip would see:
 
 OpenSTA links the hierarchical netlist itself. The Debian build is a 2019 one (2.0.17): it has
 ``report_checks`` (``-path_delay``, ``-format full``, ``-fields``, ``-digits``),
-``report_wns`` and ``report_tns``; ``report_worst_slack`` takes no ``-max``.
+``report_wns`` and ``report_tns``; ``report_worst_slack`` takes no ``-max``. Its
+``check_setup`` counts the register pins no clock reaches and the endpoints with no
+constraint (:func:`parse_setup_check`): none, with the set-up above.
 """
 
 import re
@@ -21,7 +27,8 @@ import shutil
 
 from sim.tools import ToolMissing
 
-__all__ = ["IO_FRACTION", "OUTPUT_LOAD_PF", "find_sta", "sta_script", "parse_report"]
+__all__ = ["IO_FRACTION", "OUTPUT_LOAD_PF", "find_sta", "sta_script", "parse_report",
+           "parse_setup_check"]
 
 #: Input and output delays, as a fraction of the clock period.
 IO_FRACTION = 0.2
@@ -62,6 +69,9 @@ def sta_script(libraries, netlist, top, period_ns, driving, wire_load=None,
         'puts "== wns"',
         "report_wns -digits 3",
         "report_tns -digits 3",
+        'puts "== setup"',
+        "check_setup -verbose -unconstrained_endpoints -no_clock",
+        'puts "== end"',
         "exit",
         "",
     ]
@@ -113,3 +123,22 @@ def parse_report(text, period_ns):
             "slew_ns": float(worst["slew"])},
         "tns_ns": float(tns[1]) if tns else None,
     }
+
+
+def parse_setup_check(text, keep=20):
+    """``{"unclocked_pins": n, "unconstrained_endpoints": n, "unconstrained": [pin, ...]}``
+    from the ``check_setup`` part of :func:`sta_script`'s report (OpenSTA says nothing where
+    both counts are 0; ``unconstrained`` lists the first ``keep`` such endpoints); ``None``
+    where the report has no such part."""
+    part = re.search(r"^== setup\n(.*?)^== end", text, re.M | re.S)
+    if not part:
+        return None
+    counts = {}
+    for key, what in (("unclocked_pins", r"unclocked register/latch pins?"),
+                      ("unconstrained_endpoints", r"unconstrained endpoints?")):
+        m = re.search(r"There (?:are|is) (\d+) " + what + r"\.?\n((?:  \S.*\n)*)",
+                      part[1] + "\n")
+        counts[key] = int(m[1]) if m else 0
+        if key == "unconstrained_endpoints":
+            counts["unconstrained"] = m[2].split()[:keep] if m else []
+    return counts
