@@ -120,7 +120,7 @@ def host_command(cfg, board, baud, max_payload):
             f"--rows {cfg.rows}", f"--cols {cfg.cols}", f"--in-fmt {cfg.in_fmt}",
             f"--acc-fmt {cfg.acc_fmt}", f"--dataflow {cfg.dataflow}",
             f"--spad-kib {cfg.spad_kib}", f"--acc-kib {cfg.acc_kib}"]
-    if cfg.in_format.kind == "float":
+    if cfg.mul_kind == "float":
         args.append(f"--subnormals {cfg.subnormals}")
     least = Config(rows=cfg.rows, cols=cfg.cols, in_fmt=cfg.in_fmt, acc_fmt=cfg.acc_fmt,
                    dataflow=cfg.dataflow, subnormals=cfg.subnormals).pipeline
