@@ -106,7 +106,7 @@ class Pipeline:
     post_convert : int
         Post-processing's int32 → fp32 conversion (int32 accumulators), least 1, default 4.
     post_mul : int
-        Post-processing's FP32 scale multiply, least 2, default 8.
+        Post-processing's FP32 scale multiply, least 2, default 9.
     post_round : int
         Post-processing's fp32 → int8 conversion, least 1, default 4.
     post_narrow : int
