@@ -42,7 +42,7 @@ def format_set(in_fmt):
 #: The post-processing units' default depths: each unit's least and one register at each of
 #: its ``CUTS`` (:class:`~hw.fp.int2float.IntToFloat`, :class:`~hw.fp.mul.FPMul`,
 #: :class:`~hw.fp.float2int.FloatToInt`, :class:`~hw.fp.narrow.FloatNarrow`).
-POST_DEFAULTS = {"post_convert": 4, "post_mul": 9, "post_round": 3, "post_narrow": 5}
+POST_DEFAULTS = {"post_convert": 4, "post_mul": 9, "post_round": 4, "post_narrow": 5}
 #: Integer PEs that multiply on a DSP block unless ``Config.dsp_muls`` says otherwise: every
 #: PE of an 8×8 array; a 16×16 engine then needs 64 of the ECP5-85F's 156 MULT18X18D for its
 #: array, leaving room for the post-processing's multipliers.
@@ -101,8 +101,8 @@ class Pipeline:
 
     The post-processing units default to their full depth (:data:`POST_DEFAULTS`: every
     place a unit has for a register beyond its least, its ``CUTS``, has one), which keeps
-    post-processing off an FPGA's critical path for 12 cycles more per STORE (int32
-    accumulators; 9 for fp32) than the least depths (1, 2, 1, 1); those give the shortest
+    post-processing off an FPGA's critical path for 13 cycles more per STORE (int32
+    accumulators; 10 for fp32) than the least depths (1, 2, 1, 1); those give the shortest
     STORE and a slow chip (30 MHz on ECP5, README). The array's ``mul`` and ``add`` default
     to the least.
 
@@ -117,9 +117,9 @@ class Pipeline:
     post_convert : int
         Post-processing's int32 → fp32 conversion (int32 accumulators), least 1, default 4.
     post_mul : int
-        Post-processing's FP32 scale multiply, least 2, default 8.
+        Post-processing's FP32 scale multiply, least 2, default 9.
     post_round : int
-        Post-processing's fp32 → int8 conversion, least 1, default 3.
+        Post-processing's fp32 → int8 conversion, least 1, default 4.
     post_narrow : int
         Post-processing's fp32 → bf16 rounding, least 1, default 5.
     enable : int

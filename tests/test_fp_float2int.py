@@ -30,9 +30,10 @@ DIRECTED = [
 NAN_BITS = [0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF]
 
 
-def check(bits, int_width, fmt=FP32):
+def check(bits, int_width, fmt=FP32, latency=FloatToInt.LEAST_LATENCY):
     bits = np.asarray(bits, dtype=np.uint64)
-    got = rtl_pipeline(FloatToInt(fmt, int_width), {"a": bits}, len(bits), dtype=np.int64)
+    got = rtl_pipeline(FloatToInt(fmt, int_width, latency=latency), {"a": bits}, len(bits),
+                       dtype=np.int64)
     want = ref_float_to_int(from_bits(bits, fmt), int_width)
     bad = np.flatnonzero(got != want)
     assert bad.size == 0, [(hex(bits[i]), int(got[i]), int(want[i])) for i in bad[:8]]
@@ -86,6 +87,18 @@ def test_directed_values():
 @pytest.mark.parametrize("int_width", [8, 32])
 def test_random(int_width):
     check(random_bits(int_width, seed=int_width), int_width)
+
+
+@pytest.mark.parametrize("int_width", [8, 32])
+def test_amount_cut(int_width):
+    # The "amount" cut registers the shift amount, the significand and the flags between the
+    # exponent's compares and the shift: every shift, both bounds, NaNs, at the least depth
+    # that has it.
+    latency = FloatToInt.LEAST_LATENCY + FloatToInt.CUTS.index("amount") + 1
+    assert "amount" in FloatToInt(FP32, int_width, latency=latency).cuts
+    directed = to_bits(np.array(DIRECTED, dtype=np.float32), FP32).astype(np.uint64)
+    bits = np.concatenate([directed, NAN_BITS, random_bits(int_width, seed=int_width + 7)[::4]])
+    check(bits, int_width, latency=latency)
 
 
 def test_bf16_exhaustive():

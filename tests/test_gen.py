@@ -35,7 +35,7 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                   "dataflow": "ws", "subnormals": "ieee", "spad_kib": 128,
                                   "acc_kib": 64,
                                   "pipeline": {"mul": 1, "add": 1, "post_convert": 4,
-                                               "post_mul": 9, "post_round": 3,
+                                               "post_mul": 9, "post_round": 4,
                                                "post_narrow": 5, "enable": 0},
                                   "dsp": "infer", "dsp_muls": 15}
     ports = {p["name"]: p for p in manifest["ports"]}

@@ -173,8 +173,8 @@ def test_latency(name):
     cfg = CONFIGS[name]
     dut = PostProc(cfg)
     # The default depths (hw.config.POST_DEFAULTS): the int32 path's conversion, multiply and
-    # rounding (4 + 9 + 3); the fp32 path's multiply and rounding (9 + 3), above its narrowing's 5.
-    assert dut.latency == postproc_latency(cfg) == (12 if cfg.is_float else 16)
+    # rounding (4 + 9 + 4); the fp32 path's multiply and rounding (9 + 4), above its narrowing's 5.
+    assert dut.latency == postproc_latency(cfg) == (13 if cfg.is_float else 17)
     value = 0x3FC00000 if cfg.is_float else 3     # 1.5 or 3: nonzero in every mode
     acc_fmt = cfg.acc_format
     row = pack(from_bits([value] * cfg.cols, acc_fmt), acc_fmt)

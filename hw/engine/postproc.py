@@ -40,7 +40,7 @@ def _paths(cfg):
 
 def postproc_latency(cfg):
     """Latency of ``PostProc(cfg)`` in cycles, without building it: that of its slowest path
-    with the depths of ``cfg.pipeline`` (16 for int32 accumulators and 12 for fp32 by
+    with the depths of ``cfg.pipeline`` (17 for int32 accumulators and 13 for fp32 by
     default, the INT8 path's; 4 and 3 with the least depths)."""
     _check_cfg(cfg)
     return max(_paths(cfg))
@@ -71,8 +71,8 @@ class PostProc(CheckedComponent):
     The output row is packed densely: lane ``n`` occupies bits ``[n*w, (n+1)*w)`` of ``o``,
     ``w`` = :func:`~hw.isa.out_width` of the mode (32, 8 or 16); the bits above ``cols*w`` are zero.
 
-    Every mode has the same latency, that of the slowest path (:func:`postproc_latency`: 16
-    cycles for int32 accumulators and 12 for fp32 by default, 4 and 3 with the least depth
+    Every mode has the same latency, that of the slowest path (:func:`postproc_latency`: 17
+    cycles for int32 accumulators and 13 for fp32 by default, 4 and 3 with the least depth
     of each unit; each unit's depth is ``cfg.pipeline``'s); faster paths are delayed with
     registers.
     Throughput one row per cycle. A plain pipeline: ``o`` depends only on ``i``, ``relu`` and

@@ -23,7 +23,9 @@ class FloatToInt(Pipelined, CheckedComponent):
     Three steps: the shift that puts the binary point in place, rounding, saturation and
     the sign. At the least latency, 1, they are one combinational path into the output
     register; each cycle more puts a register at the next of :attr:`CUTS`: after the shift
-    (``"shifted"``), after rounding (``"rounded"``); any further ones go at the output.
+    (``"shifted"``), after rounding (``"rounded"``), between the shift amount (the exponent's
+    subtraction and range compares, a carry chain) and the shift's multiplexers
+    (``"amount"``); any further ones go at the output.
     Throughput one conversion per cycle; ``o`` depends only on ``a`` from :attr:`latency`
     cycles before.
 
@@ -71,7 +73,7 @@ class FloatToInt(Pipelined, CheckedComponent):
         return self._int_width
 
     LEAST_LATENCY = FLOAT_TO_INT
-    CUTS = ("shifted", "rounded")
+    CUTS = ("shifted", "rounded", "amount")
 
     def elaborate(self, platform):
         m = Module()
@@ -95,14 +97,16 @@ class FloatToInt(Pipelined, CheckedComponent):
         # above are the integer part, bit p - 1 the round bit, the rest the sticky bit.
         shift = Signal(range(w))
         m.d.comb += shift.eq(Mux(big | small, 0, e + 1))
-        fixed = Signal(p + w)
-        m.d.comb += fixed.eq(a.sig << shift)
         # What the rest needs of the value: its sign, whether it is a NaN or below one half
         # (0), whether it is out of range (the bound of its sign).
         sign = Signal()
         zero = Signal()
         bound = Signal()
         m.d.comb += [sign.eq(a.sign), zero.eq(a.is_nan | small), bound.eq(a.is_inf | big)]
+        sig, shift, sign, zero, bound = (self.cut(m, v, "amount")
+                                         for v in (a.sig, shift, sign, zero, bound))
+        fixed = Signal(p + w)
+        m.d.comb += fixed.eq(sig << shift)
         fixed, sign, zero, bound = (self.cut(m, v, "shifted") for v in (fixed, sign, zero, bound))
 
         whole = fixed[p:]
