@@ -9,8 +9,7 @@ from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
            "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS",
-           "DSP_CHOICES",
-           "DEFAULT_DSP_MULS"]
+           "DSP_CHOICES", "DEFAULT_DSP_MULS"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -39,6 +38,8 @@ def format_set(in_fmt):
     if isinstance(in_fmt, str):
         return tuple(name.strip() for name in in_fmt.split(","))
     return (in_fmt,)
+
+
 #: The post-processing units' default depths: each unit's least and one register at each of
 #: its ``CUTS`` (:class:`~hw.fp.int2float.IntToFloat`, :class:`~hw.fp.mul.FPMul`,
 #: :class:`~hw.fp.float2int.FloatToInt`, :class:`~hw.fp.narrow.FloatNarrow`).

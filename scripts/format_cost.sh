@@ -5,8 +5,8 @@
 # TRELLIS_FF counts of Yosys's stat. An argument is FMT[:ACC], FMT one format or a set joined
 # by commas (an engine whose CONFIG picks each GEMM's format), ACC the accumulator format
 # (default: the first the formats allow). With ASIC=1 it also prints the sky130 cell area
-# in µm² from `python -m hw.asic` (Yosys + OpenSTA; the Liberty in $LIBERTY, default the
-# shared sky130_fd_sc_hd tt corner).
+# in µm² from `python -m hw.asic` (Yosys + OpenSTA; the Liberty in $LIBERTY, else
+# hw.asic's default: $HW_LIBERTY, or the shared sky130_fd_sc_hd tt corner beside the checkout).
 #
 #   scripts/format_cost.sh int8 int4 bf16 fp16 fp8e4m3 fp8e5m2 tf32
 #   ASIC=1 scripts/format_cost.sh int8:fp32 bf16 fp8e4m3 int8,bf16 int8,bf16,fp8e4m3
@@ -16,7 +16,6 @@
 set -e
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/build/format_cost"
-liberty=${LIBERTY:-/work/shared/pdk/sky130_fd_sc_hd__tt_025C_1v80.lib.gz}
 mkdir -p "$out"
 for arg in "$@"; do
   f=${arg%%:*}
@@ -33,8 +32,8 @@ for arg in "$@"; do
                tr '\n' ' ')"
   if [ -n "$ASIC" ]; then
     # shellcheck disable=SC2086
-    (cd "$root" && python -m hw.asic --rows 1 --array --in-fmt "$f" $acc --liberty "$liberty" \
-        --out "$dir/asic" > "$dir/asic.txt" 2>&1)
+    (cd "$root" && python -m hw.asic --rows 1 --array --in-fmt "$f" $acc \
+        ${LIBERTY:+--liberty "$LIBERTY"} --out "$dir/asic" > "$dir/asic.txt" 2>&1)
     pe=$(grep -E '^ +PE: ' "$dir/asic.txt" | sed -E 's/.* cells, ([0-9,]+) um2.*/\1/')
     fmax=$(grep -E '^ +Fmax ' "$dir/asic.txt" | sed -E 's/^ +Fmax ([0-9.]+ MHz).*/\1/')
     line="$line | sky130 PE $pe um2, array Fmax $fmax"

@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.isa import (
-    OPCODE_WIDTH,
-    Opcode,
     OutMode,
     allowed_modes,
     encode_compute,
@@ -55,7 +53,6 @@ from .payload import pack_lanes
 
 __all__ = ["EngineProgram", "gemm_program", "ProgramError"]
 
-OPCODE_MASK = (1 << OPCODE_WIDTH) - 1
 #: How many tiles a STORE trails its tile's last COMPUTE by (when the slots allow).
 STORE_LAG = 2
 #: Weight-stationary: activation rows per COMPUTE, at most.
@@ -238,42 +235,38 @@ def gemm_program(cfg, a, b, *, relu=False, mode=OutMode.RAW, scale=1.0, fmt=None
     if 0 in (m, k, n):
         raise ProgramError(f"M, K and N must be at least 1, not {m}, {k}, {n}")
     s = _scale(scale, n)
-    if cfg.dataflow == "os":
-        prog = _os_program(cfg, a, b, in_fmt)
-    else:
-        prog = _ws_program(cfg, a, b, in_fmt)
-    prog.relu, prog.mode = relu, mode
-    prog.fmt = in_fmt.name
-    bits = s.view(np.uint32)
-    if s.ndim == 0:
-        prog.scale = float(s)
-        prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=int(bits),
-                                          in_fmt=index))
-    else:
-        prog.scale = s.copy()
-        prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=int(bits[0]),
-                                          in_fmt=index))
-        if mode == OutMode.INT8:
-            _set_lane_scales(prog, [int(x) for x in bits])
+    bits = [int(x) for x in s.view(np.uint32).flat]
+    # CONFIG sets every lane's scale to column 0's; per-column INT8 scales then go lane by
+    # lane before the STOREs (the other modes do not use them).
+    lanes = _LaneScales(bits, cfg.cols) if s.ndim == 1 and mode == OutMode.INT8 else None
+    build = _os_program if cfg.dataflow == "os" else _ws_program
+    prog = build(cfg, a, b, in_fmt, lanes)
+    prog.relu, prog.mode, prog.fmt = relu, mode, in_fmt.name
+    prog.scale = float(s) if s.ndim == 0 else s.copy()
+    prog.cmds.insert(0, encode_config(relu=relu, out_mode=mode, scale_bits=bits[0],
+                                      in_fmt=index))
     prog.macs = m * k * n
     return prog
 
 
-def _set_lane_scales(prog, bits):
-    """Put a SCALE before a STORE for each lane whose scale its column block changes
-    (CONFIG has set every lane to column 0's)."""
-    lanes = [bits[0]] * prog.cfg.cols
-    stores = iter(prog.stores)
-    cmds = []
-    for word in prog.cmds:
-        if word & OPCODE_MASK == Opcode.STORE.value:
-            n0 = next(stores).n0
-            for j, want in enumerate(bits[n0:n0 + prog.cfg.cols]):
-                if lanes[j] != want:
-                    cmds.append(encode_scale(j, want))
-                    lanes[j] = want
-        cmds.append(word)
-    prog.cmds = cmds
+class _LaneScales:
+    """The output lanes' scales as the program sets them, for one scale per column of C
+    (``bits``, FP32 patterns): all column 0's after CONFIG, then whatever the SCALEs
+    :meth:`before_store` gave changed them to."""
+
+    def __init__(self, bits, cols):
+        self.bits = bits
+        self.lanes = [bits[0]] * cols
+
+    def before_store(self, n0):
+        """The SCALE commands a STORE of the column block at ``n0`` needs first: one for each
+        lane whose scale differs from its column's."""
+        cmds = []
+        for j, want in enumerate(self.bits[n0:n0 + len(self.lanes)]):
+            if self.lanes[j] != want:
+                cmds.append(encode_scale(j, want))
+                self.lanes[j] = want
+        return cmds
 
 
 @dataclass
@@ -289,10 +282,12 @@ class _Step:
     store: object = None
 
 
-def _schedule(prog, steps, slots, slot_rows):
+def _schedule(prog, steps, slots, slot_rows, lanes):
     """Emit ``steps`` into ``prog``: the first step's loads, then each step's commands followed
     by the next step's loads (so they run during it), and each finished tile's STORE
-    ``STORE_LAG`` tiles later, its accumulator rows rotating over ``slots`` slots."""
+    ``STORE_LAG`` tiles later, its accumulator rows rotating over ``slots`` slots; with
+    per-column scales (``lanes``, a :class:`_LaneScales`, else ``None``) each STORE's SCALEs
+    just before it."""
 
     def load(step):
         bases = {}
@@ -318,19 +313,21 @@ def _schedule(prog, steps, slots, slot_rows):
             c_rows, n0 = step.store
             pending.append(_Store(acc_row, c_rows, n0))
             tile += 1
-            _emit_stores(prog, pending, lag)
-    _emit_stores(prog, pending, 0)
+            _emit_stores(prog, pending, lag, lanes)
+    _emit_stores(prog, pending, 0, lanes)
     return prog
 
 
-def _emit_stores(prog, pending, lag):
+def _emit_stores(prog, pending, lag, lanes):
     while len(pending) > lag:
         store = pending.pop(0)
+        if lanes is not None:
+            prog.cmds.extend(lanes.before_store(store.n0))
         prog.cmds.append(encode_store(store.acc_row, len(store.rows)))
         prog.stores.append(store)
 
 
-def _os_program(cfg, a, b, in_fmt):
+def _os_program(cfg, a, b, in_fmt, lanes):
     width = cfg.lane_width
     rows, cols = cfg.rows, cfg.cols
     m, k = a.shape
@@ -363,10 +360,10 @@ def _os_program(cfg, a, b, in_fmt):
             store=(list(range(m0, min(m, m0 + rows))), n0) if ki == nk - 1 else None)
 
     steps = [step(mi, ni, ki) for ni in range(nn) for mi in range(nm) for ki in range(nk)]
-    return _schedule(prog, steps, max(1, cfg.acc_rows // rows), rows)
+    return _schedule(prog, steps, max(1, cfg.acc_rows // rows), rows, lanes)
 
 
-def _ws_program(cfg, a, b, in_fmt):
+def _ws_program(cfg, a, b, in_fmt, lanes):
     width = cfg.lane_width
     rows, cols = cfg.rows, cfg.cols
     m, k = a.shape
@@ -402,4 +399,4 @@ def _ws_program(cfg, a, b, in_fmt):
             store=(list(range(m0, m0 + size)), n0) if ki == nk - 1 else None)
 
     steps = [step(mi, ni, ki) for ni in range(nn) for mi in range(nm) for ki in range(nk)]
-    return _schedule(prog, steps, max(1, cfg.acc_rows // mc), mc)
+    return _schedule(prog, steps, max(1, cfg.acc_rows // mc), mc, lanes)
