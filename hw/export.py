@@ -23,9 +23,11 @@ from contextlib import contextmanager
 
 from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil, verilog
+from amaranth.hdl import Elaboratable, Fragment
 
 from .array.blackbox import BlackBox, Gated
 from .dsp import VERILOG_EXPORT
+from .forked import Forked
 
 __all__ = ["ModuleSet", "written_once"]
 
@@ -84,10 +86,15 @@ class ModuleSet:
         Every component is netlisted to RTLIL on its own and one Yosys run writes them all
         (:class:`_YosysStream`: it starts with the netlisting and reads each module as it
         comes), instead of one run per module; the modules given as Verilog text follow,
-        sorted by name.
+        sorted by name. ``top`` is elaborated first, which records the modules it
+        instantiates; its netlisting (the longest) then runs in a forked child
+        (:class:`~hw.forked.Forked`) while this process netlists the recorded modules.
         """
         with _collector_paused(), _YosysStream() as yosys:
-            yosys.add(_rtlil(top, top_name))
+            # Elaborating the top elaborates everything in it (Amaranth's Fragment.get), so
+            # every module it instantiates is recorded before its netlisting starts.
+            fragment = Fragment.get(top, VERILOG_EXPORT)
+            top_rtlil = Forked(lambda: _rtlil(_Elaborated(top, fragment), top_name))
             texts, done = {}, set()
             while len(done) < len(self._modules):
                 for name in sorted(set(self._modules) - done):
@@ -97,8 +104,26 @@ class ModuleSet:
                     else:
                         yosys.add(_rtlil(module, name))
                     done.add(name)
+            text = top_rtlil.result()
+            yosys.add(text)
             verilog_text = yosys.verilog()
         return "\n".join([verilog_text, *(texts[name] for name in sorted(texts))])
+
+
+class _Elaborated(Elaboratable):
+    """``component`` with its elaboration done: its ports as before, and ``fragment``
+    (``Fragment.get(component, ...)``) for what it elaborates to, so that converting it does
+    not elaborate it again."""
+
+    def __init__(self, component, fragment):
+        self._component = component
+        self._fragment = fragment
+
+    def __getattr__(self, name):
+        return getattr(self._component, name)
+
+    def elaborate(self, platform):
+        return self._fragment
 
 
 @contextmanager

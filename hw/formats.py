@@ -36,8 +36,11 @@ float32 values that are exact in BF16 are accepted and 0.1 is not.
 
 from dataclasses import dataclass
 
-import ml_dtypes
-import numpy as np
+from ._deferred import deferred_import
+
+# Imported on first use: generating Verilog needs the formats' widths, not their arrays.
+ml_dtypes = deferred_import("ml_dtypes")
+np = deferred_import("numpy")
 
 __all__ = [
     "IntFormat", "FloatFormat",
