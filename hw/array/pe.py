@@ -132,7 +132,7 @@ class OSPE(_PE):
         # with ``first`` reaches the adder ``mul_latency`` cycles after the PE's operands.
         if "restart" in add.signature.members:
             # A float adder's feedback register reads +0 the cycle after ``restart``.
-            restart = delay(m, self.first_in, self.mul_latency - 1, name="restart")
+            restart = delay(m, self.first_in, self.mul_latency - 1, name="first")
             m.d.comb += [add.restart.eq(restart), add.b.eq(add.fb)]
         else:
             first = delay(m, self.first_in, self.mul_latency, name="first")
