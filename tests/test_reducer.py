@@ -64,3 +64,27 @@ def test_partials_summed_in_order_under_stalls(in_fmt, dataflow, subnormals, add
     got = np.array([unpack_lanes(r, acc, 3) for r in out["rows"]])
     assert same_bits(got, np.array(want), acc).all()
     assert dut.contexts == ((add or 3) if (dataflow, in_fmt) == ("os", "bf16") else 1)
+
+
+@pytest.mark.parametrize("add", [3, 4, 5])
+def test_no_wait_at_the_arrays_pace(add):
+    # Groups of L rows back to back, a group every L + 1 cycles (the array's row interval),
+    # output always ready: the ranks' shared adder never holds a row back.
+    cfg = Config(rows=2, cols=2, in_fmt="bf16", spad_kib=1, acc_kib=1,
+                 pipeline=Pipeline(add=add))
+    dut = ContextReducer(cfg)
+    ctx = dut.contexts
+    waits = []
+
+    async def testbench(sim):
+        sim.set(dut.o.ready, 1)
+        for cycle in range(12 * (ctx + 1)):
+            sim.set(dut.i.valid, cycle % (ctx + 1) != ctx)
+            waits.append(sim.get(dut.i.valid) and not sim.get(dut.i.ready))
+            await sim.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert not any(waits)
