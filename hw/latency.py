@@ -21,6 +21,8 @@ travels beside the unit says so), so none takes the synchronous reset: :meth:`Pi
 :mod:`hw.delay`), and a unit's own stage registers are declared ``reset_less``.
 """
 
+from amaranth import Mux, Signal
+
 from .delay import delay, drive_registered
 
 __all__ = ["MAX_LATENCY", "INT_MUL", "INT_ADD", "INT_TO_FLOAT", "FLOAT_TO_INT", "FLOAT_NARROW",
@@ -100,3 +102,13 @@ class Pipelined:
         register, a reset-less one driving ``port`` combinationally (a component's ports
         cannot be reset-less themselves)."""
         drive_registered(m, port, value, name="o_reg")
+
+    def feedback(self, m, port, value, restart):
+        """Drive ``port`` like :meth:`output` drives the output, from a second register that
+        reads +0 (every bit clear) in each cycle after one where ``restart`` was high: an
+        output-stationary PE's accumulator feedback, its restart a synchronous reset of this
+        register (the flip-flops' own reset input on an FPGA) instead of a multiplexer on the
+        loop between the output register and the unit's first stage."""
+        reg = Signal.like(value, name="fb_reg", reset_less=True)
+        m.d.sync += reg.eq(Mux(restart, 0, value))
+        m.d.comb += port.eq(reg)

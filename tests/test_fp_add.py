@@ -6,6 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from amaranth.back import verilog
+from amaranth.sim import Simulator
 
 from hw.formats import FP32, INT32, FloatFormat
 from hw.fp.add import FPAdd
@@ -139,6 +140,32 @@ def test_latency():
     assert seen == [0x40400000 if k == dut.latency else 0 for k in range(dut.latency + 2)]
 
 
+def test_restart_feedback():
+    # ``fb`` is ``o`` from a second register, +0 in each cycle after one with ``restart``.
+    dut = FPAdd(FP32, restart=True)
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 1 << 32, 64, dtype=np.uint64)
+    b = rng.integers(0, 1 << 32, 64, dtype=np.uint64)
+    restart = rng.random(64) < 0.3
+    seen = []
+
+    async def testbench(ctx):
+        for k in range(len(a)):
+            ctx.set(dut.a, int(a[k]))
+            ctx.set(dut.b, int(b[k]))
+            ctx.set(dut.restart, int(restart[k]))
+            seen.append((ctx.get(dut.o), ctx.get(dut.fb)))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    for k in range(1, len(a)):
+        o, fb = seen[k]
+        assert fb == (0 if restart[k - 1] else o), k
+
+
 def test_directed(ftz):
     pairs = np.array([(x, y) for x in EDGE_VALUES for y in EDGE_VALUES] + SPECIAL_PAIRS,
                      dtype=np.uint64)
@@ -174,6 +201,8 @@ def test_constructor_errors():
         FPAdd(INT32)
     with pytest.raises(TypeError, match="ftz must be a bool, not 1"):
         FPAdd(FP32, ftz=1)
+    with pytest.raises(TypeError, match="restart must be a bool, not 1"):
+        FPAdd(FP32, restart=1)
 
 
 def test_verilog():

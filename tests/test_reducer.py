@@ -8,7 +8,7 @@ import pytest
 from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from hw.config import Config
+from hw.config import Config, Pipeline
 from hw.engine.reducer import ContextReducer
 from sim.golden import ref_add, same_bits
 from sim.operands import random_matrix
@@ -16,13 +16,15 @@ from sim.payload import pack_lanes, unpack_lanes
 from sim.streams import stream_get, stream_put
 
 
-@pytest.mark.parametrize("in_fmt, dataflow, subnormals", [
-    ("bf16", "os", "ieee"), ("bf16", "os", "ftz"), ("int8", "os", "ieee"),
-    ("bf16", "ws", "ieee"),
+@pytest.mark.parametrize("in_fmt, dataflow, subnormals, add", [
+    ("bf16", "os", "ieee", None), ("bf16", "os", "ftz", None), ("int8", "os", "ieee", None),
+    ("bf16", "ws", "ieee", None),
+    # Five contexts: groups whose entries are 5 or 10 cycles apart would share the adder.
+    ("bf16", "os", "ieee", 5),
 ])
-def test_partials_summed_in_order_under_stalls(in_fmt, dataflow, subnormals):
+def test_partials_summed_in_order_under_stalls(in_fmt, dataflow, subnormals, add):
     cfg = Config(rows=2, cols=3, in_fmt=in_fmt, dataflow=dataflow, subnormals=subnormals,
-                 spad_kib=1, acc_kib=1)
+                 spad_kib=1, acc_kib=1, pipeline=Pipeline(add=add))
     acc = cfg.acc_format
     dut = ContextReducer(cfg)
     groups, ctx = 40, dut.contexts
@@ -61,4 +63,28 @@ def test_partials_summed_in_order_under_stalls(in_fmt, dataflow, subnormals):
         sim.run()
     got = np.array([unpack_lanes(r, acc, 3) for r in out["rows"]])
     assert same_bits(got, np.array(want), acc).all()
-    assert dut.contexts == (3 if (dataflow, in_fmt) == ("os", "bf16") else 1)
+    assert dut.contexts == ((add or 3) if (dataflow, in_fmt) == ("os", "bf16") else 1)
+
+
+@pytest.mark.parametrize("add", [3, 4, 5])
+def test_no_wait_at_the_arrays_pace(add):
+    # Groups of L rows back to back, a group every L + 1 cycles (the array's row interval),
+    # output always ready: the ranks' shared adder never holds a row back.
+    cfg = Config(rows=2, cols=2, in_fmt="bf16", spad_kib=1, acc_kib=1,
+                 pipeline=Pipeline(add=add))
+    dut = ContextReducer(cfg)
+    ctx = dut.contexts
+    waits = []
+
+    async def testbench(sim):
+        sim.set(dut.o.ready, 1)
+        for cycle in range(12 * (ctx + 1)):
+            sim.set(dut.i.valid, cycle % (ctx + 1) != ctx)
+            waits.append(sim.get(dut.i.valid) and not sim.get(dut.i.ready))
+            await sim.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert not any(waits)

@@ -116,21 +116,27 @@ class OSPE(_PE):
     def elaborate(self, platform):
         m = Module()
         m.submodules.mul = mul = self._multiplier(m)
-        m.submodules.add = add = make_adder(self._cfg)
+        m.submodules.add = add = make_adder(self._cfg, restart=True)
 
         drive_registered(m, self.a_out, self.a_in)
         drive_registered(m, self.b_out, self.b_in)
         m.d.sync += [self.first_out.eq(self.first_in), self.last_out.eq(self.last_in)]
 
-        first = delay(m, self.first_in, self.mul_latency, name="first")
         done = delay(m, self.last_in, self.latency, name="done")
         m.d.comb += [
             mul.a.eq(self.a_in),
             mul.b.eq(self.b_in),
             add.a.eq(mul.o),
-            # +0 (all bits clear, in both INT32 and FP32) starts a context's sum afresh.
-            add.b.eq(Mux(first, 0, add.o)),
         ]
+        # +0 (all bits clear, in both INT32 and FP32) starts a context's sum afresh: the step
+        # with ``first`` reaches the adder ``mul_latency`` cycles after the PE's operands.
+        if "restart" in add.signature.members:
+            # A float adder's feedback register reads +0 the cycle after ``restart``.
+            restart = delay(m, self.first_in, self.mul_latency - 1, name="first")
+            m.d.comb += [add.restart.eq(restart), add.b.eq(add.fb)]
+        else:
+            first = delay(m, self.first_in, self.mul_latency, name="first")
+            m.d.comb += add.b.eq(Mux(first, 0, add.o))
 
         slots = [Signal.like(add.o, name=f"slot{n}", reset_less=True)
                  for n in range(self.contexts)]

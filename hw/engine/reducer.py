@@ -5,14 +5,15 @@ pipelines (:class:`~hw.array.pe.OSPE`). The engine gives all ``L`` contexts the 
 and deals the steps of K out round-robin (step ``k`` to context ``k mod L``), so a tile is
 ``rows`` rows tall and no array rows are spent on padding when M is not a multiple of
 ``L·rows``. The array then emits, for each tile row ``i``, the ``L`` partial sums
-``p_0 … p_{L-1}``; this unit returns ``((p_0 + p_1) + p_2) …`` with ``L - 1`` ranks of the
-array's own adder, one rank per partial, fully pipelined: one tile row in every ``L`` input
-rows, no stalls. The golden model's ``ref_gemm(..., interleave=L)`` sums in this order.
+``p_0 … p_{L-1}``; this unit returns ``((p_0 + p_1) + p_2) …`` in ``L - 1`` ranks that share
+one of the array's own adders per lane: one tile row in every ``L`` input rows, without a
+stall at the array's pace (``L + 1`` cycles a tile row). The golden model's
+``ref_gemm(..., interleave=L)`` sums in this order.
 
 With one context (INT32) it is a wire.
 """
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.hdl import EnableInserter
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -30,9 +31,23 @@ _FIFO_DEPTH = 4
 
 
 class _Ranks(wiring.Component):
-    """``L - 1`` ranks of adders: ``s_0 = p_0``, ``s_j = s_{j-1} + p_j``; a plain pipeline,
-    stalled by an ``EnableInserter`` around it whose enable is also ``en``: the adders written
-    once for Verilog export (:mod:`hw.export`) are instances, which it does not reach."""
+    """``L - 1`` ranks ``s_1 = p_0 + p_1``, ``s_j = s_{j-1} + p_j`` on one adder per lane; a
+    plain pipeline, stalled by an ``EnableInserter`` around it whose enable is also ``en``:
+    the adders written once for Verilog export (:mod:`hw.export`) are instances, which it does
+    not reach.
+
+    A group entering at cycle ``t`` (``valid_in``, its ``L`` partials on ``parts``) is in rank
+    ``j`` at ``t + (j - 1)·A`` (``A`` the adder's latency): rank 1 adds ``p_0 + p_1``, rank
+    ``j`` the sum just out of the adder and ``p_j``, delayed to meet it. Its total leaves the
+    adder at ``t + (L - 1)·A``. One adder serves every rank while no two groups are in ranks
+    at once: groups entering ``d`` cycles apart meet only if ``d`` is a multiple of ``A``
+    from ``A`` to ``(L - 2)·A``, and ``free`` is low while entering would make them meet:
+    never for groups every ``L + 1`` cycles (the array's pace, a tile row every ``contexts +
+    1`` cycles); with ``L = 3``, rows bunched by a stall enter at that pace, 3 rows in 4
+    cycles; with ``L >= 4`` a group may also wait a cycle after a gap of ``2·A`` or more.
+    ``L - 1`` adders per lane, one per rank, would need no ``free``: sharing one costs that
+    for ``L - 2`` fewer adders per lane.
+    """
 
     def __init__(self, cfg, contexts, modules):
         self._cfg = cfg
@@ -41,7 +56,7 @@ class _Ranks(wiring.Component):
         row = data.ArrayLayout(acc_shape(cfg), cfg.cols)
         super().__init__({
             "en": In(1), "valid_in": In(1), "parts": In(data.ArrayLayout(row, contexts)),
-            "valid_out": Out(1), "total": Out(row),
+            "free": Out(1), "valid_out": Out(1), "total": Out(row),
         })
 
     @property
@@ -52,20 +67,34 @@ class _Ranks(wiring.Component):
         m = Module()
         cfg = self._cfg
         add_lat = ArrayTiming(cfg).add_latency
-        running = self.parts[0]
-        for j in range(1, self._contexts):
-            part = delay(m, self.parts[j], (j - 1) * add_lat, name=f"part{j}", reset_less=True)
-            summed = Signal.like(running, name=f"sum{j}")
-            for lane in range(cfg.cols):
-                add = written_once(m, platform, self._modules, f"add{j}_{lane}",
-                                   lambda: make_adder(cfg), "acc_add", en=self.en)
-                m.d.comb += [add.a.eq(running[lane]), add.b.eq(part[lane]),
-                             summed[lane].eq(add.o)]
-            running = summed
+        ranks = self._contexts - 1
+        # entered[k - 1]: a group entered k cycles ago (a flag: it takes the reset).
+        entered = Signal(self.latency, name="entered")
+        m.d.sync += entered.eq(Cat(self.valid_in, entered[:-1]))
+
+        def entered_ago(k):
+            return self.valid_in if k == 0 else entered[k - 1]
+
+        # Ranks 2 and up by the registered history alone: rank 1's ``valid_in`` comes from
+        # the handshake and would put it in front of every adder's first stage.
+        active = [entered_ago((j - 1) * add_lat) for j in range(1, ranks + 1)]
+        later = Signal()
+        m.d.comb += later.eq(Cat(*active[1:]).any())
         m.d.comb += [
-            self.total.eq(running),
-            self.valid_out.eq(delay(m, self.valid_in, self.latency, name="valid")),
+            self.free.eq(~Cat(*(entered_ago(k * add_lat) for k in range(1, ranks))).any()),
+            self.valid_out.eq(entered_ago(self.latency)),
         ]
+        parts = [self.parts[0], self.parts[1]] + [
+            delay(m, self.parts[j], (j - 1) * add_lat, name=f"part{j}", reset_less=True)
+            for j in range(2, ranks + 1)]
+        for lane in range(cfg.cols):
+            add = written_once(m, platform, self._modules, f"add_{lane}",
+                               lambda: make_adder(cfg), "acc_add", en=self.en)
+            part = parts[1][lane]
+            for j in range(2, ranks + 1):
+                part = Mux(active[j - 1], parts[j][lane], part)
+            m.d.comb += [add.a.eq(Mux(later, add.o, parts[0][lane])), add.b.eq(part),
+                         self.total[lane].eq(add.o)]
         return m
 
 
@@ -75,7 +104,8 @@ class ContextReducer(wiring.Component):
     Rows ``0 … L-2`` of a group wait in registers; the group enters the adder ranks with its
     last row. Results leave through a small FIFO, and the ranks stall (rather than drop) when
     it is full. Latency ``(L - 1) · add_latency`` plus the FIFO; throughput one input row a
-    cycle.
+    cycle, except that a group's last row waits while the ranks' shared adder is not free
+    for it (:class:`_Ranks`: never at the array's pace).
 
     Parameters
     ----------
@@ -119,7 +149,8 @@ class ContextReducer(wiring.Component):
         m.d.comb += [
             en.eq(out_fifo.w.ready),
             ranks.en.eq(en),
-            self.i.ready.eq(~last | en),
+            # A group's last row waits while the ranks' adder is not free for it.
+            self.i.ready.eq(~last | (en & ranks.free)),
             ranks.valid_in.eq(take & last),
             out_fifo.w.valid.eq(en & ranks.valid_out),
             out_fifo.w.payload.eq(ranks.total),

@@ -53,6 +53,10 @@ class FPAdd(Pipelined, CheckedComponent):
         subnormal after rounding become zeros of the same sign.
     latency : int
         Register stages, 3 (the default) to 16 (:mod:`hw.latency`).
+    restart : bool
+        Add the ports ``restart`` and ``fb`` (an output-stationary PE's accumulator loop,
+        :meth:`~hw.latency.Pipelined.feedback`): a second output register, 32 flip-flops and
+        no logic, that takes the restart multiplexer off the loop.
 
     Members
     -------
@@ -60,28 +64,39 @@ class FPAdd(Pipelined, CheckedComponent):
         Operands.
     o : Out(fmt.width)
         Sum, :attr:`latency` cycles later.
+    restart : In(1)
+        With ``restart``: ``fb`` reads +0 in the next cycle.
+    fb : Out(fmt.width)
+        With ``restart``: ``o`` again, or +0 in each cycle after one where ``restart`` was
+        high.
 
     Raises
     ------
     TypeError, ValueError
-        If ``fmt`` is not a :class:`~hw.formats.FloatFormat` or ``ftz`` is not a bool.
+        If ``fmt`` is not a :class:`~hw.formats.FloatFormat` or ``ftz`` or ``restart`` is
+        not a bool.
     """
 
     @classmethod
-    def check(cls, fmt, ftz, latency):
+    def check(cls, fmt, ftz, latency, restart):
         check_float_format("fmt", fmt)
         check_bool("ftz", ftz)
         check_latency(latency, cls.LEAST_LATENCY)
+        check_bool("restart", restart)
 
-    def __init__(self, fmt, *, ftz=False, latency=FP_ADD):
+    def __init__(self, fmt, *, ftz=False, latency=FP_ADD, restart=False):
         self._latency = latency
         self._fmt = fmt
         self._ftz = ftz
-        super().__init__({
+        self._restart = restart
+        members = {
             "a": In(fmt.width),
             "b": In(fmt.width),
             "o": Out(fmt.width),
-        })
+        }
+        if restart:
+            members.update({"restart": In(1), "fb": Out(fmt.width)})
+        super().__init__(members)
 
     @property
     def fmt(self):
@@ -198,5 +213,8 @@ class FPAdd(Pipelined, CheckedComponent):
         ]
         m.d.comb += rnd.i.eq(delay(m, normalised, int(cut_round), name="normalised",
                                    reset_less=True))
-        self.output(m, self.o, delay(m, rnd.o, retime, name="retime", reset_less=True))
+        result = delay(m, rnd.o, retime, name="retime", reset_less=True)
+        self.output(m, self.o, result)
+        if self._restart:
+            self.feedback(m, self.fb, result, self.restart)
         return m
