@@ -14,9 +14,11 @@ class _Deferred:
         self._name = name
 
     def __getattr__(self, attr):
-        # Called only for attributes this object lacks: every one of the module's.
-        module = importlib.import_module(self._name)
-        return getattr(module, attr)
+        # Called only for attributes this object lacks: each of the module's, the first time
+        # it is read; kept here after that, so later reads cost what a module's do.
+        value = getattr(importlib.import_module(self._name), attr)
+        setattr(self, attr, value)
+        return value
 
     def __repr__(self):
         return f"<module {self._name!r}, imported on first use>"

@@ -104,8 +104,7 @@ class ModuleSet:
                     else:
                         yosys.add(_rtlil(module, name))
                     done.add(name)
-            text = top_rtlil.result()
-            yosys.add(text)
+            yosys.add(top_rtlil.result())
             verilog_text = yosys.verilog()
         return "\n".join([verilog_text, *(texts[name] for name in sorted(texts))])
 

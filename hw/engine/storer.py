@@ -91,7 +91,7 @@ class Storer(wiring.Component):
 
     Members
     -------
-    ctrl : ``In(StorerControl())``
+    ctrl : ``In(StorerControl(cfg))``
         STORE commands and the CONFIG state (which changes only while the storer is idle,
         ``ctrl.idle``); back, the rows it still reads
         (``ctrl.lines``, so no COMPUTE overwrites them first), ``ctrl.idle`` (nothing in the
