@@ -107,10 +107,12 @@ def make_adder(cfg, *, restart=False):
 
     ``restart`` (an output-stationary PE's): a float adder with its ``restart`` input and
     ``fb`` output (:class:`~hw.fp.add.FPAdd`), so the PE restarts a sum with a register's
-    synchronous reset rather than a multiplexer in front of the adder's first stage. An
+    synchronous reset rather than a multiplexer in front of the adder's first stage, unless
+    ``cfg.restart`` is ``"mux"`` (then the adder has neither port: the PE's multiplexer). An
     integer adder has no such ports (the result has no attribute ``restart``): its restart
     multiplexer is one LUT level in front of a carry chain, taken off it by ``add = 2``, and a
     second 32-bit output register would cost every INT PE 32 flip-flops."""
     if cfg.acc_format.kind == "int":
         return IntAdd(cfg.acc_format.width, latency=cfg.pipeline.add)
-    return FPAdd(cfg.acc_format, ftz=cfg.ftz, latency=cfg.pipeline.add, restart=restart)
+    return FPAdd(cfg.acc_format, ftz=cfg.ftz, latency=cfg.pipeline.add,
+                 restart=restart and cfg.restart == "reset")

@@ -9,7 +9,7 @@ from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
            "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS",
-           "DSP_CHOICES", "DEFAULT_DSP_MULS"]
+           "DSP_CHOICES", "DEFAULT_DSP_MULS", "RESTARTS"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -18,6 +18,8 @@ MAX_KIB = 16384
 #: :data:`~hw.isa.ADDR_WIDTH` bits.
 MAX_LINES = 1 << ADDR_WIDTH
 DATAFLOWS = ("os", "ws")
+#: How an output-stationary PE's float accumulator starts a sum afresh (``Config.restart``).
+RESTARTS = ("reset", "mux")
 SUBNORMALS = ("ieee", "ftz")
 #: The accumulator formats each input format may use.
 ALLOWED_ACC = {"int8": ("int32", "fp32"), "int4": ("int32",), "bf16": ("fp32",),
@@ -233,6 +235,16 @@ class Config:
         the others build theirs from LUTs and carry chains (:mod:`hw.booth`, about 60 LUT4
         and 22 CCU2C each on the ECP5, same latency). ``None``: ``min(rows·cols,
         DEFAULT_DSP_MULS)``. Float PEs put every multiplier on DSP blocks.
+    restart : str or None
+        How an output-stationary PE with a float accumulator starts a sum at +0 (same
+        latency either way): ``"reset"`` (the adder's second output register, its feedback,
+        takes a synchronous reset, :meth:`hw.latency.Pipelined.feedback`: free on an FPGA,
+        whose flip-flops have a reset input, and off the loop) or ``"mux"`` (a multiplexer in
+        front of the adder's first stage, on the loop, and no second register: smaller and
+        faster in a standard-cell library, which has no synchronous-reset flip-flop, so the
+        reset would be a gate too; 32 flip-flops fewer per PE). ``None``: ``"reset"``. An
+        integer accumulator always restarts with a multiplexer (``"mux"``, the only value it
+        takes); a weight-stationary PE never restarts (``None`` only).
 
     Raises
     ------
@@ -250,6 +262,7 @@ class Config:
     pipeline: Pipeline = field(default=None)
     dsp: str = "infer"
     dsp_muls: int = field(default=None)
+    restart: str = field(default=None)
 
     def __post_init__(self):
         _check_dim("rows", self.rows)
@@ -273,6 +286,23 @@ class Config:
             raise ConfigError("pipeline", pipeline, "a Pipeline, a dict or None")
         object.__setattr__(self, "pipeline", pipeline.resolved(self.in_fmt, self.acc_fmt))
         self._check_dsp()
+        self._check_restart()
+
+    def _check_restart(self):
+        if self.dataflow == "ws":
+            if self.restart is not None:
+                raise ConfigError("restart", self.restart, "None (not given: a WS PE never restarts)",
+                                  when={"dataflow": "ws"})
+            return
+        if not self.is_float:
+            if self.restart not in (None, "mux"):
+                raise ConfigError("restart", self.restart, "'mux' or None (not given)",
+                                  when={"acc_fmt": self.acc_fmt})
+            object.__setattr__(self, "restart", "mux")
+            return
+        if self.restart is None:
+            object.__setattr__(self, "restart", "reset")
+        _check_choice("restart", self.restart, RESTARTS)
 
     def _check_formats(self):
         names = format_set(self.in_fmt)
@@ -451,6 +481,8 @@ class Config:
         if self.mul_kind == "int" and \
                 self.dsp_muls != min(self.rows * self.cols, DEFAULT_DSP_MULS):
             name += f"_dsp{self.dsp_muls}"
+        if self.is_float and self.restart == "mux":
+            name += "_mux"
         return name + self.pipeline.suffix(("mul", "add", "enable"), self.in_fmt, self.acc_fmt)
 
     @property

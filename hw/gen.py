@@ -7,7 +7,7 @@ files, with no machine paths, dates or random names in them.
 import argparse
 import sys
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from .array import SystolicArray
@@ -17,6 +17,7 @@ from .config import (
     DEFAULT_DSP_MULS,
     DSP_CHOICES,
     MAX_DIM,
+    RESTARTS,
     SUBNORMALS,
     Config,
     ConfigError,
@@ -96,9 +97,15 @@ class OptionParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_config_options(parser):
+def add_config_options(parser, *, float_restart="reset"):
     """Add the options that describe a design to ``parser``: the :class:`~hw.config.Config`
-    parameters and ``--array``. :func:`config_from_args` reads them back."""
+    parameters and ``--array``. :func:`config_from_args` reads them back. ``float_restart``:
+    ``--restart``'s default for an output-stationary design with a float accumulator (the
+    ASIC flow's is ``"mux"``, see ``Config.restart``)."""
+    if float_restart not in RESTARTS:
+        raise ValueError(f"float_restart must be one of {', '.join(RESTARTS)}, "
+                         f"not {float_restart!r}")
+    parser.float_restart = float_restart
     p = parser
     p.add_argument("--rows", type=int, default=16, metavar="N",
                    help=f"PE rows, 1 to {MAX_DIM} (default 16)")
@@ -138,6 +145,13 @@ def add_config_options(parser):
     p.add_argument("--dsp-muls", type=int, default=None, metavar="N",
                    help="integer PEs (row-major) whose multiplier is a DSP block; the others "
                         f"build it from logic (default: rows*cols, at most {DEFAULT_DSP_MULS})")
+    p.add_argument("--restart", default=None, metavar="HOW",
+                   help="how an output-stationary PE's float accumulator starts a sum, same "
+                        "latency either way: reset (its feedback register's synchronous "
+                        "reset, free in an FPGA's flip-flops) or mux (a multiplexer before "
+                        "the adder: smaller and faster in a standard-cell library); one of "
+                        f"{', '.join(RESTARTS)} (default {float_restart}; integer accumulators: "
+                        "mux)")
     p.add_argument("--array", action="store_true",
                    help="the bare systolic array (stream ports, no buffers or controller) "
                         "instead of the engine")
@@ -190,7 +204,11 @@ def config_from_args(parser, args):
                      dataflow=args.dataflow, subnormals=args.subnormals,
                      spad_kib=args.spad_kib, acc_kib=args.acc_kib,
                      pipeline=_pipeline(parser, args.pipeline), dsp=args.dsp,
-                     dsp_muls=args.dsp_muls)
+                     dsp_muls=args.dsp_muls, restart=args.restart)
+        float_restart = getattr(parser, "float_restart", "reset")
+        if args.restart is None and cfg.is_float and cfg.dataflow == "os" and \
+                cfg.restart != float_restart:
+            cfg = replace(cfg, restart=float_restart)
     except ConfigError as e:
         parser.error(e.message(option_name))
     return cfg, "array" if args.array else "engine"

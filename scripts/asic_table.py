@@ -35,7 +35,7 @@ RUNS = tuple(f"--rows {n} --in-fmt {fmt}" for fmt in ("int8", "bf16") for n in (
 def _config(options):
     """``(cfg, kind, sram_above)`` from one entry of :data:`RUNS`."""
     p = OptionParser(prog="scripts.asic_table")
-    add_config_options(p)
+    add_config_options(p, float_restart="mux")  # as python -m hw.asic
     p.add_argument("--sram-above", type=int, default=mc.DEFAULT_SRAM_ABOVE, metavar="BITS")
     args = p.parse_args(shlex.split(options))
     return (*config_from_args(p, args), args.sram_above)

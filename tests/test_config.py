@@ -46,11 +46,30 @@ def test_name_carries_key_parameters():
     ({"dsp_muls": -1}, r"^dsp_muls must be an integer from 0 to 16 \(rows × cols\), not -1$"),
     ({"in_fmt": "bf16", "dsp_muls": 3},
      r"^dsp_muls must be None or 16 when in_fmt is 'bf16', not 3$"),
+    ({"in_fmt": "bf16", "restart": "clear"},
+     r"^restart must be one of 'reset', 'mux', not 'clear'$"),
+    ({"restart": "reset"},
+     r"^restart must be 'mux' or None \(not given\) when acc_fmt is 'int32', not 'reset'$"),
+    ({"in_fmt": "bf16", "dataflow": "ws", "restart": "mux"},
+     r"^restart must be None \(not given: a WS PE never restarts\) when dataflow is 'ws', "
+     r"not 'mux'$"),
 ])
 def test_errors_name_parameter_value_and_allowed(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern) as info:
         Config(**kwargs)
     assert info.value.param in pattern
+
+
+def test_restart():
+    # A float OS accumulator restarts by a register's reset unless told "mux"; an integer one
+    # always by a multiplexer; a WS PE never. Only the float choice other than the default
+    # changes the name, and the resolved value reads back.
+    assert Config(in_fmt="bf16").restart == "reset"
+    assert Config(in_fmt="bf16", restart="mux").name == "os_4x4_bf16_fp32_mux"
+    assert Config().restart == "mux" and Config(restart="mux").name == Config().name
+    assert Config(in_fmt="bf16", dataflow="ws").restart is None
+    for cfg in (Config(in_fmt="int8", acc_fmt="fp32", restart="mux"), Config(dataflow="ws")):
+        assert Config(**cfg.as_dict()) == cfg
 
 
 def test_dsp_multipliers():

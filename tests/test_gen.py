@@ -37,7 +37,7 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                   "pipeline": {"mul": 1, "add": 1, "post_convert": 4,
                                                "post_mul": 9, "post_round": 4,
                                                "post_narrow": 5, "enable": 0},
-                                  "dsp": "infer", "dsp_muls": 15}
+                                  "dsp": "infer", "dsp_muls": 15, "restart": None}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
     assert ports["o__payload"]["width"] == 5 * 32
@@ -118,6 +118,10 @@ def test_deterministic_and_free_of_paths(tmp_path):
      "--spad-kib must be from 32 to 16384 for a 128x128 int8 array, not 8"),
     (["--acc-kib", "-1"], "--acc-kib must be an integer from 1 to 16384, not -1"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["--in-fmt", "bf16", "--restart", "zero"],
+     "--restart must be one of 'reset', 'mux', not 'zero'"),
+    (["--restart", "reset"],
+     "--restart must be 'mux' or None (not given) when --acc-fmt is 'int32', not 'reset'"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
     r = _gen(*args, "--out", str(tmp_path))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from hw.arith import make_adder
 from hw.array.pe import OSPE, WSPE
 from hw.config import Config
 from sim.golden import from_bits, ref_add, ref_dot, ref_mul, same_bits, to_bits
@@ -15,9 +16,9 @@ FORMATS = [("int8", "int32", "ieee"), ("int8", "fp32", "ieee"), ("bf16", "fp32",
            ("bf16", "fp32", "ftz")]
 
 
-def _cfg(in_fmt, acc_fmt, subnormals, dataflow):
+def _cfg(in_fmt, acc_fmt, subnormals, dataflow, restart=None):
     return Config(rows=1, in_fmt=in_fmt, acc_fmt=acc_fmt, subnormals=subnormals,
-                  dataflow=dataflow)
+                  dataflow=dataflow, restart=restart)
 
 
 def _bits(values, fmt):
@@ -25,9 +26,12 @@ def _bits(values, fmt):
         [int(v) for v in values]
 
 
-@pytest.mark.parametrize("in_fmt, acc_fmt, subnormals", FORMATS)
-def test_os_pe_accumulates_each_context_in_order(in_fmt, acc_fmt, subnormals):
-    cfg = _cfg(in_fmt, acc_fmt, subnormals, "os")
+@pytest.mark.parametrize("in_fmt, acc_fmt, subnormals, restart",
+                         [(*f, None) for f in FORMATS] + [("bf16", "fp32", "ieee", "mux"),
+                                                           ("int8", "fp32", "ieee", "mux")])
+def test_os_pe_accumulates_each_context_in_order(in_fmt, acc_fmt, subnormals, restart):
+    # Both ways a float accumulator restarts (Config.restart): the same bits, the same cycles.
+    cfg = _cfg(in_fmt, acc_fmt, subnormals, "os", restart)
     dut = OSPE(cfg)
     contexts, k = dut.contexts, 13
     rng = np.random.default_rng(5)
@@ -65,6 +69,16 @@ def test_os_pe_accumulates_each_context_in_order(in_fmt, acc_fmt, subnormals):
     got = [seen[d] for d in due]
     got = from_bits(np.array(got) & ((1 << acc.width) - 1), acc)
     assert same_bits(got, np.array(want, dtype=acc.dtype), acc).all()
+
+
+def test_restart_choice_builds_the_adder():
+    # "reset": the float adder's feedback register with its restart input; "mux": a plain
+    # adder (the PE's multiplexer), as an integer one always is.
+    def ports(**kwargs):
+        return set(make_adder(Config(rows=1, **kwargs), restart=True).signature.members)
+    assert {"restart", "fb"} <= ports(in_fmt="bf16")
+    assert not {"restart", "fb"} & ports(in_fmt="bf16", restart="mux")
+    assert not {"restart", "fb"} & ports(in_fmt="int8")
 
 
 @pytest.mark.parametrize("in_fmt, acc_fmt, subnormals", FORMATS)

@@ -59,10 +59,12 @@ WS_FLAGS = re.compile(r"^bank_out$")
 
 @pytest.mark.parametrize("in_fmt, acc_fmt, dataflow", [
     ("int8", "int32", "os"), ("bf16", "fp32", "os"), ("int8", "int32", "ws"),
-    ("bf16", "fp32", "ws")])
+    ("bf16", "fp32", "ws"), ("bf16", "fp32", "os mux")])
 def test_pe_resets_only_its_flags(in_fmt, acc_fmt, dataflow, require_tool, tmp_path):
     yosys = require_tool(find_yosys)
-    cfg = Config(rows=2, cols=2, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow)
+    dataflow, _, restart = dataflow.partition(" ")
+    cfg = Config(rows=2, cols=2, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow,
+                 restart=restart or None)
     pe = (OSPE if dataflow == "os" else WSPE)(cfg)
     regs = flip_flops(pe, "pe", yosys, tmp_path)
     flags = OS_FLAGS if dataflow == "os" else WS_FLAGS
@@ -75,7 +77,7 @@ def test_pe_resets_only_its_flags(in_fmt, acc_fmt, dataflow, require_tool, tmp_p
         # feedback register takes the restart a cycle early) and the done line (multiplier
         # and adder); first_out and last_out are the same registers as first_0 and done_0,
         # which Yosys merges.
-        restart_early = cfg.acc_format.kind == "float"
+        restart_early = cfg.restart == "reset"
         assert len(reset) == pe.mul_latency - restart_early + pe.latency
     else:
         assert len(reset) == 1

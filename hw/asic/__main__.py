@@ -26,8 +26,12 @@ def _parser():
     p = OptionParser(prog="python -m hw.asic",
                      description="Synthesise a generated design to a standard-cell library "
                                  "with Yosys, time it with OpenSTA, and report its area, "
-                                 "Fmax and GOP/s. Takes hw.gen's design options.")
-    add_config_options(p)
+                                 "Fmax and GOP/s. Takes hw.gen's design options; a float "
+                                 "accumulator restarts with a multiplexer (--restart mux) "
+                                 "unless told otherwise.")
+    # A standard-cell library has no synchronous-reset flip-flop, so the PE's restart is
+    # logic either way, and the multiplexer needs no second register (Config.restart).
+    add_config_options(p, float_restart="mux")
     p.add_argument("--liberty", default=None, metavar="FILE",
                    help="the standard-cell library, .lib or .lib.gz (default: $HW_LIBERTY, "
                         f"else ../shared/pdk/{lb.DEFAULT_NAME} beside the checkout)")
