@@ -242,7 +242,7 @@ class Config:
         whose flip-flops have a reset input, and off the loop) or ``"mux"`` (a multiplexer in
         front of the adder's first stage, on the loop, and no second register: smaller and
         faster in a standard-cell library, which has no synchronous-reset flip-flop, so the
-        reset would be a gate too; 32 flip-flops fewer per PE). ``None``: ``"reset"``. An
+        reset would be a gate too; one 32-bit register fewer per PE). ``None``: ``"reset"``. An
         integer accumulator always restarts with a multiplexer (``"mux"``, the only value it
         takes); a weight-stationary PE never restarts (``None`` only).
 
@@ -291,7 +291,8 @@ class Config:
     def _check_restart(self):
         if self.dataflow == "ws":
             if self.restart is not None:
-                raise ConfigError("restart", self.restart, "None (not given: a WS PE never restarts)",
+                raise ConfigError("restart", self.restart,
+                                  "None (not given: a WS PE never restarts)",
                                   when={"dataflow": "ws"})
             return
         if not self.is_float:

@@ -4,8 +4,9 @@
 
 runs every design of :data:`RUNS` through :func:`hw.asic.flow.run` (one after another) at a
 5 ns clock request, then prints the Markdown table: design (with its buffers: sizes, and
-whether they are SRAM macros or flip-flops), area (total, of which SRAM macros), the logic's Fmax, the SRAM macros' limit, Fmax, peak GOP/s, GOP/s per mm² (of the
-whole design, and of its logic alone), one PE's area, and the critical path's ends.
+whether they are SRAM macros or flip-flops), area (total, of which SRAM macros), the logic's
+Fmax, the SRAM macros' limit, Fmax, peak GOP/s, GOP/s per mm² (of the whole design, and of
+its logic alone), one PE's area, and the critical path's ends.
 ``--reuse`` takes an ``asic.json`` already in ``--out`` for the same configuration, library
 and clock. The library is ``--liberty``, else
 ``$HW_LIBERTY``, else ``../shared/pdk/`` (:func:`hw.asic.liberty.default_liberty`).
