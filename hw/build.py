@@ -219,6 +219,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     plan = platform.prepare(
         top, name, emit_src=False,
         synth_opts=" ".join(fam.device().synth_args if board.family == "ice40" else ()),
+        script_after_read="\n".join(fam.before_synth),
         script_after_synth="tee -q -o stat.json stat -json",
         nextpnr_opts=" ".join(nextpnr_opts))
     if folder.exists():
