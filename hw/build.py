@@ -127,6 +127,8 @@ def host_command(cfg, board, baud, max_payload):
     pipeline = {k: v for k, v in vars(cfg.pipeline).items() if v != getattr(least, k)}
     if pipeline:
         args.append("--pipeline " + ",".join(f"{k}={v}" for k, v in pipeline.items()))
+    if cfg.post_delay != "ff":
+        args.append(f"--post-delay {cfg.post_delay}")
     if max_payload != DEFAULT_MAX_PAYLOAD:
         args.append(f"--max-payload {max_payload}")
     return " ".join(args)
