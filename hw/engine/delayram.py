@@ -27,7 +27,7 @@ class DelayRam(CheckedComponent):
     reset, so after a reset ``o`` holds meaningless words for ``cycles`` cycles: the delay
     line is for data a reset-driven flag qualifies (see :mod:`hw.delay`). An
     ``EnableInserter`` around it stalls the pointer and both ports, as it stalls a register
-    chain. Latency ``cycles``, one word per cycle; ``2 * cycles``-word block RAM at most.
+    chain. Latency ``cycles``, one word per cycle.
 
     Parameters
     ----------
