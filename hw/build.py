@@ -127,6 +127,8 @@ def host_command(cfg, board, baud, max_payload):
     pipeline = {k: v for k, v in vars(cfg.pipeline).items() if v != getattr(least, k)}
     if pipeline:
         args.append("--pipeline " + ",".join(f"{k}={v}" for k, v in pipeline.items()))
+    if cfg.post_delay != "ff":
+        args.append(f"--post-delay {cfg.post_delay}")
     if max_payload != DEFAULT_MAX_PAYLOAD:
         args.append(f"--max-payload {max_payload}")
     return " ".join(args)
@@ -219,6 +221,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     plan = platform.prepare(
         top, name, emit_src=False,
         synth_opts=" ".join(fam.device().synth_args if board.family == "ice40" else ()),
+        script_after_read="\n".join(fam.before_synth),
         script_after_synth="tee -q -o stat.json stat -json",
         nextpnr_opts=" ".join(nextpnr_opts))
     if folder.exists():

@@ -9,7 +9,7 @@ from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
            "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS",
-           "DSP_CHOICES", "DEFAULT_DSP_MULS", "RESTARTS"]
+           "DSP_CHOICES", "DEFAULT_DSP_MULS", "RESTARTS", "POST_DELAYS"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -20,6 +20,8 @@ MAX_LINES = 1 << ADDR_WIDTH
 DATAFLOWS = ("os", "ws")
 #: How an output-stationary PE's float accumulator starts a sum afresh (``Config.restart``).
 RESTARTS = ("reset", "mux")
+#: Where post-processing's delay lines hold their values (``Config.post_delay``).
+POST_DELAYS = ("ff", "ram")
 SUBNORMALS = ("ieee", "ftz")
 #: The accumulator formats each input format may use.
 ALLOWED_ACC = {"int8": ("int32", "fp32"), "int4": ("int32",), "bf16": ("fp32",),
@@ -245,6 +247,15 @@ class Config:
         reset would be a gate too; one 32-bit register fewer per PE). ``None``: ``"reset"``. An
         integer accumulator always restarts with a multiplexer (``"mux"``, the only value it
         takes); a weight-stationary PE never restarts (``None`` only).
+    post_delay : str
+        Where post-processing holds a lane's value while its slowest path works (the RAW
+        output's 32 bits, and for fp32 accumulators the BF16 output's 16, each delayed to
+        :func:`~hw.engine.postproc.postproc_latency`; same bits and cycles either way):
+        ``"ff"`` (a chain of registers: 32 flip-flops per cycle of the delay) or ``"ram"``
+        (each delay line of 2 cycles or more in a RAM of as many words,
+        :class:`~hw.engine.delayram.DelayRam`: block RAM on an FPGA, two EBR per 32-bit line
+        on the iCE40, for a pointer's few cells, which frees about 32 logic cells per cycle of
+        post-processing's depth where flip-flops are dear). Default ``"ff"``.
 
     Raises
     ------
@@ -263,6 +274,7 @@ class Config:
     dsp: str = "infer"
     dsp_muls: int = field(default=None)
     restart: str = field(default=None)
+    post_delay: str = "ff"
 
     def __post_init__(self):
         _check_dim("rows", self.rows)
@@ -287,6 +299,7 @@ class Config:
         object.__setattr__(self, "pipeline", pipeline.resolved(self.in_fmt, self.acc_fmt))
         self._check_dsp()
         self._check_restart()
+        _check_choice("post_delay", self.post_delay, POST_DELAYS)
 
     def _check_restart(self):
         if self.dataflow == "ws":
@@ -492,7 +505,8 @@ class Config:
         engine (not the array) depends on."""
         post = self.pipeline.suffix(("post_convert", "post_mul", "post_round", "post_narrow"),
                                     self.in_fmt, self.acc_fmt)
-        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k{post}"
+        ram = "_postram" if self.post_delay == "ram" else ""
+        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k{post}{ram}"
 
     def as_dict(self):
         return asdict(self)

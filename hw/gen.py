@@ -17,6 +17,7 @@ from .config import (
     DEFAULT_DSP_MULS,
     DSP_CHOICES,
     MAX_DIM,
+    POST_DELAYS,
     RESTARTS,
     SUBNORMALS,
     Config,
@@ -152,6 +153,11 @@ def add_config_options(parser, *, float_restart="reset"):
                         "the adder: smaller and faster in a standard-cell library); one of "
                         f"{', '.join(RESTARTS)} (default {float_restart}; integer accumulators: "
                         "mux)")
+    p.add_argument("--post-delay", default="ff", metavar="WHERE",
+                   help="where post-processing delays a lane's value to its slowest path: ff "
+                        "(registers, 32 flip-flops per cycle) or ram (a RAM per delay line, "
+                        "block RAM on an FPGA; same bits and cycles); one of "
+                        f"{', '.join(POST_DELAYS)} (default ff)")
     p.add_argument("--array", action="store_true",
                    help="the bare systolic array (stream ports, no buffers or controller) "
                         "instead of the engine")
@@ -204,7 +210,8 @@ def config_from_args(parser, args):
                      dataflow=args.dataflow, subnormals=args.subnormals,
                      spad_kib=args.spad_kib, acc_kib=args.acc_kib,
                      pipeline=_pipeline(parser, args.pipeline), dsp=args.dsp,
-                     dsp_muls=args.dsp_muls, restart=args.restart)
+                     dsp_muls=args.dsp_muls, restart=args.restart,
+                     post_delay=args.post_delay)
         float_restart = getattr(parser, "float_restart", "reset")
         if args.restart is None and cfg.is_float and cfg.dataflow == "os" and \
                 cfg.restart != float_restart:

@@ -19,6 +19,7 @@ from hw.fpga.board import BoardTop
 from hw.fpga.boards import BOARDS
 from hw.fpga.dfu import SUFFIX_LENGTH, add_dfu_suffix, dfu_suffix
 from hw.fpga.pll import MAX_ERROR, RANGES, solve
+from scripts import board_table
 from sim.tools import PACKERS, find_nextpnr, find_packer, find_yosys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -215,6 +216,9 @@ def test_divisor_and_host_command():
     assert cmd.startswith("python -m hw.host --port ")
     assert "--rows 2 --cols 3" in cmd and "--spad-kib 1 --acc-kib 1" in cmd
     assert "--baud 115200" in cmd and "--pipeline post_mul=3" in cmd
+    assert "--post-delay" not in cmd
+    ram = Config(rows=1, post_delay="ram", **SMALL)
+    assert host_command(ram, board, 115200, 1024).endswith(" --post-delay ram")
     assert peak_gops(cfg, 20.0, 24) == pytest.approx(2 * 6 * 20 / 1e3)
     assert peak_gops(cfg, 30.0, 24) == pytest.approx(2 * 6 * 24 / 1e3)
 
@@ -312,17 +316,22 @@ def _check_build(report, out, board, bitstream_ext):
 def test_icebreaker_bitstream(tmp_path, require_tool, one_pnr_at_a_time):
     _require_tools(require_tool, "ice40", "icepack")
     lines = []
-    # The engine that fits the UP5K and meets the iCEBreaker's 12 MHz: 1x1, with
-    # post-processing at nearly its least depth (every register costs an iCE40 logic cell) but
-    # its multiplier's normalisation and rounding split. It fills 98 % of the logic cells, which
-    # nextpnr's default placer (HeAP) takes minutes to legalise; the static placer takes
-    # seconds (hw.build.PLACERS).
-    cfg = Config(rows=1, pipeline={"post_convert": 1, "post_mul": 3, "post_round": 1}, **SMALL)
+    # The board table's 1x1 engine for the UP5K (scripts.board_table.UP5K_PIPELINE, every
+    # register costs an iCE40 logic cell): post-processing cut where its paths were longest,
+    # its RAW delay line and every small FIFO in block RAM. It fills 95-97 % of the logic
+    # cells, which nextpnr's default placer (HeAP) takes minutes to legalise; the static placer
+    # takes seconds (hw.build.PLACERS).
+    cfg = Config(rows=1, pipeline={"post_convert": 2, "post_mul": 4, "post_round": 1},
+                 post_delay="ram", **SMALL)
+    assert cfg == board_table.config_of(board_table.RUNS[0])[0]
     report = build(cfg, "icebreaker", out=tmp_path, placer="static", log=lines.append)
     _check_build(report, tmp_path, "icebreaker", "bin")
     assert report["clock"]["pll"] is None and report["clock"]["clock_mhz"] == 12
     assert report["part"].startswith("iCE40UP5K")
     assert report["resources"]["io"]["SB_IO"]["used"] == 5   # clock, UART, two LEDs
+    # The scratchpad 2, the accumulator memory 4, the bridge's payload buffer 2, the data-out
+    # FIFO 3; the array's result FIFO 2, the reply queue 2, the RAW delay line 2 (iCE40 only).
+    assert report["resources"]["bram"]["ICESTORM_RAM"]["used"] == 17
     assert report["placer"] == "static"
     # Progress: each step as it starts, with its log, then its time.
     assert [line[:5] for line in lines if line.startswith("[")] == \

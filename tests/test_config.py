@@ -48,6 +48,7 @@ def test_name_carries_key_parameters():
      r"^dsp_muls must be None or 16 when in_fmt is 'bf16', not 3$"),
     ({"in_fmt": "bf16", "restart": "clear"},
      r"^restart must be one of 'reset', 'mux', not 'clear'$"),
+    ({"post_delay": "bram"}, r"^post_delay must be one of 'ff', 'ram', not 'bram'$"),
     ({"restart": "reset"},
      r"^restart must be 'mux' or None \(not given\) when acc_fmt is 'int32', not 'reset'$"),
     ({"in_fmt": "bf16", "dataflow": "ws", "restart": "mux"},
@@ -70,6 +71,15 @@ def test_restart():
     assert Config(in_fmt="bf16", dataflow="ws").restart is None
     for cfg in (Config(in_fmt="int8", acc_fmt="fp32", restart="mux"), Config(dataflow="ws")):
         assert Config(**cfg.as_dict()) == cfg
+
+
+def test_post_delay():
+    # Registers unless told "ram"; only the RAM changes the engine's name, not the array's.
+    assert Config().post_delay == "ff"
+    cfg = Config(rows=1, spad_kib=1, acc_kib=1, post_delay="ram")
+    assert cfg.name == Config(rows=1).name
+    assert cfg.engine_name == "os_1x1_int8_int32_s1k_a1k_postram"
+    assert Config(**cfg.as_dict()) == cfg
 
 
 def test_dsp_multipliers():

@@ -72,6 +72,19 @@ def test_post_processing(in_fmt, acc_fmt, mode, relu, dataflow):
     _check(cfg, 13, 21, 9, mode=mode, relu=relu, scale=scale, seed=5, mix="normal")
 
 
+@pytest.mark.parametrize("in_fmt, acc_fmt, mode", [("int8", "int32", "raw"),
+                                                ("bf16", "fp32", "bf16")])
+def test_post_delay_ram_same_bits_and_cycles(in_fmt, acc_fmt, mode):
+    # Config.post_delay: the RAW (and BF16) delay lines in RAMs give the same C in the same
+    # cycles as the registers (the same random stalls), at the iCEBreaker's depths.
+    cfgs = [Config(rows=2, cols=1, in_fmt=in_fmt, acc_fmt=acc_fmt, post_delay=where,
+                   pipeline={"post_convert": 2, "post_mul": 4, "post_round": 1}, **SMALL)
+            for where in ("ff", "ram")]
+    ff, ram = (_check(cfg, 9, 5, 3, mode=mode, relu=True, seed=3, mix="normal")
+               for cfg in cfgs)
+    assert ff.cycles == ram.cycles
+
+
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 @pytest.mark.parametrize("in_fmt, acc_fmt", [("int8", "int32"), ("bf16", "fp32")])
 def test_per_channel_scales(in_fmt, acc_fmt, dataflow):

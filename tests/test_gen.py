@@ -37,7 +37,8 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                   "pipeline": {"mul": 1, "add": 1, "post_convert": 4,
                                                "post_mul": 9, "post_round": 4,
                                                "post_narrow": 5, "enable": 0},
-                                  "dsp": "infer", "dsp_muls": 15, "restart": None}
+                                  "dsp": "infer", "dsp_muls": 15, "restart": None,
+                                  "post_delay": "ff"}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
     assert ports["o__payload"]["width"] == 5 * 32

@@ -28,6 +28,9 @@ CONFIGS = {
     "int8_fp32": Config(rows=2, cols=3, in_fmt="int8", acc_fmt="fp32"),
     "bf16_fp32": Config(rows=2, cols=3, in_fmt="bf16", acc_fmt="fp32"),
     "bf16_fp32_ftz": Config(rows=2, cols=3, in_fmt="bf16", acc_fmt="fp32", subnormals="ftz"),
+    # The RAW and BF16 delay lines in RAMs (Config.post_delay): the same bits and cycles
+    # (tests/test_engine.py runs an int32 engine with them).
+    "bf16_fp32_ram": Config(rows=2, cols=3, in_fmt="bf16", acc_fmt="fp32", post_delay="ram"),
 }
 
 #: Requantization scales: unity, a typical one, negative, tiny, huge, subnormal, infinite.

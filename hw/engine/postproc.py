@@ -22,6 +22,7 @@ from ..fp.int2float import IntToFloat
 from ..fp.mul import FPMul
 from ..fp.narrow import FloatNarrow
 from ..isa import OutMode, allowed_modes
+from .delayram import MIN_CYCLES, DelayRam
 
 __all__ = ["PostProc", "PostLane", "postproc_latency"]
 
@@ -241,7 +242,7 @@ class PostLane(CheckedComponent):
             m.d.comb += cvt.a.eq(r)
             f = cvt.o
         # The lane's registers are data (the storer's valid qualifies them): no reset.
-        m.d.comb += self.raw.eq(delay(m, r, lat, name="raw", reset_less=True))
+        m.d.comb += self.raw.eq(self._hold(m, r, lat, "raw"))
 
         m.submodules.mul = mul = FPMul(FP32, FP32, ftz=cfg.ftz, latency=pipe.post_mul)
         m.submodules.f2i = f2i = FloatToInt(FP32, INT8.width, latency=pipe.post_round)
@@ -252,6 +253,15 @@ class PostLane(CheckedComponent):
             m.submodules.narrow = nar = FloatNarrow(FP32, BF16, ftz=cfg.ftz,
                                                     latency=pipe.post_narrow)
             m.d.comb += [nar.a.eq(r),
-                         self.bf16.eq(delay(m, nar.o, lat - bf16_path, name="bf16",
-                                                   reset_less=True))]
+                         self.bf16.eq(self._hold(m, nar.o, lat - bf16_path, "bf16"))]
         return m
+
+    def _hold(self, m, value, cycles, name):
+        """``value`` delayed by ``cycles``: reset-less registers, or a
+        :class:`~hw.engine.delayram.DelayRam` named ``<name>_ram`` when ``cfg.post_delay`` is
+        ``"ram"`` and the delay is long enough for one."""
+        if self._cfg.post_delay == "ram" and cycles >= MIN_CYCLES:
+            line = m.submodules[f"{name}_ram"] = DelayRam(len(value), cycles)
+            m.d.comb += line.i.eq(value)
+            return line.o
+        return delay(m, value, cycles, name=name, reset_less=True)

@@ -64,6 +64,9 @@ class Family:
         of each kind is its headline and is always reported, the others only when used.
     pins : dict of str to str
         Package pins for the harness's ports, where nextpnr wants every I/O constrained.
+    before_synth : tuple of str
+        Yosys commands run on the design after it is read and before :attr:`synth`, in both
+        flows (``hw.fpga.ooc`` and ``hw.build``).
     """
     name: str
     synth: str
@@ -73,6 +76,7 @@ class Family:
     default: str
     kinds: dict
     pins: dict = field(default_factory=dict)
+    before_synth: tuple = ()
 
     def device(self, name=None):
         """The :class:`Device` called ``name`` (``None``: the default).
@@ -118,7 +122,12 @@ FAMILIES = {
         kinds={"ICESTORM_LC": "lut", "ICESTORM_DSP": "dsp", "ICESTORM_RAM": "bram",
                "ICESTORM_SPRAM": "spram", "SB_IO": "io"},
         # nextpnr-ice40 places unconstrained pins itself.
-        pins={}),
+        pins={},
+        # Every memory in block RAM (EBR), also the small FIFOs Yosys would otherwise build
+        # from logic cells (the array's result FIFO, the bridge's reply queue): an iCE40 logic
+        # cell is one LUT and one flip-flop, and the engines that fit leave most EBR unused.
+        # The 1x1 INT8 engine on the iCEBreaker: 104 flip-flops and 55 LUTs fewer, 4 EBR more.
+        before_synth=('setattr -set ram_style "block" m:*',)),
     "gowin": Family(
         name="gowin", synth="synth_gowin", synth_args=("-family", "gw1n"),
         out_of_context=False,

@@ -151,7 +151,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
 
     synth_cmd = " ".join([fam.synth, *fam.synth_args, *dev.synth_args, "-top", top,
                           "-json", "netlist.json"])
-    script = "\n".join([f"read_verilog {' '.join(sources)}", synth_cmd,
+    script = "\n".join([f"read_verilog {' '.join(sources)}", *fam.before_synth, synth_cmd,
                         "tee -q -o stat.json stat -json", ""])
     (folder / "synth.ys").write_text(script)
     progress.start(f"synthesis: {tools['yosys']['command']} {fam.synth} "
