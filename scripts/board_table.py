@@ -21,8 +21,8 @@ from hw import build as hwbuild
 from hw.fpga import boards as brd
 from hw.gen import config_from_args
 
-__all__ = ["Run", "RUNS", "UP5K_PIPELINE", "UP5K_LEAST_PIPELINE", "UP5K_OPTIONS", "BEGIN", "END", "config_of", "collect", "markdown",
-           "replace", "main"]
+__all__ = ["Run", "RUNS", "UP5K_PIPELINE", "UP5K_LEAST_PIPELINE", "UP5K_OPTIONS", "BEGIN",
+           "END", "config_of", "collect", "markdown", "replace", "main"]
 
 #: The markers around the table in the README.
 BEGIN = "<!-- board-table: python -m scripts.board_table --write README.md -->"
