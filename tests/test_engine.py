@@ -347,6 +347,33 @@ def test_illegal_commands_set_sticky_errors_and_never_hang():
     assert same_bits(prog.assemble(out["rows"]), ref_program(prog, a, b), INT8).all()
 
 
+@pytest.mark.parametrize("a_addr, waits", [(0, False), ("last", True)])
+def test_compute_waits_for_a_dropped_load_past_the_buffer(a_addr, waits):
+    # An illegal LOAD into A from its last line, running past the end by more than the
+    # buffer again (its end wraps in A's address width), is dropped: its beats (none offered)
+    # are still due, and a COMPUTE reading that last line waits for them as for a legal LOAD's
+    # (the loader clamps the range it reports to the buffer); one reading line 0 does not.
+    cfg = Config(rows=1, cols=1, dataflow="os", **SMALL)
+    last = cfg.spad_a_lines - 1
+    a_addr = last if a_addr == "last" else a_addr
+    cmds = [isa.encode_load("a", last, cfg.spad_a_lines + 2), isa.encode_compute(a_addr, 0, 0, 1),
+            isa.encode_nop()]
+    taken = []
+
+    async def bench(ctx, drv, dut):
+        queue = list(cmds)
+        for _ in range(40):
+            ctx.set(dut.cmd.valid, bool(queue))
+            if queue:
+                ctx.set(dut.cmd.payload.as_value(), queue[0])
+            _, _, ready = await ctx.tick().sample(dut.cmd.ready)
+            if queue and ready:
+                taken.append(queue.pop(0))
+
+    _simulate(cfg, bench)
+    assert len(taken) == (2 if waits else 3)
+
+
 def test_fence_waits_for_stores_and_status_goes_idle():
     cfg = Config(rows=2, cols=2, dataflow="ws", **SMALL)
     rng = np.random.default_rng(8)

@@ -48,11 +48,20 @@ def _overlap(lo1, hi1, lo2, hi2):
     return (lo1 < hi2) & (lo2 < hi1)
 
 
-def _hits(lines, lo, hi):
+def _hits(lines, lo, hi, limit):
     """A unit's :class:`~hw.engine.links.LineRange` ``lines`` (or one slot of it, as a
-    ``(busy, lo, hi)`` tuple) is busy and overlaps ``lo … hi-1``."""
+    ``(busy, lo, hi)`` tuple) is busy and overlaps ``lo … hi-1``, in a buffer of ``limit``
+    lines.
+
+    Every value is compared in the bits that hold ``limit`` alone, not the ISA's 17: the held
+    command is legal whenever the answer is used (an illegal one is retired, or an illegal
+    LOAD handed to the loader, without looking), so ``lo < limit`` and ``hi <= limit``; and
+    every busy range a unit reports lies within ``limit`` too (the loader clamps a dropped
+    LOAD's range to it, which leaves every comparison with a legal range as it was).
+    """
     busy, start, end = lines if isinstance(lines, tuple) else (lines.busy, lines.lo, lines.hi)
-    return busy & _overlap(lo, hi, start, end)
+    width = limit.bit_length()
+    return busy & _overlap(lo[:width], hi[:width], start[:width], end[:width])
 
 
 def _past(end, limit):
@@ -208,23 +217,24 @@ class Controller(wiring.Component):
         load, c, s = cur.load, cur.compute, cur.store
         waits = {name: Signal(name=name) for name in (
             "load_war", "compute_raw", "compute_war", "preload_raw", "store_raw", "all_idle")}
-        reads_a = _hits(loader.lines_a, c.a_addr, ends.a)
+        reads_a = _hits(loader.lines_a, c.a_addr, ends.a, cfg.spad_a_lines)
         if cfg.dataflow == "os":
-            compute_raw = reads_a | _hits(loader.lines_b, c.b_addr, ends.b)
+            compute_raw = reads_a | _hits(loader.lines_b, c.b_addr, ends.b, cfg.spad_b_lines)
         else:
             compute_raw = reads_a
         m.d.comb += [
             # A LOAD must not overwrite lines a running tile still reads.
             waits["load_war"].eq(Mux(
                 load.buffer == Buffer.B,
-                _hits(feeder.lines_b, load.addr, ends.load),
-                _hits(feeder.lines_a, load.addr, ends.load))),
+                _hits(feeder.lines_b, load.addr, ends.load, cfg.spad_b_lines),
+                _hits(feeder.lines_a, load.addr, ends.load, cfg.spad_a_lines))),
             # A tile must not read lines a LOAD still writes, nor overwrite rows a STORE reads.
             waits["compute_raw"].eq(compute_raw),
-            waits["compute_war"].eq(_hits(storer.lines, c.acc_row, ends.acc)),
-            waits["preload_raw"].eq(_hits(loader.lines_b, cur.preload.b_addr, ends.preload)),
+            waits["compute_war"].eq(_hits(storer.lines, c.acc_row, ends.acc, cfg.acc_rows)),
+            waits["preload_raw"].eq(_hits(loader.lines_b, cur.preload.b_addr, ends.preload,
+                                             cfg.spad_b_lines)),
             # A STORE must not read rows a dispatched COMPUTE has still to write.
-            waits["store_raw"].eq(Cat(_hits(pending, s.acc_row, ends.store)
+            waits["store_raw"].eq(Cat(_hits(pending, s.acc_row, ends.store, cfg.acc_rows)
                                       for pending in ranges(writeback.pending)).any()),
             waits["all_idle"].eq(~loader.lines_a.busy & ~loader.lines_b.busy & feeder.idle
                                  & writeback.idle & storer.drained),

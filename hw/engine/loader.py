@@ -1,6 +1,6 @@
 """The loader: moves data-in beats into scratchpad lines (the LOAD command)."""
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In
 
@@ -27,7 +27,9 @@ class Loader(wiring.Component):
 
     While busy it reports the lines it may still write (``ctrl.lines_a`` or ``ctrl.lines_b``)
     so the controller keeps computes from reading them early and keeps it from overwriting
-    lines a tile still reads.
+    lines a tile still reads. The range is clamped to the buffer's lines (which changes only a
+    dropped LOAD's, and no comparison with a legal range), so the controller compares ranges
+    in the buffer's address width rather than the ISA's.
 
     Members
     -------
@@ -77,10 +79,12 @@ class Loader(wiring.Component):
             ]
         with m.If(cmd.valid & cmd.ready):
             p = cmd.payload
+            limit = Mux(p.buffer == Buffer.B, self._cfg.spad_b_lines, self._cfg.spad_a_lines)
+            end = p.addr + p.count
             m.d.sync += [
                 busy.eq(1), buffer.eq(p.buffer), drop.eq(p.drop),
                 addr.eq(p.addr), remaining.eq(p.count),
-                lo.eq(p.addr), hi.eq(p.addr + p.count),
+                lo.eq(Mux(p.addr > limit, limit, p.addr)), hi.eq(Mux(end > limit, limit, end)),
             ]
         with m.If(beat):
             m.d.sync += [addr.eq(addr + 1), remaining.eq(remaining - 1)]
