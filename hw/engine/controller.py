@@ -142,16 +142,19 @@ class Controller(wiring.Component):
         cur = Signal(command_layout)
         ends = Signal(data.StructLayout({name: ADDR_WIDTH + 1
                                          for name in self._ends(self.cmd.payload)}))
+        errors = Signal(error_layout)
         held = Signal()
         consume = Signal()
         m.d.comb += self.cmd.ready.eq(~held | consume)
+        sums = self._ends(self.cmd.payload)
+        # Checked as the command is taken, so the dispatch decision starts from registers.
+        checked = self._check(m, self.cmd.payload, sums)
         with m.If(self.cmd.valid & self.cmd.ready):
-            m.d.sync += [cur.eq(self.cmd.payload), held.eq(1)]
-            m.d.sync += [ends[name].eq(end) for name, end in self._ends(self.cmd.payload).items()]
+            m.d.sync += [cur.eq(self.cmd.payload), held.eq(1), errors.eq(checked)]
+            m.d.sync += [ends[name].eq(end) for name, end in sums.items()]
         with m.Elif(consume):
             m.d.sync += held.eq(0)
 
-        errors = self._check(m, cur, ends)
         waits = self._hazards(m, cur, ends)
         m.d.comb += self.status.idle.eq(~held & waits["all_idle"])
 
@@ -171,9 +174,10 @@ class Controller(wiring.Component):
         return m
 
     def _check(self, m, cur, ends):
-        """The held command's :class:`~hw.isa.Error` bits, by name (all clear: legal)."""
+        """The :class:`~hw.isa.Error` bits, by name (all clear: legal), of a command ``cur``
+        whose ranges end at ``ends`` (:meth:`_ends`, full width)."""
         cfg = self._cfg
-        errors = Signal(error_layout)
+        errors = Signal(error_layout, name="checked")
         op = cur.opcode
         m.d.comb += errors.bad_opcode.eq(~Cat(op == o for o in Opcode).any()
                                          | (cur.reserved != 0))
@@ -186,26 +190,26 @@ class Controller(wiring.Component):
                 load = cur.load
                 lines = Mux(load.buffer == Buffer.B, cfg.spad_b_lines, cfg.spad_a_lines)
                 m.d.comb += [errors.bad_count.eq(load.count == 0),
-                             errors.bad_address.eq(_past(ends.load, lines))]
+                             errors.bad_address.eq(_past(ends["load"], lines))]
             with m.Case(Opcode.PRELOAD):
                 m.d.comb += [
                     errors.bad_mode.eq(cfg.dataflow == "os"),
-                    errors.bad_address.eq(_past(ends.preload, cfg.spad_b_lines)),
+                    errors.bad_address.eq(_past(ends["preload"], cfg.spad_b_lines)),
                 ]
             with m.Case(Opcode.COMPUTE):
                 c = cur.compute
                 m.d.comb += errors.bad_count.eq(c.count == 0)
                 if cfg.dataflow == "os":
                     m.d.comb += errors.bad_address.eq(
-                        _past(ends.a, cfg.spad_a_lines) | _past(ends.b, cfg.spad_b_lines)
-                        | _past(ends.acc, cfg.acc_rows))
+                        _past(ends["a"], cfg.spad_a_lines) | _past(ends["b"], cfg.spad_b_lines)
+                        | _past(ends["acc"], cfg.acc_rows))
                 else:
                     m.d.comb += errors.bad_address.eq(
-                        _past(ends.a, cfg.spad_a_lines) | _past(ends.acc, cfg.acc_rows))
+                        _past(ends["a"], cfg.spad_a_lines) | _past(ends["acc"], cfg.acc_rows))
             with m.Case(Opcode.STORE):
                 s = cur.store
                 m.d.comb += [errors.bad_count.eq(s.count == 0),
-                             errors.bad_address.eq(_past(ends.store, cfg.acc_rows))]
+                             errors.bad_address.eq(_past(ends["store"], cfg.acc_rows))]
             with m.Case(Opcode.SCALE):
                 m.d.comb += errors.bad_address.eq(cur.scale.lane >= cfg.cols)
         return errors
