@@ -43,6 +43,10 @@ from .links import (
 
 __all__ = ["Controller"]
 
+#: The ways a held command may go (:meth:`Controller._route`), one register bit each.
+_ROUTES = ("illegal", "retire", "load", "config", "preload", "compute", "store", "fence",
+           "scale")
+
 
 def _overlap(lo1, hi1, lo2, hi2):
     return (lo1 < hi2) & (lo2 < hi1)
@@ -149,8 +153,12 @@ class Controller(wiring.Component):
         sums = self._ends(self.cmd.payload)
         # Checked as the command is taken, so the dispatch decision starts from registers.
         checked = self._check(m, self.cmd.payload, sums)
+        # And routed: which way it goes, one bit each, so dispatch decodes no opcode.
+        route = Signal(data.StructLayout({name: 1 for name in _ROUTES}))
+        routed = self._route(self.cmd.payload, checked)
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [cur.eq(self.cmd.payload), held.eq(1), errors.eq(checked)]
+            m.d.sync += [route[name].eq(way) for name, way in routed.items()]
             m.d.sync += [ends[name].eq(end) for name, end in sums.items()]
         with m.Elif(consume):
             m.d.sync += held.eq(0)
@@ -159,9 +167,8 @@ class Controller(wiring.Component):
         m.d.comb += self.status.idle.eq(~held & waits["all_idle"])
 
         # Payloads are steered from the held command; valids say which unit takes it.
-        illegal = errors.as_value().any()
         _steer(m, self.loader.cmd.payload, cur.load)
-        m.d.comb += self.loader.cmd.payload.drop.eq(illegal)
+        m.d.comb += self.loader.cmd.payload.drop.eq(route.illegal)
         _steer(m, self.feeder.compute.payload, cur.compute)
         _steer(m, self.feeder.preload.payload, cur.preload)
         _steer(m, self.writeback.desc.payload, cur.compute)
@@ -169,9 +176,24 @@ class Controller(wiring.Component):
             self.tile_rows if self._cfg.dataflow == "os" else cur.compute.count)
         _steer(m, self.storer.cmd.payload, cur.store)
 
-        with m.If(held):
-            self._dispatch(m, cur, consume, errors, waits)
+        self._dispatch(m, cur, held, route, consume, errors, waits)
         return m
+
+    def _route(self, cmd, errors):
+        """Which way a command ``cmd`` with :class:`~hw.isa.Error` bits ``errors`` goes, by
+        name (:data:`_ROUTES`; exactly one of them other than ``illegal`` is set): ``retire``
+        (an illegal command, unless a LOAD with data beats to drain, or a NOP), ``load`` (a
+        legal LOAD, or an illegal one that drains its beats), or the legal command's opcode."""
+        op = cmd.opcode
+        illegal = errors.as_value().any()
+        drains_beats = (op == Opcode.LOAD) & (cmd.load.count != 0) & ~errors.bad_opcode
+        legal = {o: ~illegal & (op == o) for o in Opcode}
+        return {
+            "illegal": illegal,
+            "retire": (illegal & ~drains_beats) | legal[Opcode.NOP],
+            "load": drains_beats | legal[Opcode.LOAD],
+            **{o.name.lower(): legal[o] for o in Opcode if o not in (Opcode.NOP, Opcode.LOAD)},
+        }
 
     def _check(self, m, cur, ends):
         """The :class:`~hw.isa.Error` bits, by name (all clear: legal), of a command ``cur``
@@ -245,56 +267,43 @@ class Controller(wiring.Component):
         ]
         return waits
 
-    def _dispatch(self, m, cur, consume, errors, waits):
+    def _dispatch(self, m, cur, held, route, consume, errors, waits):
         """Retire an illegal command (a LOAD after taking its beats), or hand a legal one to
-        its unit once nothing it must wait for is in the way."""
-        op = cur.opcode
-        status = self.status
-        illegal = errors.as_value().any()
-        # An illegal LOAD with a count still takes its beats (dropped) to keep data-in in step.
-        drains_beats = (op == Opcode.LOAD) & (cur.load.count != 0) & ~errors.bad_opcode
-        with m.If(illegal & ~drains_beats):
-            m.d.comb += consume.eq(1)
+        its unit once nothing it must wait for is in the way: a sum of products of the
+        ``route`` bits, the waits and the units' readies."""
+        cfg, status, post = self._cfg, self.status, self.storer.post
+        loader, feeder, writeback, storer = self.loader, self.feeder, self.writeback, self.storer
+        config_ready = storer.idle
+        if cfg.is_set:
+            config_ready &= feeder.idle & writeback.idle
+        go = {
+            "config": route.config & config_ready,
+            "scale": route.scale & storer.idle,
+            # An illegal LOAD with a count still takes its beats (dropped) to keep data-in in
+            # step; a legal one waits for the lines it overwrites.
+            "load": route.load & (route.illegal | ~waits["load_war"]),
+            "preload": route.preload & ~waits["preload_raw"],
+            "compute": (route.compute & ~waits["compute_raw"] & ~waits["compute_war"]
+                        & feeder.compute.ready & writeback.desc.ready),
+            "store": route.store & ~waits["store_raw"],
+        }
+        m.d.comb += [
+            loader.cmd.valid.eq(held & go["load"]),
+            feeder.preload.valid.eq(held & go["preload"]),
+            feeder.compute.valid.eq(held & go["compute"]),
+            writeback.desc.valid.eq(held & go["compute"]),
+            storer.cmd.valid.eq(held & go["store"]),
+            consume.eq(held & (
+                route.retire | go["config"] | go["scale"] | go["load"] & loader.cmd.ready
+                | go["preload"] & feeder.preload.ready | go["compute"]
+                | go["store"] & storer.cmd.ready | route.fence & waits["all_idle"])),
+        ]
+        with m.If(held & route.illegal):
             m.d.sync += status.error.eq(status.error | errors.as_value())
-        with m.Else():
-            with m.Switch(op):
-                with m.Case(Opcode.NOP):
-                    m.d.comb += consume.eq(1)
-                with m.Case(Opcode.CONFIG):
-                    ready = self.storer.idle
-                    if self._cfg.is_set:
-                        ready &= self.feeder.idle & self.writeback.idle
-                    with m.If(ready):
-                        post = self.storer.post
-                        m.d.comb += consume.eq(1)
-                        m.d.sync += [post.relu.eq(cur.config.relu),
-                                     post.mode.eq(cur.config.out_mode)]
-                        m.d.sync += [lane.eq(cur.config.scale) for lane in post.scale]
-                        if self._cfg.is_set:
-                            m.d.sync += self.fmt.eq(cur.config.in_fmt)
-                with m.Case(Opcode.SCALE):
-                    with m.If(self.storer.idle):
-                        m.d.comb += consume.eq(1)
-                        m.d.sync += self.storer.post.scale[cur.scale.lane].eq(cur.scale.scale)
-                with m.Case(Opcode.LOAD):
-                    go = self.loader.cmd
-                    with m.If(illegal):
-                        m.d.sync += status.error.eq(status.error | errors.as_value())
-                        m.d.comb += [go.valid.eq(1), consume.eq(go.ready)]
-                    with m.Elif(~waits["load_war"]):
-                        m.d.comb += [go.valid.eq(1), consume.eq(go.ready)]
-                with m.Case(Opcode.PRELOAD):
-                    go = self.feeder.preload
-                    with m.If(~waits["preload_raw"]):
-                        m.d.comb += [go.valid.eq(1), consume.eq(go.ready)]
-                with m.Case(Opcode.COMPUTE):
-                    compute, desc = self.feeder.compute, self.writeback.desc
-                    with m.If(~waits["compute_raw"] & ~waits["compute_war"]
-                              & compute.ready & desc.ready):
-                        m.d.comb += [compute.valid.eq(1), desc.valid.eq(1), consume.eq(1)]
-                with m.Case(Opcode.STORE):
-                    go = self.storer.cmd
-                    with m.If(~waits["store_raw"]):
-                        m.d.comb += [go.valid.eq(1), consume.eq(go.ready)]
-                with m.Case(Opcode.FENCE):
-                    m.d.comb += consume.eq(waits["all_idle"])
+        with m.If(held & go["config"]):
+            m.d.sync += [post.relu.eq(cur.config.relu), post.mode.eq(cur.config.out_mode)]
+            m.d.sync += [lane.eq(cur.config.scale) for lane in post.scale]
+            if cfg.is_set:
+                m.d.sync += self.fmt.eq(cur.config.in_fmt)
+        with m.If(held & go["scale"]):
+            m.d.sync += post.scale[cur.scale.lane].eq(cur.scale.scale)
