@@ -146,7 +146,8 @@ class Controller(wiring.Component):
         cur = Signal(command_layout)
         ends = Signal(data.StructLayout({name: ADDR_WIDTH + 1
                                          for name in self._ends(self.cmd.payload)}))
-        errors = Signal(error_layout)
+        # Read only while ``held`` (a flag, reset): data, so no reset (the rule in hw.delay).
+        errors = Signal(error_layout, reset_less=True)
         held = Signal()
         consume = Signal()
         m.d.comb += self.cmd.ready.eq(~held | consume)
@@ -154,7 +155,7 @@ class Controller(wiring.Component):
         # Checked as the command is taken, so the dispatch decision starts from registers.
         checked = self._check(m, self.cmd.payload, sums)
         # And routed: which way it goes, one bit each, so dispatch decodes no opcode.
-        route = Signal(data.StructLayout({name: 1 for name in _ROUTES}))
+        route = Signal(data.StructLayout({name: 1 for name in _ROUTES}), reset_less=True)
         routed = self._route(self.cmd.payload, checked)
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [cur.eq(self.cmd.payload), held.eq(1), errors.eq(checked)]

@@ -75,13 +75,15 @@ class _Ranks(wiring.Component):
         def entered_ago(k):
             return self.valid_in if k == 0 else entered[k - 1]
 
-        # Ranks 2 and up by the registered history alone: rank 1's ``valid_in`` comes from
-        # the handshake and would put it in front of every adder's first stage.
-        active = [entered_ago((j - 1) * add_lat) for j in range(1, ranks + 1)]
+        # Rank j (2 and up) is in the adder while a group entered (j - 1)·add_lat cycles ago;
+        # ``later``, any of them, comes from the registered history alone (rank 1's
+        # ``valid_in`` is the handshake's and would put it in front of every adder's first
+        # stage), and the adder is free for a new group when it is low.
+        active = {j: entered_ago((j - 1) * add_lat) for j in range(2, ranks + 1)}
         later = Signal()
-        m.d.comb += later.eq(Cat(*active[1:]).any())
         m.d.comb += [
-            self.free.eq(~Cat(*(entered_ago(k * add_lat) for k in range(1, ranks))).any()),
+            later.eq(Cat(*active.values()).any()),
+            self.free.eq(~later),
             self.valid_out.eq(entered_ago(self.latency)),
         ]
         parts = [self.parts[0], self.parts[1]] + [
@@ -92,7 +94,7 @@ class _Ranks(wiring.Component):
                                lambda: make_adder(cfg), "acc_add", en=self.en)
             part = parts[1][lane]
             for j in range(2, ranks + 1):
-                part = Mux(active[j - 1], parts[j][lane], part)
+                part = Mux(active[j], parts[j][lane], part)
             m.d.comb += [add.a.eq(Mux(later, add.o, parts[0][lane])), add.b.eq(part),
                          self.total[lane].eq(add.o)]
         return m

@@ -23,13 +23,13 @@ backends (:mod:`.cocotb_engine`) stay for the protocol benches: reset mid-progra
   Verilator's ``Slow`` files, ``-O0``) and split into files that ``make -j 2`` builds side by
   side. The ``Slow`` files are nearly half the C++ of the 16×16 engine (constructors and the
   first settling, written out per PE instance); ``-O0`` compiles them in 15.7 s of CPU
-  against 19.8 s at ``-O1``, for no change in a run's speed. Verilator's ``-O3`` is left out: its Verilation of that
-  engine had not finished after 157 s of CPU, against 30 s without. C++ ``-O2`` ran a 256³
-  GEMM in 1.31-1.39 s of CPU against 1.49-1.52 s at ``-O1`` (about 10 % faster) for a build
-  that took 493 s against 190 s. No ``--threads``: two cores, shared with the C++ compiler and
-  other jobs. ``--x-initial fast`` starts every register and memory at zero, as the cocotb
-  build does (Verilator's ``unique`` default with no ``+verilator+rand+reset``), so neither
-  path relies on initial contents the other lacks.
+  against 19.8 s at ``-O1``, for no change in a run's speed. Verilator's ``-O3`` is left
+  out: its Verilation of that engine had not finished after 157 s of CPU, against 30 s
+  without. C++ ``-O2`` ran a 256³ GEMM in 1.31-1.39 s of CPU against 1.49-1.52 s at ``-O1``
+  (about 10 % faster) for a build that took 493 s against 190 s. No ``--threads``: two
+  cores, shared with the C++ compiler and other jobs. ``--x-initial fast`` starts every
+  register and memory at zero, as the cocotb build does (Verilator's ``unique`` default with
+  no ``+verilator+rand+reset``), so neither path relies on initial contents the other lacks.
 * **Reset register**: Verilator's top level is not the engine but :func:`reset_wrapper`'s
   module, which registers the ``rst`` input once before it reaches the engine's ``rst``. With
   Amaranth's synchronous reset, every register's next-state logic reads ``rst``; from a
