@@ -231,7 +231,10 @@ class Config:
         registers hold the multiplier's pipeline stages, :mod:`hw.dsp`; with
         ``pipeline.mul >= 2`` the block is registered on both sides, which is what lets an
         INT8 array run past 100 MHz on the ECP5; the Verilog then needs the ECP5 cell
-        library). Float PEs take ``"infer"`` only.
+        library). ``"ecp5"`` also puts post-processing's FP32 multiplier's four partial
+        products on instantiated blocks whose own registers are its ``"operands"`` and
+        ``"product"`` cuts (:class:`~hw.fp.sigmul.SigMul`; same registers and latency). Float
+        PEs take ``"infer"`` only.
     dsp_muls : int or None
         Integer PEs whose multiplier is a DSP block (``dsp``), counted in row-major order;
         the others build theirs from LUTs and carry chains (:mod:`hw.booth`, about 60 LUT4

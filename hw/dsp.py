@@ -14,11 +14,25 @@ Verilog instantiates the block.
 
 from amaranth import ClockSignal, Const, Instance
 
-__all__ = ["DSP_CHOICES", "VERILOG_EXPORT", "ECP5_MULT_WIDTH", "ecp5_registers",
+__all__ = ["DSP_CHOICES", "VERILOG_EXPORT", "ECP5_MULT_WIDTH", "check_dsp", "ecp5_registers",
            "ecp5_multiplier"]
 
 #: Values of :attr:`hw.config.Config.dsp`.
 DSP_CHOICES = ("infer", "ecp5")
+def check_dsp(dsp):
+    """Return ``dsp`` if it is one of :data:`DSP_CHOICES`.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and what is allowed.
+    """
+    if dsp not in DSP_CHOICES:
+        raise ValueError(f"dsp must be one of {', '.join(map(repr, DSP_CHOICES))}, "
+                         f"not {dsp!r}")
+    return dsp
+
+
 #: Operand width of one ECP5 MULT18X18D.
 ECP5_MULT_WIDTH = 18
 

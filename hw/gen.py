@@ -141,7 +141,8 @@ def add_config_options(parser, *, float_restart="reset"):
     p.add_argument("--dsp", default="infer", metavar="KIND",
                    help="integer PE multipliers: infer (a * b, mapped by synthesis) or ecp5 "
                         "(an instantiated MULT18X18D holding the multiplier's registers; "
-                        "with --pipeline mul=2 registered on both sides); one of "
+                        "with --pipeline mul=2 registered on both sides; post-processing's "
+                        "FP32 multiplier's partial products too); one of "
                         f"{', '.join(DSP_CHOICES)} (default infer)")
     p.add_argument("--dsp-muls", type=int, default=None, metavar="N",
                    help="integer PEs (row-major) whose multiplier is a DSP block; the others "

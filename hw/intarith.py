@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 from .booth import booth_product
 from .checked import CheckedComponent
 from .delay import delay
-from .dsp import DSP_CHOICES, ECP5_MULT_WIDTH, VERILOG_EXPORT, ecp5_multiplier, ecp5_registers
+from .dsp import ECP5_MULT_WIDTH, VERILOG_EXPORT, check_dsp, ecp5_multiplier, ecp5_registers
 from .latency import INT_ADD, INT_MUL, Pipelined, check_latency
 
 __all__ = ["IntMul", "IntAdd"]
@@ -58,9 +58,7 @@ class IntMul(Pipelined, CheckedComponent):
         _check_width("width", width, 1, 64)
         _check_width("out_width", out_width, 2 * width, 128)
         check_latency(latency, cls.LEAST_LATENCY)
-        if dsp not in DSP_CHOICES:
-            raise ValueError(f"dsp must be one of {', '.join(map(repr, DSP_CHOICES))}, "
-                             f"not {dsp!r}")
+        check_dsp(dsp)
         if dsp == "ecp5" and not logic:
             _check_width("width", width, 1, ECP5_MULT_WIDTH)
         if not isinstance(logic, bool):

@@ -110,6 +110,7 @@ class FPMulSet(FPMul):
         self._in_fmt = self._core = common_format(in_fmts)
         self._out_fmt = out_fmt
         self._ftz = ftz
+        self._dsp = "infer"
         width = max(f.width for f in in_fmts)
         CheckedComponent.__init__(self, {
             "a": In(width),

@@ -85,6 +85,18 @@ def test_post_delay_ram_same_bits_and_cycles(in_fmt, acc_fmt, mode):
     assert ff.cycles == ram.cycles
 
 
+@pytest.mark.parametrize("acc_fmt", ["int32", "fp32"])
+def test_dsp_blocks_same_bits_and_cycles(acc_fmt):
+    # Config.dsp="ecp5": the PEs' products and post-processing's FP32 multiplier (its operand
+    # and product cuts) on the registered DSP blocks' model give the same C in the same cycles
+    # as the multipliers left to synthesis (the same random stalls).
+    cfgs = [Config(rows=2, cols=2, acc_fmt=acc_fmt, dsp=dsp, pipeline={"mul": 2}, **SMALL)
+            for dsp in ("infer", "ecp5")]
+    infer, ecp5 = (_check(cfg, 9, 6, 5, mode="int8", relu=True, seed=4, mix="normal")
+                   for cfg in cfgs)
+    assert infer.cycles == ecp5.cycles
+
+
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 @pytest.mark.parametrize("in_fmt, acc_fmt", [("int8", "int32"), ("bf16", "fp32")])
 def test_per_channel_scales(in_fmt, acc_fmt, dataflow):

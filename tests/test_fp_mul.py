@@ -71,11 +71,12 @@ N_DIRECTED = len(EDGE_VALUES) ** 2 + len(UNDERFLOW_GRID) ** 2 + len(OVERFLOW_GRI
 KINDS = ["uniform", "underflow", "overflow"]
 
 
-def check(a, b, ftz, in_fmt=BF16):
-    """Compare ``FPMul(in_fmt, FP32)`` with :func:`ref_mul` on bit patterns ``a``, ``b``."""
+def check(a, b, ftz, in_fmt=BF16, **options):
+    """Compare ``FPMul(in_fmt, FP32, **options)`` with :func:`ref_mul` on bit patterns ``a``,
+    ``b``."""
     a = np.asarray(a, dtype=np.uint64)
     b = np.asarray(b, dtype=np.uint64)
-    got = rtl_pipeline(FPMul(in_fmt, FP32, ftz=ftz), {"a": a, "b": b}, len(a))
+    got = rtl_pipeline(FPMul(in_fmt, FP32, ftz=ftz, **options), {"a": a, "b": b}, len(a))
     want = ref_mul(from_bits(a, in_fmt), from_bits(b, in_fmt), FP32, ftz)
     bad = np.flatnonzero(~same_bits(from_bits(got, FP32), want, FP32))
     want_bits = want.view(np.uint32)
@@ -134,18 +135,50 @@ def test_random(kind, ftz):
     check(a, b, ftz)
 
 
-def test_fp32_operands(ftz):
-    # FP32 x FP32 does not fit FP32, so this exercises sticky rounding and rounding up into the
-    # smallest normal, which BF16 products (16 significant bits) never reach.
+def _fp32_pairs(ftz, n):
+    """FP32 pairs whose products straddle the smallest normal, and :data:`FP32_BOUNDARY`."""
     rng = np.random.default_rng(7 + ftz)
-    n = N_FP32
     a = _bits(rng, rng.integers(125, 130, n), FP32.sig_width, FP32.width)
     # A fraction of all ones in a makes the exact product graze a power of two.
     a[: n // 4] |= 0x007FFF00
     b = _bits(rng, rng.integers(0, 3, n), FP32.sig_width, FP32.width)
     pairs = np.array(FP32_BOUNDARY, dtype=np.uint64)
-    check(np.concatenate([a, pairs[:, 0], pairs[:, 1]]),
-          np.concatenate([b, pairs[:, 1], pairs[:, 0]]), ftz, in_fmt=FP32)
+    return (np.concatenate([a, pairs[:, 0], pairs[:, 1]]),
+            np.concatenate([b, pairs[:, 1], pairs[:, 0]]))
+
+
+def test_fp32_operands(ftz):
+    # FP32 x FP32 does not fit FP32, so this exercises sticky rounding and rounding up into the
+    # smallest normal, which BF16 products (16 significant bits) never reach.
+    check(*_fp32_pairs(ftz, N_FP32), ftz, in_fmt=FP32)
+
+
+@pytest.mark.parametrize("latency", [5, 6, 7, 9])
+def test_fp32_on_ecp5_blocks(latency):
+    # Post-processing's FP32 multiplier with dsp="ecp5": the same bits and latency, the
+    # significand multiplier's cuts held by the blocks (a model of their registers here).
+    dut = FPMul(FP32, FP32, latency=latency, dsp="ecp5")
+    seen = rtl_impulse(dut, {"a": 0x3FC00000, "b": 0x40000000}, latency + 2)
+    assert seen == [0x40400000 if k == latency else 0 for k in range(latency + 2)]
+    check(*_fp32_pairs(False, 1_000), False, in_fmt=FP32, latency=latency, dsp="ecp5")
+
+
+@pytest.mark.parametrize("latency, blocks, input_clock", [
+    (5, 0, None),         # no cut in the significand multiplier: left to synthesis
+    (6, 4, "NONE"),       # the "product" cut: the blocks' output registers
+    (7, 4, "CLK0"),       # and the "operands" cut: their input registers
+])
+def test_fp32_verilog_on_ecp5_blocks(latency, blocks, input_clock):
+    # One MULT18X18D per 12 x 12 partial product, whose own registers hold the cuts.
+    from hw.dsp import VERILOG_EXPORT
+    text = verilog.convert(FPMul(FP32, FP32, latency=latency, dsp="ecp5"), name="m",
+                           emit_src=False, platform=VERILOG_EXPORT)
+    assert text.count("MULT18X18D #(") == blocks
+    assert text.count(f'.REG_INPUTA_CLK("{input_clock}")') == blocks
+    assert text.count('.REG_OUTPUT_CLK("CLK0")') == blocks
+    plain = verilog.convert(FPMul(FP32, FP32, latency=latency), name="m", emit_src=False,
+                            platform=VERILOG_EXPORT)
+    assert "MULT18X18D" not in plain
 
 
 def test_constructor_errors():
@@ -157,6 +190,8 @@ def test_constructor_errors():
         FPMul(INT8, FP32)
     with pytest.raises(TypeError, match="ftz must be a bool, not 'ftz'"):
         FPMul(BF16, FP32, ftz="ftz")
+    with pytest.raises(ValueError, match="^dsp must be one of 'infer', 'ecp5', not 'gowin'$"):
+        FPMul(BF16, FP32, dsp="gowin")
 
 
 def test_verilog():

@@ -244,7 +244,8 @@ class PostLane(CheckedComponent):
         # The lane's registers are data (the storer's valid qualifies them): no reset.
         m.d.comb += self.raw.eq(self._hold(m, r, lat, "raw"))
 
-        m.submodules.mul = mul = FPMul(FP32, FP32, ftz=cfg.ftz, latency=pipe.post_mul)
+        m.submodules.mul = mul = FPMul(FP32, FP32, ftz=cfg.ftz, latency=pipe.post_mul,
+                                       dsp=cfg.dsp)
         m.submodules.f2i = f2i = FloatToInt(FP32, INT8.width, latency=pipe.post_round)
         m.d.comb += [mul.a.eq(f), mul.b.eq(self.scale), f2i.a.eq(mul.o),
                      self.int8.eq(delay(m, f2i.o, lat - int8_path, name="int8", reset_less=True))]

@@ -4,6 +4,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib.wiring import In, Out
 
 from ..checked import CheckedComponent
+from ..dsp import check_dsp
 from ..latency import FP_MUL, Pipelined, check_latency
 from ._check import check_bool, check_float_format
 from .lzc import LeadingZeroCount
@@ -56,6 +57,10 @@ class FPMul(Pipelined, CheckedComponent):
         subnormal after rounding become zeros of the same sign.
     latency : int
         Register stages, 2 (the default) to 16 (:mod:`hw.latency`).
+    dsp : str
+        ``"infer"`` (the default) or ``"ecp5"``: the significand multiplier's partial products
+        as instantiated ECP5 MULT18X18D holding the ``"operands"`` and ``"product"`` cuts'
+        registers (:class:`~hw.fp.sigmul.SigMul`); the same registers and latency.
 
     Members
     -------
@@ -71,17 +76,19 @@ class FPMul(Pipelined, CheckedComponent):
     """
 
     @classmethod
-    def check(cls, in_fmt, out_fmt, ftz, latency):
+    def check(cls, in_fmt, out_fmt, ftz, latency, dsp):
         check_float_format("in_fmt", in_fmt)
         check_float_format("out_fmt", out_fmt)
         check_bool("ftz", ftz)
         check_latency(latency, cls.LEAST_LATENCY)
+        check_dsp(dsp)
 
-    def __init__(self, in_fmt, out_fmt, *, ftz=False, latency=FP_MUL):
+    def __init__(self, in_fmt, out_fmt, *, ftz=False, latency=FP_MUL, dsp="infer"):
         self._latency = latency
         self._in_fmt = in_fmt
         self._out_fmt = out_fmt
         self._ftz = ftz
+        self._dsp = dsp
         super().__init__({
             "a": In(in_fmt.width),
             "b": In(in_fmt.width),
@@ -99,6 +106,10 @@ class FPMul(Pipelined, CheckedComponent):
     @property
     def ftz(self):
         return self._ftz
+
+    @property
+    def dsp(self):
+        return self._dsp
 
     LEAST_LATENCY = FP_MUL
     CUTS = ("normalised", "aligned", "counted", "product", "operands", "shifting", "rounded")
@@ -126,11 +137,17 @@ class FPMul(Pipelined, CheckedComponent):
         pw = 2 * fi.sig_width
 
         ua, ub = self.unpack(m)
-        m.submodules.sigmul = sigmul = SigMul(fi.sig_width,
-                                              latency=int("product" in self.cuts))
+        # With DSP blocks the significand multiplier holds the "operands" cut of the
+        # significands itself, as the blocks' input registers.
+        inside = ("product", "operands") if self._dsp == "ecp5" else ("product",)
+        m.submodules.sigmul = sigmul = SigMul(
+            fi.sig_width, latency=sum(cut in self.cuts for cut in inside), dsp=self._dsp)
         a = self.cut(m, ua, "operands")
         b = self.cut(m, ub, "operands")
-        m.d.comb += [sigmul.a.eq(a.sig), sigmul.b.eq(b.sig)]
+        if self._dsp == "ecp5":
+            m.d.comb += [sigmul.a.eq(ua.sig), sigmul.b.eq(ub.sig)]
+        else:
+            m.d.comb += [sigmul.a.eq(a.sig), sigmul.b.eq(b.sig)]
 
         # Stage 1: the exact significand product and the operands' classification, which
         # waits for the product where the multiplier registers its partial products.

@@ -148,9 +148,9 @@ def requant(s_in, s_w, s_out, *, relu=True, mode="int8"):
 
 
 def requant_host(acc, s_in, s_w, s_out, fmt, *, relu=True):
-    """What the engine has no out mode for (FP16, FP8, INT4 outputs), on the host: accumulator values ``acc``
-    (M×N) times ``s_in·s_w`` (``s_w`` per tensor or per output column), ReLU, then into
-    ``fmt`` with the per-tensor ``s_out`` (:func:`quantize`)."""
+    """What the engine has no out mode for (FP16, FP8, INT4 outputs), on the host:
+    accumulator values ``acc`` (M×N) times ``s_in·s_w`` (``s_w`` per tensor or per output
+    column), ReLU, then into ``fmt`` with the per-tensor ``s_out`` (:func:`quantize`)."""
     y = np.asarray(acc).astype(np.float64) * s_in * np.asarray(s_w, dtype=np.float64)
     if relu:
         y = np.maximum(y, 0.0)
