@@ -21,7 +21,7 @@ from hw.config import Config
 from hw.engine import Engine
 from hw.formats import FP32, INT8
 from sim.backends.verilator_engine import missing_verilator
-from sim.golden import ref_gemm, same_bits
+from sim.golden import ref_gemm, ref_postproc, same_bits
 from sim.host import ref_program, run_gemm, run_program
 from sim.operands import large_int8_matrix, random_matrix
 from sim.payload import pack_lanes, unpack_lanes
@@ -473,6 +473,46 @@ def test_fence_waits_for_a_compute_with_nothing_to_store():
     assert t.idle_from(next_at + IDLE_AFTER), "the COMPUTE still ran when the NOP was taken"
     got = np.array([unpack_lanes(r, cfg.acc_format, 2) for r in out["rows"]])
     assert same_bits(got, ref_gemm(a, b, cfg), cfg.acc_format).all()
+
+
+def test_config_and_scale_apply_to_the_store_right_behind():
+    # CONFIG and SCALE write post-processing's state the cycle after their dispatch (the
+    # controller's staged write): a STORE dispatched the next cycle must already read it.
+    cfg = Config(rows=2, cols=2, dataflow="os", **SMALL)
+    k = 6
+    rng = np.random.default_rng(21)
+    a, b = random_matrix(cfg, (2, k), rng, "normal"), random_matrix(cfg, (k, 2), rng, "normal")
+    fmt = cfg.in_format
+    din = ([pack_lanes(a[:, kk], fmt, 2) for kk in range(k)]
+           + [pack_lanes(b[kk, :], fmt, 2) for kk in range(k)])
+    s1, s2 = np.float32(0.02), np.float32(-0.05)
+    bits = [int(np.array(s).view(np.uint32)) for s in (s1, s2)]
+    cmds = [isa.encode_load("a", 0, k), isa.encode_load("b", 0, k),
+            isa.encode_compute(0, 0, 0, k), isa.encode_fence()]
+    stores = [(isa.encode_config(relu=True), "raw", True, 1.0),
+              (isa.encode_config(out_mode=isa.OutMode.INT8, scale_bits=bits[0]), "int8",
+               False, s1),
+              (isa.encode_scale(1, bits[1]), "int8", False, np.array([s1, s2])),
+              (isa.encode_config(), "raw", False, 1.0)]
+    out = {}
+
+    async def bench(ctx, drv, dut):
+        await drv.trace(ctx, cmds, din, rows=0, ready=lambda *_: True)
+        out["t"] = await drv.trace(ctx, [w for cmd, *_ in stores
+                                         for w in (cmd, isa.encode_store(0, 2))],
+                                   [], rows=2 * len(stores), ready=lambda *_: True)
+
+    _simulate(cfg, bench)
+    t = out["t"]
+    c = ref_gemm(a, b, cfg)
+    # Each STORE is taken as the command before it is dispatched, and nothing holds it up: its
+    # first row comes the same number of cycles after it as every other STORE's.
+    assert len({t.row_at[2 * n] - t.cmd_at[2 * n + 1] for n in range(len(stores))}) == 1
+    for n, (_, mode, relu, scale) in enumerate(stores):
+        want = ref_postproc(c, cfg, relu=relu, mode=mode, scale=scale)
+        out_fmt = INT8 if mode == "int8" else cfg.acc_format
+        got = np.array([unpack_lanes(r, out_fmt, 2) for r in t.rows[2 * n:2 * n + 2]])
+        assert same_bits(got, want, out_fmt).all(), (n, got, want)
 
 
 def test_loads_compute_and_stores_overlap():

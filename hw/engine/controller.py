@@ -272,7 +272,7 @@ class Controller(wiring.Component):
         """Retire an illegal command (a LOAD after taking its beats), or hand a legal one to
         its unit once nothing it must wait for is in the way: a sum of products of the
         ``route`` bits, the waits and the units' readies."""
-        cfg, status, post = self._cfg, self.status, self.storer.post
+        cfg, status = self._cfg, self.status
         loader, feeder, writeback, storer = self.loader, self.feeder, self.writeback, self.storer
         config_ready = storer.idle
         if cfg.is_set:
@@ -301,10 +301,33 @@ class Controller(wiring.Component):
         ]
         with m.If(held & route.illegal):
             m.d.sync += status.error.eq(status.error | errors.as_value())
-        with m.If(held & go["config"]):
-            m.d.sync += [post.relu.eq(cur.config.relu), post.mode.eq(cur.config.out_mode)]
-            m.d.sync += [lane.eq(cur.config.scale) for lane in post.scale]
-            if cfg.is_set:
+        if cfg.is_set:
+            with m.If(held & go["config"]):
                 m.d.sync += self.fmt.eq(cur.config.in_fmt)
-        with m.If(held & go["scale"]):
-            m.d.sync += post.scale[cur.scale.lane].eq(cur.scale.scale)
+        self._write_post(m, cur, route, applies={name: held & go[name]
+                                                 for name in ("config", "scale")})
+
+    def _write_post(self, m, cur, route, applies):
+        """CONFIG and SCALE write post-processing's state (``storer.post``: 32 bits a lane)
+        the cycle after their dispatch (``applies``, by route name), from a copy of the held
+        command taken every cycle, so the dispatch decision enables two flags rather than
+        every lane's scale. In time: a STORE taken the cycle after a CONFIG reads the state
+        two cycles after its dispatch at the earliest (:class:`~hw.engine.storer.Storer`),
+        and CONFIG and SCALE wait for the storer to be idle."""
+        post = self.storer.post
+        # Read only under the flags (which take the reset): data, so no reset (hw.delay).
+        staged = Signal(data.StructLayout({
+            "relu": 1, "mode": post.mode.shape(), "scale": 32, "lane": len(cur.scale.lane),
+        }), reset_less=True)
+        apply = Signal(data.StructLayout({name: 1 for name in applies}))
+        m.d.sync += [
+            staged.relu.eq(cur.config.relu), staged.mode.eq(cur.config.out_mode),
+            staged.scale.eq(Mux(route.config, cur.config.scale, cur.scale.scale)),
+            staged.lane.eq(cur.scale.lane),
+            *[apply[name].eq(now) for name, now in applies.items()],
+        ]
+        with m.If(apply.config):
+            m.d.sync += [post.relu.eq(staged.relu), post.mode.eq(staged.mode)]
+            m.d.sync += [lane.eq(staged.scale) for lane in post.scale]
+        with m.If(apply.scale):
+            m.d.sync += post.scale[staged.lane].eq(staged.scale)
