@@ -15,7 +15,7 @@ previous COMPUTE once that has issued its first beat: its weight beats ride on t
 beats as the activations, so weight loading costs no array cycles.
 """
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -108,6 +108,10 @@ class Feeder(wiring.Component):
         a_addr = Signal(ADDR_WIDTH)
         b_addr = Signal(ADDR_WIDTH)
         count = Signal(ADDR_WIDTH)
+        # Steps of K after the current one, ``count - 1 - (base + c)``, counted down: negative
+        # on a pad step. Its sign and zero say what comparing the sum ``base + c`` with
+        # ``count`` would, without an adder in front of the address registers' enable.
+        left = Signal(signed(ADDR_WIDTH + 2), reset_less=True)    # read only while active
         last_round = Signal()
         m.d.comb += [
             ctrl.compute.ready.eq(~active),
@@ -116,7 +120,7 @@ class Feeder(wiring.Component):
             ctrl.idle.eq(~active & ~read_valid & ~self.beat.valid),
             self.read_a.addr.eq(a_addr), self.read_b.addr.eq(b_addr),
             issued.eq(active),
-            pad.eq(active & (base + c >= count)),
+            pad.eq(active & left[-1]),
             last_round.eq(base + contexts >= count),
             flags.first.eq(base == 0),
             flags.last.eq(last_round),
@@ -124,13 +128,14 @@ class Feeder(wiring.Component):
         with m.If(ctrl.compute.valid & ctrl.compute.ready):
             p = ctrl.compute.payload
             m.d.sync += [
-                active.eq(1), base.eq(0), c.eq(0), count.eq(p.count),
+                active.eq(1), base.eq(0), c.eq(0), count.eq(p.count), left.eq(p.count - 1),
                 a_addr.eq(p.a_addr), b_addr.eq(p.b_addr),
                 ctrl.lines_a.lo.eq(p.a_addr), ctrl.lines_a.hi.eq(p.a_addr + p.count),
                 ctrl.lines_b.lo.eq(p.b_addr), ctrl.lines_b.hi.eq(p.b_addr + p.count),
             ]
         with m.If(active & advance):
-            with m.If(base + c + 1 < count):
+            m.d.sync += left.eq(left - 1)
+            with m.If((left != 0) & ~left[-1]):                 # base + c + 1 < count
                 m.d.sync += [a_addr.eq(a_addr + 1), b_addr.eq(b_addr + 1)]
             with m.If(c == contexts - 1):
                 m.d.sync += [c.eq(0), base.eq(base + contexts)]
