@@ -139,6 +139,9 @@ class Storer(wiring.Component):
         addr = Signal(ADDR_WIDTH)
         remaining = Signal(ADDR_WIDTH)
         in_flight = Signal(range(pipe.latency + 2))
+        # Rows issued and not yet taken from dout: in_flight + out_fifo.level, as a register
+        # of its own, so the issue decision compares a register with a constant.
+        held = Signal(range(pipe.latency + depth + 2))
         room = Signal()
         issue = Signal()
         # A row is issued only if the FIFO will have room for it when it lands, whatever
@@ -146,7 +149,7 @@ class Storer(wiring.Component):
         # registers. The FIFO's writes are ready while fewer than depth - 1 words are held
         # (its output register may take one cycle to refill), hence the one word of margin.
         m.d.comb += [
-            room.eq(in_flight + out_fifo.level < depth - 1),
+            room.eq(held < depth - 1),
             ctrl.cmd.ready.eq(~busy),
             issue.eq(busy & room),
             self.acc.addr.eq(addr),
@@ -177,6 +180,11 @@ class Storer(wiring.Component):
             m.d.sync += in_flight.eq(in_flight + 1)
         with m.Elif(~issue & landed):
             m.d.sync += in_flight.eq(in_flight - 1)
+        taken = self.dout.valid & self.dout.ready
+        with m.If(issue & ~taken):
+            m.d.sync += held.eq(held + 1)
+        with m.Elif(~issue & taken):
+            m.d.sync += held.eq(held - 1)
         m.d.comb += [
             ctrl.idle.eq(~busy & (in_flight == 0)),
             ctrl.drained.eq(~busy & (in_flight == 0) & ~self.dout.valid),
