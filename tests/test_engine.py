@@ -21,7 +21,7 @@ from hw.config import Config
 from hw.engine import Engine
 from hw.formats import FP32, INT8
 from sim.backends.verilator_engine import missing_verilator
-from sim.golden import ref_gemm, ref_postproc, same_bits
+from sim.golden import ref_gemm, ref_postproc, same_bits, to_bits
 from sim.host import ref_program, run_gemm, run_program
 from sim.operands import large_int8_matrix, random_matrix
 from sim.payload import pack_lanes, unpack_lanes
@@ -486,7 +486,7 @@ def test_config_and_scale_apply_to_the_store_right_behind():
     din = ([pack_lanes(a[:, kk], fmt, 2) for kk in range(k)]
            + [pack_lanes(b[kk, :], fmt, 2) for kk in range(k)])
     s1, s2 = np.float32(0.02), np.float32(-0.05)
-    bits = [int(np.array(s).view(np.uint32)) for s in (s1, s2)]
+    bits = [int(b) for b in to_bits(np.array([s1, s2]), FP32)]
     cmds = [isa.encode_load("a", 0, k), isa.encode_load("b", 0, k),
             isa.encode_compute(0, 0, 0, k), isa.encode_fence()]
     stores = [(isa.encode_config(relu=True), "raw", True, 1.0),

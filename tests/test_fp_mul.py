@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from amaranth.back import verilog
 
+from hw.dsp import VERILOG_EXPORT
 from hw.formats import BF16, FP32, INT8
 from hw.fp.mul import FPMul
 from sim.golden import from_bits, ref_mul, same_bits
@@ -170,7 +171,6 @@ def test_fp32_on_ecp5_blocks(latency):
 ])
 def test_fp32_verilog_on_ecp5_blocks(latency, blocks, input_clock):
     # One MULT18X18D per 12 x 12 partial product, whose own registers hold the cuts.
-    from hw.dsp import VERILOG_EXPORT
     text = verilog.convert(FPMul(FP32, FP32, latency=latency, dsp="ecp5"), name="m",
                            emit_src=False, platform=VERILOG_EXPORT)
     assert text.count("MULT18X18D #(") == blocks

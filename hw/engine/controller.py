@@ -304,12 +304,11 @@ class Controller(wiring.Component):
         if cfg.is_set:
             with m.If(held & go["config"]):
                 m.d.sync += self.fmt.eq(cur.config.in_fmt)
-        self._write_post(m, cur, route, applies={name: held & go[name]
-                                                 for name in ("config", "scale")})
+        self._write_post(m, cur, route, config=held & go["config"], scale=held & go["scale"])
 
-    def _write_post(self, m, cur, route, applies):
+    def _write_post(self, m, cur, route, *, config, scale):
         """CONFIG and SCALE write post-processing's state (``storer.post``: 32 bits a lane)
-        the cycle after their dispatch (``applies``, by route name), from a copy of the held
+        the cycle after their dispatch (``config``, ``scale``), from a copy of the held
         command taken every cycle, so the dispatch decision enables two flags rather than
         every lane's scale. In time: a STORE taken the cycle after a CONFIG reads the state
         two cycles after its dispatch at the earliest (:class:`~hw.engine.storer.Storer`),
@@ -319,12 +318,12 @@ class Controller(wiring.Component):
         staged = Signal(data.StructLayout({
             "relu": 1, "mode": post.mode.shape(), "scale": 32, "lane": len(cur.scale.lane),
         }), reset_less=True)
-        apply = Signal(data.StructLayout({name: 1 for name in applies}))
+        apply = Signal(data.StructLayout({"config": 1, "scale": 1}))
         m.d.sync += [
             staged.relu.eq(cur.config.relu), staged.mode.eq(cur.config.out_mode),
             staged.scale.eq(Mux(route.config, cur.config.scale, cur.scale.scale)),
             staged.lane.eq(cur.scale.lane),
-            *[apply[name].eq(now) for name, now in applies.items()],
+            apply.config.eq(config), apply.scale.eq(scale),
         ]
         with m.If(apply.config):
             m.d.sync += [post.relu.eq(staged.relu), post.mode.eq(staged.mode)]

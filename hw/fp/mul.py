@@ -139,15 +139,14 @@ class FPMul(Pipelined, CheckedComponent):
         ua, ub = self.unpack(m)
         # With DSP blocks the significand multiplier holds the "operands" cut of the
         # significands itself, as the blocks' input registers.
-        inside = ("product", "operands") if self._dsp == "ecp5" else ("product",)
+        blocks = self._dsp == "ecp5"
+        inside = ("product", "operands") if blocks else ("product",)
         m.submodules.sigmul = sigmul = SigMul(
             fi.sig_width, latency=sum(cut in self.cuts for cut in inside), dsp=self._dsp)
         a = self.cut(m, ua, "operands")
         b = self.cut(m, ub, "operands")
-        if self._dsp == "ecp5":
-            m.d.comb += [sigmul.a.eq(ua.sig), sigmul.b.eq(ub.sig)]
-        else:
-            m.d.comb += [sigmul.a.eq(a.sig), sigmul.b.eq(b.sig)]
+        sig_from = (ua, ub) if blocks else (a, b)
+        m.d.comb += [sigmul.a.eq(sig_from[0].sig), sigmul.b.eq(sig_from[1].sig)]
 
         # Stage 1: the exact significand product and the operands' classification, which
         # waits for the product where the multiplier registers its partial products.
