@@ -101,18 +101,23 @@ def make_multiplier(cfg, *, logic=False):
     return FPMul(in_fmt, acc_fmt, ftz=cfg.ftz, latency=latency)
 
 
-def make_adder(cfg, *, restart=False):
+def make_adder(cfg, *, restart=False, product=False):
     """The accumulator adder for ``cfg`` (PEs, the context reducer, accumulate-on-write),
     ``cfg.pipeline.add`` stages deep.
 
-    ``restart`` (an output-stationary PE's): a float adder with its ``restart`` input and
-    ``fb`` output (:class:`~hw.fp.add.FPAdd`), so the PE restarts a sum with a register's
-    synchronous reset rather than a multiplexer in front of the adder's first stage, unless
-    ``cfg.restart`` is ``"mux"`` (then the adder has neither port: the PE's multiplexer). An
-    integer adder has no such ports (the result has no attribute ``restart``): its restart
-    multiplexer is one LUT level in front of a carry chain, taken off it by ``add = 2``, and a
-    second 32-bit output register would cost every INT PE 32 flip-flops."""
+    ``restart`` (an output-stationary PE's): the adder restarts a sum. A float adder gets
+    its ``restart`` input and ``fb`` output (:class:`~hw.fp.add.FPAdd`), so the PE restarts
+    with a register's synchronous reset rather than a multiplexer in front of the adder's
+    first stage, unless ``cfg.restart`` is ``"mux"`` (then the adder has neither port: the
+    PE's multiplexer). An integer adder gets the input ``clear`` (:class:`~hw.intarith.IntAdd`:
+    the multiplexer on ``b``, one LUT level in front of a carry chain, taken off it by
+    ``add = 2``; a second 32-bit output register would cost every INT PE 32 flip-flops).
+
+    ``product``: ``a`` is a PE's integer product, the sign extension of ``2·lane_width`` bits,
+    which ``cfg.int_adder == "split"`` adds on an adder that narrow."""
     if cfg.acc_format.kind == "int":
-        return IntAdd(cfg.acc_format.width, latency=cfg.pipeline.add)
+        narrow = 2 * cfg.lane_width if product and cfg.int_adder == "split" else None
+        return IntAdd(cfg.acc_format.width, latency=cfg.pipeline.add, clear=restart,
+                      narrow=narrow)
     return FPAdd(cfg.acc_format, ftz=cfg.ftz, latency=cfg.pipeline.add,
                  restart=restart and cfg.restart == "reset")

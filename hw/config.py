@@ -9,7 +9,8 @@ from .isa import ADDR_WIDTH
 
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
            "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS",
-           "DSP_CHOICES", "DEFAULT_DSP_MULS", "RESTARTS", "POST_DELAYS"]
+           "DSP_CHOICES", "DEFAULT_DSP_MULS", "RESTARTS", "DRAINS", "INT_ADDERS",
+           "POST_DELAYS"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -20,6 +21,10 @@ MAX_LINES = 1 << ADDR_WIDTH
 DATAFLOWS = ("os", "ws")
 #: How an output-stationary PE's float accumulator starts a sum afresh (``Config.restart``).
 RESTARTS = ("reset", "mux")
+#: How an output-stationary array takes finished sums out of its PEs (``Config.drain``).
+DRAINS = ("chain", "bus")
+#: How an integer accumulator adds a product to a sum (``Config.int_adder``).
+INT_ADDERS = ("full", "split")
 #: Where post-processing's delay lines hold their values (``Config.post_delay``).
 POST_DELAYS = ("ff", "ram")
 SUBNORMALS = ("ieee", "ftz")
@@ -250,6 +255,25 @@ class Config:
         reset would be a gate too; one 32-bit register fewer per PE). ``None``: ``"reset"``. An
         integer accumulator always restarts with a multiplexer (``"mux"``, the only value it
         takes); a weight-stationary PE never restarts (``None`` only).
+    drain : str or None
+        How an output-stationary array takes a finished sum out of its PEs (same bits
+        either way): ``"chain"`` (each PE copies it into a slot per context of a column-wide
+        shift chain, one register per PE, which drains one row every ``contexts + 1``
+        cycles while the next tile accumulates) or ``"bus"`` (one context only: each column's
+        PEs put their sums on a column bus in the cycle each finishes, an AND-OR chain of
+        gates through the column into one register at the top, one row a cycle: 32 flip-flops
+        and a multiplexer fewer per PE, and tiles of ``K >= rows`` steps follow each other
+        sooner, but the bus is a path through every PE of a column, so its delay grows with
+        ``rows``). ``None``: ``"chain"``. ``"bus"`` needs one accumulator context (an integer
+        accumulator with ``pipeline.add == 1``); a weight-stationary array has no drain
+        (``None`` only).
+    int_adder : str or None
+        How an integer accumulator adds a product (``2·width`` bits, sign-extended) to its
+        32-bit sum, in the PEs (same bits and latency either way): ``"full"`` (one 32-bit
+        adder: one carry chain on an FPGA) or ``"split"`` (an adder as wide as the product,
+        and the upper bits as an incrementer/decrementer taking its carry and the product's
+        sign: smaller and faster in a standard-cell library, more logic on an FPGA's carry
+        chains). ``None``: ``"full"``; a float accumulator takes ``None`` only.
     post_delay : str
         Where post-processing holds a lane's value while its slowest path works (the RAW
         output's 32 bits, and for fp32 accumulators the BF16 output's 16, each delayed to
@@ -278,6 +302,8 @@ class Config:
     dsp_muls: int = field(default=None)
     restart: str = field(default=None)
     post_delay: str = "ff"
+    drain: str = field(default=None)
+    int_adder: str = field(default=None)
 
     def __post_init__(self):
         _check_dim("rows", self.rows)
@@ -303,6 +329,36 @@ class Config:
         self._check_dsp()
         self._check_restart()
         _check_choice("post_delay", self.post_delay, POST_DELAYS)
+        self._check_drain()
+        self._check_int_adder()
+
+    def _check_drain(self):
+        if self.dataflow == "ws":
+            if self.drain is not None:
+                raise ConfigError("drain", self.drain,
+                                  "None (not given: a WS array has no drain)",
+                                  when={"dataflow": "ws"})
+            return
+        if self.drain is None:
+            object.__setattr__(self, "drain", "chain")
+        _check_choice("drain", self.drain, DRAINS)
+        contexts = self.pipeline.add
+        if self.drain == "bus" and contexts != 1:
+            raise ConfigError("drain", self.drain,
+                              "'chain' (a bus drains one accumulator context, which needs "
+                              "an integer accumulator with pipeline.add 1)",
+                              when={"pipeline.add": contexts})
+
+    def _check_int_adder(self):
+        if self.is_float:
+            if self.int_adder is not None:
+                raise ConfigError("int_adder", self.int_adder,
+                                  "None (not given: the accumulator is float)",
+                                  when={"acc_fmt": self.acc_fmt})
+            return
+        if self.int_adder is None:
+            object.__setattr__(self, "int_adder", "full")
+        _check_choice("int_adder", self.int_adder, INT_ADDERS)
 
     def _check_restart(self):
         if self.dataflow == "ws":
@@ -500,6 +556,10 @@ class Config:
             name += f"_dsp{self.dsp_muls}"
         if self.is_float and self.restart == "mux":
             name += "_mux"
+        if self.drain == "bus":
+            name += "_bus"
+        if self.int_adder == "split":
+            name += "_split"
         return name + self.pipeline.suffix(("mul", "add", "enable"), self.in_fmt, self.acc_fmt)
 
     @property

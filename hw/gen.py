@@ -15,7 +15,9 @@ from .array.systolic import shared_modules
 from .config import (
     DATAFLOWS,
     DEFAULT_DSP_MULS,
+    DRAINS,
     DSP_CHOICES,
+    INT_ADDERS,
     MAX_DIM,
     POST_DELAYS,
     RESTARTS,
@@ -34,6 +36,10 @@ __all__ = ["KINDS", "module_name", "verilog_text", "generate", "OptionParser",
 
 
 KINDS = ("engine", "array")
+
+#: The parameters a tool may default its own way (``add_config_options``'s
+#: ``flow_defaults``), and their values.
+FLOW_DEFAULT_CHOICES = {"restart": RESTARTS, "drain": DRAINS, "int_adder": INT_ADDERS}
 
 
 def module_name(cfg, kind="engine"):
@@ -98,15 +104,23 @@ class OptionParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_config_options(parser, *, float_restart="reset"):
+def add_config_options(parser, *, flow_defaults=None):
     """Add the options that describe a design to ``parser``: the :class:`~hw.config.Config`
-    parameters and ``--array``. :func:`config_from_args` reads them back. ``float_restart``:
-    ``--restart``'s default for an output-stationary design with a float accumulator (the
-    ASIC flow's is ``"mux"``, see ``Config.restart``)."""
-    if float_restart not in RESTARTS:
-        raise ValueError(f"float_restart must be one of {', '.join(RESTARTS)}, "
-                         f"not {float_restart!r}")
-    parser.float_restart = float_restart
+    parameters and ``--array``. :func:`config_from_args` reads them back. ``flow_defaults``:
+    a tool's own defaults, ``{parameter: value}`` for parameters of ``restart``, ``drain``
+    and ``int_adder``, each taken where the user gave no value and the design allows it (the
+    ASIC flow's :data:`hw.asic.flow.ASIC_DEFAULTS`); without, the configuration's."""
+    flow_defaults = dict(flow_defaults or {})
+    for param, value in flow_defaults.items():
+        choices = FLOW_DEFAULT_CHOICES.get(param)
+        if choices is None or value not in choices:
+            raise ValueError(f"flow_defaults must map {', '.join(FLOW_DEFAULT_CHOICES)} to one "
+                             f"of their values, not {param!r}: {value!r}")
+    parser.flow_defaults = flow_defaults
+
+    def default(param, fallback):
+        return flow_defaults.get(param, fallback)
+
     p = parser
     p.add_argument("--rows", type=int, default=16, metavar="N",
                    help=f"PE rows, 1 to {MAX_DIM} (default 16)")
@@ -152,8 +166,22 @@ def add_config_options(parser, *, float_restart="reset"):
                         "latency either way: reset (its feedback register's synchronous "
                         "reset, free in an FPGA's flip-flops) or mux (a multiplexer before "
                         "the adder: smaller and faster in a standard-cell library); one of "
-                        f"{', '.join(RESTARTS)} (default {float_restart}; integer accumulators: "
-                        "mux)")
+                        f"{', '.join(RESTARTS)} (default {default('restart', 'reset')}; integer "
+                        "accumulators: mux)")
+    p.add_argument("--drain", default=None, metavar="HOW",
+                   help="how an output-stationary array takes finished sums out of its PEs, "
+                        "same bits: chain (a shift chain of registers, a row every "
+                        "contexts+1 cycles) or bus (one context only, so an integer "
+                        "accumulator with add=1: gates through each column into one register, "
+                        "a row a cycle, 32 flip-flops fewer per PE, a path that grows with the "
+                        f"rows); one of {', '.join(DRAINS)} (default "
+                        f"{default('drain', 'chain')} where the design allows it, else chain)")
+    p.add_argument("--int-adder", default=None, metavar="HOW",
+                   help="how an integer accumulator adds a product to its sum, same bits: full "
+                        "(one 32-bit adder, one carry chain on an FPGA) or split (an adder as "
+                        "wide as the product, the upper bits an incrementer/decrementer: "
+                        "smaller and faster in standard cells); one of "
+                        f"{', '.join(INT_ADDERS)} (default {default('int_adder', 'full')})")
     p.add_argument("--post-delay", default="ff", metavar="WHERE",
                    help="where post-processing delays a lane's value to its slowest path: ff "
                         "(registers, 32 flip-flops per cycle) or ram (a RAM per delay line, "
@@ -212,13 +240,15 @@ def config_from_args(parser, args):
                      spad_kib=args.spad_kib, acc_kib=args.acc_kib,
                      pipeline=_pipeline(parser, args.pipeline), dsp=args.dsp,
                      dsp_muls=args.dsp_muls, restart=args.restart,
-                     post_delay=args.post_delay)
-        float_restart = getattr(parser, "float_restart", "reset")
-        if args.restart is None and cfg.is_float and cfg.dataflow == "os" and \
-                cfg.restart != float_restart:
-            cfg = replace(cfg, restart=float_restart)
+                     post_delay=args.post_delay, drain=args.drain, int_adder=args.int_adder)
     except ConfigError as e:
         parser.error(e.message(option_name))
+    for param, value in getattr(parser, "flow_defaults", {}).items():
+        if getattr(args, param) is None:
+            try:
+                cfg = replace(cfg, **{param: value})
+            except ConfigError:
+                pass        # the design does not take the tool's default: the configuration's
     return cfg, "array" if args.array else "engine"
 
 

@@ -1,6 +1,6 @@
 """Integer arithmetic units: the exact INT8 multiplier and the wrapping INT32 adder."""
 
-from amaranth import Module, Signal, signed
+from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from .booth import booth_product
@@ -136,8 +136,18 @@ class IntAdd(Pipelined, CheckedComponent):
     latency : int
         Register stages, 1 (the default: the sum is registered) to 16. A second stage
         registers the operands, which takes an output-stationary PE's restart multiplexer
-        (``first ? 0 : o``) out of the carry chain's cycle; stages beyond those go at the
-        output. An output-stationary PE keeps one accumulator context per stage.
+        (``clear``) out of the carry chain's cycle; stages beyond those go at the output. An
+        output-stationary PE keeps one accumulator context per stage.
+    clear : bool
+        Add the input ``clear``: ``b`` reads 0 while it is high (``o = a``), an
+        output-stationary PE's restart (its sum's feedback multiplexer, inside the adder so
+        synthesis maps the two together).
+    narrow : int or None
+        ``a`` is the sign extension of its low ``narrow`` bits (a PE's product; its upper
+        bits are not read): ``narrow`` bits are added by an adder and the upper ``width -
+        narrow`` bits of ``b`` are incremented, decremented or kept by that adder's carry and
+        ``a``'s sign (``Config.int_adder == "split"``). ``None``: one ``width``-bit adder.
+        Same sums either way.
 
     Throughput one sum per cycle.
     """
@@ -145,26 +155,50 @@ class IntAdd(Pipelined, CheckedComponent):
     LEAST_LATENCY = INT_ADD
 
     @classmethod
-    def check(cls, width, latency):
+    def check(cls, width, latency, clear, narrow):
         _check_width("width", width, 1, 128)
         check_latency(latency, cls.LEAST_LATENCY)
+        if not isinstance(clear, bool):
+            raise TypeError(f"clear must be a bool, not {clear!r}")
+        if narrow is not None:
+            _check_width("narrow", narrow, 1, width - 1)
 
-    def __init__(self, width=32, *, latency=INT_ADD):
+    def __init__(self, width=32, *, latency=INT_ADD, clear=False, narrow=None):
         self._width = width
         self._latency = latency
-        super().__init__({
+        self._narrow = narrow
+        members = {
             "a": In(signed(width)),
             "b": In(signed(width)),
             "o": Out(signed(width)),
-        })
+        }
+        if clear:
+            members["clear"] = In(1)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         split = min(self.extra_latency, 1)
+        b = Mux(self.clear, 0, self.b) if "clear" in self.signature.members else self.b
         a = delay(m, self.a, split, name="a_reg", reset_less=True)
-        b = delay(m, self.b, split, name="b_reg", reset_less=True)
+        b = delay(m, b, split, name="b_reg", reset_less=True)
         total = Signal(signed(self._width))
-        m.d.comb += total.eq(a + b)  # truncation here is the wrap-around
+        if self._narrow is None:
+            m.d.comb += total.eq(a + b)  # truncation here is the wrap-around
+        else:
+            m.d.comb += total.eq(self._split_sum(m, a, b))
         self.output(m, self.o, delay(m, total, self.extra_latency - split, name="retime",
                                      reset_less=True))
         return m
+
+    def _split_sum(self, m, a, b):
+        """``a + b`` with ``a`` sign-extended from ``narrow`` bits: the low bits' sum, and
+        above it ``b``'s upper bits plus the carry out of it minus ``a``'s sign (+1, -1 or 0:
+        an incrementer and a decrementer, no carry chain across the whole width)."""
+        n = self._narrow
+        low = Signal(n + 1, name="low")
+        m.d.comb += low.eq(a[:n] + b[:n])
+        carry, sign = low[n], a[n - 1]
+        high = b[n:]
+        high = Mux(carry & ~sign, high + 1, Mux(sign & ~carry, high - 1, high))
+        return Cat(low[:n], high)

@@ -72,17 +72,24 @@ class ArrayTiming:
 
     @property
     def row_interval(self):
-        """OS: cycles between drained row ``i`` and row ``i+1`` of a tile (``contexts`` rows
-        back to back, then one idle cycle). WS: 1."""
-        return self.contexts + 1 if self._cfg.dataflow == "os" else 1
+        """OS: cycles between drained row ``i`` and row ``i+1`` of a tile: through the drain
+        chains, ``contexts`` rows back to back, then one idle cycle; on a drain bus
+        (``cfg.drain``), 1. WS: 1."""
+        if self._cfg.dataflow != "os" or self._cfg.drain == "bus":
+            return 1
+        return self.contexts + 1
 
     @property
     def tile_spacing(self):
-        """OS: least cycles between the first beats of two tiles, so the drain chains never
+        """OS: least cycles between the first beats of two tiles, so their drained rows never
         collide; a tile of ``K`` steps takes ``K·contexts`` cycles, so only tiles with
-        ``K·contexts < rows·(contexts+1) - 1`` wait for it. WS: 1."""
+        ``K·contexts`` under this wait for it: ``rows·(contexts+1) - 1`` through the drain
+        chains, ``rows`` on a drain bus (a column's PEs finish one a cycle, and the next
+        tile's first must come after the last). WS: 1."""
         if self._cfg.dataflow != "os":
             return 1
+        if self._cfg.drain == "bus":
+            return self._cfg.rows
         return self._cfg.rows * (self.contexts + 1) - 1
 
     @property

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hw.asic import liberty as lb
 from hw.asic import macros as mc
-from hw.asic.flow import DEFAULT_CLOCK_NS, REPORT_VERSION, run, target_dir
+from hw.asic.flow import ASIC_DEFAULTS, DEFAULT_CLOCK_NS, REPORT_VERSION, run, target_dir
 from hw.gen import OptionParser, add_config_options, config_from_args, module_name
 
 __all__ = ["RUNS", "collect", "markdown", "main"]
@@ -36,7 +36,7 @@ RUNS = tuple(f"--rows {n} --in-fmt {fmt}" for fmt in ("int8", "bf16") for n in (
 def _config(options):
     """``(cfg, kind, sram_above)`` from one entry of :data:`RUNS`."""
     p = OptionParser(prog="scripts.asic_table")
-    add_config_options(p, float_restart="mux")  # as python -m hw.asic
+    add_config_options(p, flow_defaults=ASIC_DEFAULTS)  # as python -m hw.asic
     p.add_argument("--sram-above", type=int, default=mc.DEFAULT_SRAM_ABOVE, metavar="BITS")
     args = p.parse_args(shlex.split(options))
     return (*config_from_args(p, args), args.sram_above)

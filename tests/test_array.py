@@ -56,6 +56,38 @@ def test_os_restart_by_multiplexer(in_fmt, acc_fmt):
     _check_due(cfg, 3, 5, 5, seed=24)
 
 
+@pytest.mark.parametrize("int_adder", ["full", "split"])
+@pytest.mark.parametrize("rows, cols", [(1, 1), (3, 2), (4, 4), (2, 5)])
+def test_os_drain_bus(rows, cols, int_adder):
+    # Config.drain "bus" (the ASIC flow's default): the same bits under stalls, each row a
+    # cycle on the golden schedule; tiles shorter than `rows` steps wait (tile_spacing).
+    cfg = Config(rows=rows, cols=cols, drain="bus", int_adder=int_adder)
+    _check_gemm(cfg, 2 * rows + 1, 2 * rows + 3, cols + 1, seed=rows * 10 + cols,
+                mix="special")
+    _check_due(cfg, 3 * rows, rows + 2, cols, seed=1)
+    _check_due(cfg, 3 * rows, max(rows - 1, 1), cols, seed=2)
+
+
+def test_os_drain_bus_tiles_back_to_back_from_k_equal_rows():
+    cfg = Config(rows=4, cols=3, drain="bus")
+    dut = SystolicArray(cfg)
+    assert (dut.row_interval, dut.tile_spacing) == (1, 4)
+    rng = np.random.default_rng(3)
+    for k, waits in [(4, False), (3, True)]:
+        a, b = random_matrix(cfg, (12, k), rng), random_matrix(cfg, (k, 3), rng)
+        prog = array_program(cfg, a, b, contexts=dut.contexts)
+        accepted, _ = rtl_array_schedule(dut, prog.beats, prog.result_rows)
+        assert (accepted != list(range(len(prog.beats)))) == waits
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_split_int_adder(dataflow):
+    # Config.int_adder "split" in both PEs: the same bits, the same cycles.
+    cfg = Config(rows=3, cols=2, dataflow=dataflow, int_adder="split")
+    _check_gemm(cfg, 7, 9, 3, seed=31, mix="special")
+    _check_due(cfg, 6, 5, 2, seed=32)
+
+
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 @pytest.mark.parametrize("subnormals", ["ieee", "ftz"])
 @pytest.mark.parametrize("mix", ["subnormal", "special", "nonfinite"])

@@ -125,9 +125,9 @@ def _check(cfg, a, b, got):
     assert not bad.any(), f"{bad.sum()} of {bad.size} differ; first at {np.argwhere(bad)[0]}"
 
 
-@pytest.mark.parametrize("dataflow", ["os", "ws"])
-def test_small_tiles_on_amaranth(small_parts, dataflow):
-    cfg = Config(rows=7, cols=5, dsp_muls=12, dataflow=dataflow)
+@pytest.mark.parametrize("dataflow, drain", [("os", None), ("os", "bus"), ("ws", None)])
+def test_small_tiles_on_amaranth(small_parts, dataflow, drain):
+    cfg = Config(rows=7, cols=5, dsp_muls=12, dataflow=dataflow, drain=drain)
     a, b = _operands(cfg, 5)
     got, _ = rtl_array_gemm(cfg, a, b, seed=5, p_valid=0.7, p_ready=0.6)
     _check(cfg, a, b, got)

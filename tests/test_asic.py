@@ -302,7 +302,10 @@ def test_small_array_through_the_flow(tools, tmp_path):
     r = _asic("--rows", "2", "--array", "--liberty", str(LIBERTY), "--clock-ns", "5",
               "--out", str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
-    report = json.loads((tmp_path / "systolic_os_2x2_int8_int32" / "asic.json").read_text())
+    # The flow's defaults (hw.asic.flow.ASIC_DEFAULTS): a drain bus, a split adder.
+    report = json.loads((tmp_path / "systolic_os_2x2_int8_int32_bus_split" / "asic.json")
+                        .read_text())
+    assert (report["config"]["drain"], report["config"]["int_adder"]) == ("bus", "split")
     area = report["area"]
     assert area["total_um2"] > 0 and area["parts_um2"] == {"array": area["total_um2"]}
     assert report["memories"] == [] and report["cells"]["buffers_added"] > 0

@@ -38,6 +38,8 @@ VERILATOR_CASES = [
 ]
 ICARUS_CASES = [
     (Config(rows=2, cols=3, dataflow="os"), 5, 4, 4, False),
+    # The ASIC flow's drain bus and split adder: a chain of gates through the PE instances.
+    (Config(rows=3, cols=2, dataflow="os", drain="bus", int_adder="split"), 7, 2, 3, False),
     (Config(rows=2, cols=3, dataflow="ws"), 4, 5, 4, False),
     (Config(rows=2, cols=2, acc_fmt="fp32", dataflow="ws"), 3, 3, 3, False),
     (Config(rows=2, cols=2, in_fmt="bf16", dataflow="os"), 3, 3, 3, True),

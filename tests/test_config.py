@@ -51,6 +51,17 @@ def test_name_carries_key_parameters():
     ({"post_delay": "bram"}, r"^post_delay must be one of 'ff', 'ram', not 'bram'$"),
     ({"restart": "reset"},
      r"^restart must be 'mux' or None \(not given\) when acc_fmt is 'int32', not 'reset'$"),
+    ({"drain": "pipe"}, r"^drain must be one of 'chain', 'bus', not 'pipe'$"),
+    ({"drain": "bus", "pipeline": {"add": 2}},
+     r"^drain must be 'chain' \(a bus drains one accumulator context, which needs an integer "
+     r"accumulator with pipeline.add 1\) when pipeline.add is 2, not 'bus'$"),
+    ({"dataflow": "ws", "drain": "bus"},
+     r"^drain must be None \(not given: a WS array has no drain\) when dataflow is 'ws', "
+     r"not 'bus'$"),
+    ({"int_adder": "csa"}, r"^int_adder must be one of 'full', 'split', not 'csa'$"),
+    ({"in_fmt": "bf16", "int_adder": "full"},
+     r"^int_adder must be None \(not given: the accumulator is float\) when acc_fmt is "
+     r"'fp32', not 'full'$"),
     ({"in_fmt": "bf16", "dataflow": "ws", "restart": "mux"},
      r"^restart must be None \(not given: a WS PE never restarts\) when dataflow is 'ws', "
      r"not 'mux'$"),
@@ -71,6 +82,18 @@ def test_restart():
     assert Config(in_fmt="bf16", dataflow="ws").restart is None
     for cfg in (Config(in_fmt="int8", acc_fmt="fp32", restart="mux"), Config(dataflow="ws")):
         assert Config(**cfg.as_dict()) == cfg
+
+
+def test_drain_and_int_adder():
+    # OS arrays drain through the chain and integer accumulators add on a full adder unless
+    # told otherwise; the other choices name the design; the resolved values read back.
+    assert (Config().drain, Config().int_adder) == ("chain", "full")
+    assert Config(dataflow="ws").drain is None and Config(in_fmt="bf16").int_adder is None
+    cfg = Config(drain="bus", int_adder="split")
+    assert cfg.name == "os_4x4_int8_int32_bus_split"
+    assert Config(drain="chain", int_adder="full").name == Config().name
+    assert Config(**cfg.as_dict()) == cfg
+    assert Config(dataflow="ws", int_adder="split").name == "ws_4x4_int8_int32_split"
 
 
 def test_post_delay():

@@ -97,6 +97,17 @@ def test_dsp_blocks_same_bits_and_cycles(acc_fmt):
     assert infer.cycles == ecp5.cycles
 
 
+def test_drain_bus_and_split_adder_same_bits_fewer_cycles():
+    # The ASIC flow's defaults (Config.drain "bus", Config.int_adder "split"): the same C as
+    # the drain chain and full adder under the same random stalls; tiles of K < 2·rows - 1
+    # steps wait less for the drain, so the GEMM takes fewer cycles.
+    cfgs = [Config(rows=3, cols=2, drain=drain, int_adder=adder, **SMALL)
+            for drain, adder in (("chain", "full"), ("bus", "split"))]
+    chain, bus = (_check(cfg, 13, 3, 5, mode="int8", relu=True, seed=6, mix="normal")
+                  for cfg in cfgs)
+    assert bus.cycles < chain.cycles
+
+
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
 @pytest.mark.parametrize("in_fmt, acc_fmt", [("int8", "int32"), ("bf16", "fp32")])
 def test_per_channel_scales(in_fmt, acc_fmt, dataflow):

@@ -38,6 +38,7 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                                "post_mul": 9, "post_round": 4,
                                                "post_narrow": 5, "enable": 0},
                                   "dsp": "infer", "dsp_muls": 15, "restart": None,
+                                  "drain": None, "int_adder": "full",
                                   "post_delay": "ff"}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
@@ -123,6 +124,17 @@ def test_deterministic_and_free_of_paths(tmp_path):
      "--restart must be one of 'reset', 'mux', not 'zero'"),
     (["--restart", "reset"],
      "--restart must be 'mux' or None (not given) when --acc-fmt is 'int32', not 'reset'"),
+    (["--drain", "pipe"], "--drain must be one of 'chain', 'bus', not 'pipe'"),
+    (["--in-fmt", "bf16", "--drain", "bus"],
+     "--drain must be 'chain' (a bus drains one accumulator context, which needs an integer "
+     "accumulator with pipeline.add 1) when --pipeline add is 3, not 'bus'"),
+    (["--dataflow", "ws", "--drain", "chain"],
+     "--drain must be None (not given: a WS array has no drain) when --dataflow is 'ws', "
+     "not 'chain'"),
+    (["--int-adder", "csa"], "--int-adder must be one of 'full', 'split', not 'csa'"),
+    (["--in-fmt", "bf16", "--int-adder", "split"],
+     "--int-adder must be None (not given: the accumulator is float) when --acc-fmt is "
+     "'fp32', not 'split'"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
     r = _gen(*args, "--out", str(tmp_path))
@@ -304,3 +316,30 @@ def test_engine_writes_repeated_units_and_memories_once(in_fmt, tmp_path):
         assert "initial" not in body
         assert len(re.findall(rf"^  {ram} \S+ \(", text, re.MULTILINE)) == 1
     assert not re.search(r"\bmem\[\d+\] = ", text)
+
+
+def test_flow_defaults_where_the_design_takes_them():
+    # The ASIC flow's own defaults (hw.asic.flow.ASIC_DEFAULTS), each only where the user
+    # gave no value and the design allows it; otherwise the configuration's.
+    from hw.asic.flow import ASIC_DEFAULTS
+    from hw.gen import OptionParser, add_config_options, config_from_args
+
+    def cfg(*args):
+        p = add_config_options(OptionParser(prog="t"), flow_defaults=ASIC_DEFAULTS)
+        return config_from_args(p, p.parse_args(list(args)))[0]
+
+    int8 = cfg("--rows", "2")
+    assert (int8.drain, int8.int_adder, int8.restart) == ("bus", "split", "mux")
+    assert int8.name == "os_2x2_int8_int32_bus_split"
+    bf16 = cfg("--rows", "2", "--in-fmt", "bf16")
+    assert (bf16.drain, bf16.int_adder, bf16.restart) == ("chain", None, "mux")
+    ws = cfg("--rows", "2", "--dataflow", "ws")
+    assert (ws.drain, ws.int_adder) == (None, "split")
+    deep = cfg("--rows", "2", "--pipeline", "add=2")          # two contexts: no bus
+    assert (deep.drain, deep.int_adder) == ("chain", "split")
+    mine = cfg("--rows", "2", "--drain", "chain", "--int-adder", "full")
+    assert (mine.drain, mine.int_adder) == ("chain", "full")
+    plain = add_config_options(OptionParser(prog="t"))
+    assert config_from_args(plain, plain.parse_args([]))[0] == Config(rows=16)
+    with pytest.raises(ValueError, match="flow_defaults"):
+        add_config_options(OptionParser(prog="t"), flow_defaults={"drain": "ring"})

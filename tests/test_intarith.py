@@ -123,16 +123,48 @@ def test_int32_add_wraps():
     assert (got == want).all()
 
 
+def _wrap32(values):
+    return ((values + 2**31) % 2**32) - 2**31
+
+
+@pytest.mark.parametrize("latency", [1, 2, 3])
+@pytest.mark.parametrize("narrow", [None, 16, 1, 31])
+def test_int32_add_split_and_clear(narrow, latency):
+    # Config.int_adder "split": a narrow a (sign-extended from `narrow` bits) on an adder that
+    # wide, b's upper bits incremented, decremented or kept; with `clear`, b reads 0. Every
+    # carry and sign meets every upper half near its wrap-around.
+    rng = np.random.default_rng(narrow or 0)
+    n = narrow or 32
+    low, high = -2**(n - 1), 2**(n - 1)
+    a_edges = np.clip([low, high - 1, -1, 0, 1, low, high - 1, -1], low, high - 1)
+    a = np.concatenate([np.tile(a_edges, 4), rng.integers(low, high, 3000)])
+    b_edges = [2**31 - 1, -2**31, -1, 0, 2**16 - 1, 2**16, -2**16, 2**31 - 2**16]
+    b = np.concatenate([np.repeat(b_edges, 4)[:32], rng.integers(-2**31, 2**31, 3000)])
+    clear = rng.integers(0, 2, len(a))
+    dut = IntAdd(32, latency=latency, clear=True, narrow=narrow)
+    got = rtl_pipeline(dut, {"a": a, "b": b, "clear": clear}, dtype=np.int64)
+    assert (got == _wrap32(a + np.where(clear == 1, 0, b))).all()
+    assert dut.latency == latency
+    assert "clear" not in IntAdd(32, narrow=narrow).signature.members
+
+
 @pytest.mark.parametrize("make, pattern", [
     (lambda: IntMul(0), r"^width must be an integer from 1 to 64, not 0$"),
     (lambda: IntMul(8, 12), r"^out_width must be an integer from 16 to 128, not 12$"),
     (lambda: IntAdd("32"), r"^width must be an integer from 1 to 128, not '32'$"),
+    (lambda: IntAdd(32, narrow=32), r"^narrow must be an integer from 1 to 31, not 32$"),
+    (lambda: IntAdd(32, narrow=0), r"^narrow must be an integer from 1 to 31, not 0$"),
     (lambda: IntMul(8, 16, dsp="xilinx"), r"^dsp must be one of 'infer', 'ecp5', not 'xilinx'$"),
     (lambda: IntMul(20, 40, dsp="ecp5"), r"^width must be an integer from 1 to 18, not 20$"),
 ])
 def test_constructor_errors(make, pattern):
     with pytest.raises(ValueError, match=pattern):
         make()
+
+
+def test_clear_must_be_bool():
+    with pytest.raises(TypeError, match=r"^clear must be a bool, not 1$"):
+        IntAdd(32, clear=1)
 
 
 def test_logic_must_be_bool():

@@ -71,6 +71,46 @@ def test_os_pe_accumulates_each_context_in_order(in_fmt, acc_fmt, subnormals, re
     assert same_bits(got, np.array(want, dtype=acc.dtype), acc).all()
 
 
+@pytest.mark.parametrize("int_adder", ["full", "split"])
+@pytest.mark.parametrize("mul", [1, 2])
+def test_os_pe_on_a_drain_bus(int_adder, mul):
+    # Config.drain "bus": chain_out is the finished sum in the cycle it is finished (no
+    # register), chain_in passed through (ORed) in every other cycle, so the column's gates
+    # carry one sum at a time; tiles back to back, and with a gap between them.
+    cfg = Config(rows=1, drain="bus", int_adder=int_adder, pipeline={"mul": mul})
+    dut = OSPE(cfg)
+    rng = np.random.default_rng(8)
+    ks = [5, 1, 3, 2, 7]
+    starts = [0, 5, 6, 12, 14]           # a gap of 3 after the third tile
+    a = [random_matrix(cfg, (k,), rng, "special") for k in ks]
+    b = [random_matrix(cfg, (k,), rng, "special") for k in ks]
+    due = {s + k - 1 + dut.latency: ref_dot(a[t], b[t], cfg.acc_format)
+           for t, (s, k) in enumerate(zip(starts, ks))}
+    steps = {s + kk: (t, kk) for t, (s, k) in enumerate(zip(starts, ks)) for kk in range(k)}
+    passed = rng.integers(-2**31, 2**31, max(due) + 2)
+    wrong = []
+
+    async def bench(ctx):
+        for cycle in range(max(due) + 2):
+            t, kk = steps.get(cycle, (None, None))
+            ctx.set(dut.first_in, kk == 0)
+            ctx.set(dut.last_in, t is not None and kk == ks[t] - 1)
+            if t is not None:
+                ctx.set(dut.a_in, int(a[t][kk]))
+                ctx.set(dut.b_in, int(b[t][kk]))
+            ctx.set(dut.chain_in, 0 if cycle in due else int(passed[cycle]))
+            want = int(due[cycle]) if cycle in due else int(passed[cycle])
+            if ctx.get(dut.chain_out) != want:
+                wrong.append((cycle, ctx.get(dut.chain_out), want))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert wrong == []
+
+
 def test_restart_choice_builds_the_adder():
     # "reset": the float adder's feedback register with its restart input; "mux": a plain
     # adder (the PE's multiplexer), as an integer one always is.

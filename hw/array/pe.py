@@ -77,10 +77,14 @@ class OSPE(_PE):
     model's sequential sum is bit-exact), and the loop has a full adder pipeline to spend. For
     INT32 accumulation ``La = 1`` and there is one context.
 
-    **Draining.** When a context's last product has been added (``last`` marks that step) its
-    sum is copied into this PE's ``contexts`` slots of a column-wide shift chain that moves
+    **Draining** (``cfg.drain``). When a context's last product has been added (``last`` marks
+    that step) its sum leaves the PE while the next tile accumulates. Through the ``"chain"``,
+    it is copied into this PE's ``contexts`` slots of a column-wide shift chain that moves
     results one slot per cycle towards row 0 (``chain_in`` from the PE below, ``chain_out`` to
-    the PE above). The next tile accumulates while the chain drains.
+    the PE above). On the ``"bus"`` (one context), ``chain_out`` is ``chain_in`` ORed with the
+    sum in the cycle it is finished and with 0 otherwise, no register: the column's PEs
+    finish one a cycle, so the gates through the column carry one sum at a time to the
+    register at the top.
 
     Ports
     -----
@@ -116,7 +120,7 @@ class OSPE(_PE):
     def elaborate(self, platform):
         m = Module()
         m.submodules.mul = mul = self._multiplier(m)
-        m.submodules.add = add = make_adder(self._cfg, restart=True)
+        m.submodules.add = add = make_adder(self._cfg, restart=True, product=True)
 
         drive_registered(m, self.a_out, self.a_in)
         drive_registered(m, self.b_out, self.b_in)
@@ -136,8 +140,14 @@ class OSPE(_PE):
             m.d.comb += [add.restart.eq(restart), add.b.eq(add.fb)]
         else:
             first = delay(m, self.first_in, self.mul_latency, name="first")
-            m.d.comb += add.b.eq(Mux(first, 0, add.o))
+            if "clear" in add.signature.members:
+                m.d.comb += [add.b.eq(add.o), add.clear.eq(first)]
+            else:
+                m.d.comb += add.b.eq(Mux(first, 0, add.o))
 
+        if self._cfg.drain == "bus":
+            m.d.comb += self.chain_out.eq(Mux(done, add.o, 0) | self.chain_in)
+            return m
         slots = [Signal.like(add.o, name=f"slot{n}", reset_less=True)
                  for n in range(self.contexts)]
         m.d.sync += slots[0].eq(Mux(done, add.o, self.chain_in))
@@ -178,7 +188,7 @@ class WSPE(_PE):
     def elaborate(self, platform):
         m = Module()
         m.submodules.mul = mul = self._multiplier(m)
-        m.submodules.add = add = make_adder(self._cfg)
+        m.submodules.add = add = make_adder(self._cfg, product=True)
 
         banks = [Signal.like(self.w_in, name=f"w{n}", reset_less=True) for n in range(2)]
         with m.If(self.load):

@@ -15,7 +15,7 @@ from ..fpga.flow import run_for_command_line
 from ..gen import OptionParser, add_config_options, config_from_args, option_name
 from . import liberty as lb
 from . import macros as mc
-from .flow import DEFAULT_CLOCK_NS, check_clock, run, target_dir
+from .flow import ASIC_DEFAULTS, DEFAULT_CLOCK_NS, check_clock, run, target_dir
 from .report import format_table
 from .synth import CLOCK_GATING_MIN
 
@@ -26,12 +26,10 @@ def _parser():
     p = OptionParser(prog="python -m hw.asic",
                      description="Synthesise a generated design to a standard-cell library "
                                  "with Yosys, time it with OpenSTA, and report its area, "
-                                 "Fmax and GOP/s. Takes hw.gen's design options; a float "
-                                 "accumulator restarts with a multiplexer (--restart mux) "
-                                 "unless told otherwise.")
-    # A standard-cell library has no synchronous-reset flip-flop, so the PE's restart is
-    # logic either way, and the multiplexer needs no second register (Config.restart).
-    add_config_options(p, float_restart="mux")
+                                 "Fmax and GOP/s. Takes hw.gen's design options, with other "
+                                 "defaults where the design takes them: --restart mux, "
+                                 "--drain bus, --int-adder split.")
+    add_config_options(p, flow_defaults=ASIC_DEFAULTS)
     p.add_argument("--liberty", default=None, metavar="FILE",
                    help="the standard-cell library, .lib or .lib.gz (default: $HW_LIBERTY, "
                         f"else ../shared/pdk/{lb.DEFAULT_NAME} beside the checkout)")

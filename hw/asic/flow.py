@@ -33,13 +33,20 @@ from .synth import (
     synth_script,
 )
 
-__all__ = ["REPORT_VERSION", "DEFAULT_CLOCK_NS", "MAX_FANOUT", "check_clock", "target_dir",
-           "run"]
+__all__ = ["REPORT_VERSION", "DEFAULT_CLOCK_NS", "ASIC_DEFAULTS", "MAX_FANOUT", "check_clock",
+           "target_dir", "run"]
 
 #: Version of the ``asic.json`` layout.
 REPORT_VERSION = 2
 #: The clock requested when none is given: 5 ns, the 200 MHz target of issue 10.
 DEFAULT_CLOCK_NS = 5.0
+#: The design options whose defaults differ in the ASIC flow (``python -m hw.asic`` and
+#: ``scripts/asic_table.py``), each where the design takes it: a standard-cell library has no
+#: synchronous-reset flip-flop, so a float PE's restart is logic either way and the
+#: multiplexer needs no second register (``Config.restart``); an integer output-stationary
+#: PE drains on a bus, 32 flip-flops and a multiplexer fewer (``Config.drain``), and adds
+#: its product on a split adder (``Config.int_adder``). See the README's *ASIC*.
+ASIC_DEFAULTS = {"restart": "mux", "drain": "bus", "int_adder": "split"}
 #: Most loads per net, in ABC's ``buffer`` and the fanout trees (OpenLane's default).
 MAX_FANOUT = 10
 
