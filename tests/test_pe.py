@@ -84,9 +84,9 @@ def test_os_pe_on_a_drain_bus(int_adder, mul):
     starts = [0, 5, 6, 12, 14]           # a gap of 3 after the third tile
     a = [random_matrix(cfg, (k,), rng, "special") for k in ks]
     b = [random_matrix(cfg, (k,), rng, "special") for k in ks]
-    due = {s + k - 1 + dut.latency: ref_dot(a[t], b[t], cfg.acc_format)
-           for t, (s, k) in enumerate(zip(starts, ks))}
-    steps = {s + kk: (t, kk) for t, (s, k) in enumerate(zip(starts, ks)) for kk in range(k)}
+    tiles = list(enumerate(zip(starts, ks, strict=True)))
+    due = {s + k - 1 + dut.latency: ref_dot(a[t], b[t], cfg.acc_format) for t, (s, k) in tiles}
+    steps = {s + kk: (t, kk) for t, (s, k) in tiles for kk in range(k)}
     passed = rng.integers(-2**31, 2**31, max(due) + 2)
     wrong = []
 
