@@ -181,7 +181,8 @@ def add_config_options(parser, *, flow_defaults=None):
                         "(one 32-bit adder, one carry chain on an FPGA) or split (an adder as "
                         "wide as the product, the upper bits an incrementer/decrementer: "
                         "smaller and faster in standard cells); one of "
-                        f"{', '.join(INT_ADDERS)} (default {default('int_adder', 'full')})")
+                        f"{', '.join(INT_ADDERS)} (default {default('int_adder', 'full')}; "
+                        "float accumulators: none)")
     p.add_argument("--post-delay", default="ff", metavar="WHERE",
                    help="where post-processing delays a lane's value to its slowest path: ff "
                         "(registers, 32 flip-flops per cycle) or ram (a RAM per delay line, "

@@ -51,9 +51,11 @@ def _bits(regs, reset):
     return sum(bits for _, bits, r in regs if r == reset)
 
 
-# The OS PE's flags: first/last passed right, the first and done delay lines; the WS PE's bank
-# passed right. Everything else (operands, weights, products, sums, drain slots) is data.
-OS_FLAGS = re.compile(r"^(first_out|last_out|first_\d+|done_\d+)$")
+# The OS PE's flags: first/last passed right, the first and done delay lines (the first line's
+# last register drives an integer adder's `clear` input, whose name Yosys may give it); the WS
+# PE's bank passed right. Everything else (operands, weights, products, sums, drain slots) is
+# data.
+OS_FLAGS = re.compile(r"^(first_out|last_out|first_\d+|done_\d+|clear)$")
 WS_FLAGS = re.compile(r"^bank_out$")
 
 
