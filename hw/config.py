@@ -332,16 +332,25 @@ class Config:
         self._check_drain()
         self._check_int_adder()
 
+    def _choose(self, name, choices, default, *, none_when=None, why=None):
+        """Check the choice ``name`` (one of ``choices``; ``None`` reads ``default``), or, where
+        ``none_when`` (``{parameter: value}``) says the design has no such choice, that it was
+        not given (``why``). Returns whether the design takes it."""
+        value = getattr(self, name)
+        if none_when:
+            if value is not None:
+                raise ConfigError(name, value, f"None (not given: {why})", when=none_when)
+            return False
+        if value is None:
+            object.__setattr__(self, name, default)
+        _check_choice(name, getattr(self, name), choices)
+        return True
+
     def _check_drain(self):
-        if self.dataflow == "ws":
-            if self.drain is not None:
-                raise ConfigError("drain", self.drain,
-                                  "None (not given: a WS array has no drain)",
-                                  when={"dataflow": "ws"})
+        ws = {"dataflow": "ws"} if self.dataflow == "ws" else None
+        if not self._choose("drain", DRAINS, "chain", none_when=ws,
+                            why="a WS array has no drain"):
             return
-        if self.drain is None:
-            object.__setattr__(self, "drain", "chain")
-        _check_choice("drain", self.drain, DRAINS)
         contexts = self.pipeline.add
         if self.drain == "bus" and contexts != 1:
             raise ConfigError("drain", self.drain,
@@ -350,32 +359,18 @@ class Config:
                               when={"pipeline.add": contexts})
 
     def _check_int_adder(self):
-        if self.is_float:
-            if self.int_adder is not None:
-                raise ConfigError("int_adder", self.int_adder,
-                                  "None (not given: the accumulator is float)",
-                                  when={"acc_fmt": self.acc_fmt})
-            return
-        if self.int_adder is None:
-            object.__setattr__(self, "int_adder", "full")
-        _check_choice("int_adder", self.int_adder, INT_ADDERS)
+        float_acc = {"acc_fmt": self.acc_fmt} if self.is_float else None
+        self._choose("int_adder", INT_ADDERS, "full", none_when=float_acc,
+                     why="the accumulator is float")
 
     def _check_restart(self):
-        if self.dataflow == "ws":
-            if self.restart is not None:
-                raise ConfigError("restart", self.restart,
-                                  "None (not given: a WS PE never restarts)",
-                                  when={"dataflow": "ws"})
+        ws = {"dataflow": "ws"} if self.dataflow == "ws" else None
+        if not self._choose("restart", RESTARTS, "mux" if not self.is_float else "reset",
+                            none_when=ws, why="a WS PE never restarts"):
             return
-        if not self.is_float:
-            if self.restart not in (None, "mux"):
-                raise ConfigError("restart", self.restart, "'mux' or None (not given)",
-                                  when={"acc_fmt": self.acc_fmt})
-            object.__setattr__(self, "restart", "mux")
-            return
-        if self.restart is None:
-            object.__setattr__(self, "restart", "reset")
-        _check_choice("restart", self.restart, RESTARTS)
+        if not self.is_float and self.restart != "mux":
+            raise ConfigError("restart", self.restart, "'mux' or None (not given)",
+                              when={"acc_fmt": self.acc_fmt})
 
     def _check_formats(self):
         names = format_set(self.in_fmt)
