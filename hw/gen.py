@@ -7,7 +7,8 @@ files, with no machine paths, dates or random names in them.
 import argparse
 import sys
 import time
-from dataclasses import fields, replace
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .array import SystolicArray
@@ -31,7 +32,7 @@ from .export import ModuleSet
 from .formats import ACC_FORMATS, INPUT_FORMATS
 from .manifest import array_manifest, dumps, engine_manifest
 
-__all__ = ["KINDS", "module_name", "verilog_text", "generate", "OptionParser",
+__all__ = ["KINDS", "FlowDefault", "module_name", "verilog_text", "generate", "OptionParser",
            "add_config_options", "option_name", "config_from_args", "main"]
 
 
@@ -40,6 +41,16 @@ KINDS = ("engine", "array")
 #: The parameters a tool may default its own way (``add_config_options``'s
 #: ``flow_defaults``), and their values.
 FLOW_DEFAULT_CHOICES = {"restart": RESTARTS, "drain": DRAINS, "int_adder": INT_ADDERS}
+
+
+@dataclass(frozen=True)
+class FlowDefault:
+    """A tool's default for one design parameter that holds only for some designs: ``value``
+    where ``applies(cfg)`` is true (and the design takes it), the configuration's own default
+    elsewhere; ``--help`` shows ``text``."""
+    value: str
+    applies: Callable
+    text: str
 
 
 def module_name(cfg, kind="engine"):
@@ -107,19 +118,22 @@ class OptionParser(argparse.ArgumentParser):
 def add_config_options(parser, *, flow_defaults=None):
     """Add the options that describe a design to ``parser``: the :class:`~hw.config.Config`
     parameters and ``--array``. :func:`config_from_args` reads them back. ``flow_defaults``:
-    a tool's own defaults, ``{parameter: value}`` for parameters of ``restart``, ``drain``
-    and ``int_adder``, each taken where the user gave no value and the design allows it (the
-    ASIC flow's :data:`hw.asic.flow.ASIC_DEFAULTS`); without, the configuration's."""
+    a tool's own defaults, ``{parameter: value}`` (or a :class:`FlowDefault`) for parameters
+    of ``restart``, ``drain`` and ``int_adder``, each taken where the user gave no value and
+    the design allows it (the ASIC flow's :data:`hw.asic.flow.ASIC_DEFAULTS`); without, the
+    configuration's."""
     flow_defaults = dict(flow_defaults or {})
     for param, value in flow_defaults.items():
         choices = FLOW_DEFAULT_CHOICES.get(param)
-        if choices is None or value not in choices:
+        plain = value.value if isinstance(value, FlowDefault) else value
+        if choices is None or plain not in choices:
             raise ValueError(f"flow_defaults must map {', '.join(FLOW_DEFAULT_CHOICES)} to one "
                              f"of their values, not {param!r}: {value!r}")
     parser.flow_defaults = flow_defaults
 
     def default(param, fallback):
-        return flow_defaults.get(param, fallback)
+        value = flow_defaults.get(param, fallback)
+        return value.text if isinstance(value, FlowDefault) else value
 
     p = parser
     p.add_argument("--rows", type=int, default=16, metavar="N",
@@ -175,7 +189,7 @@ def add_config_options(parser, *, flow_defaults=None):
                         "accumulator with add=1: gates through each column into one register, "
                         "a row a cycle, 32 flip-flops fewer per PE, a path that grows with the "
                         f"rows); one of {', '.join(DRAINS)} (default "
-                        f"{default('drain', 'chain')} where the design allows it, else chain)")
+                        f"{default('drain', 'chain')})")
     p.add_argument("--int-adder", default=None, metavar="HOW",
                    help="how an integer accumulator adds a product to its sum, same bits: full "
                         "(one 32-bit adder, one carry chain on an FPGA) or split (an adder as "
@@ -245,11 +259,16 @@ def config_from_args(parser, args):
     except ConfigError as e:
         parser.error(e.message(option_name))
     for param, value in getattr(parser, "flow_defaults", {}).items():
-        if getattr(args, param) is None:
-            try:
-                cfg = replace(cfg, **{param: value})
-            except ConfigError:
-                pass        # the design does not take the tool's default: the configuration's
+        if getattr(args, param) is not None:
+            continue
+        if isinstance(value, FlowDefault):
+            if not value.applies(cfg):
+                continue
+            value = value.value
+        try:
+            cfg = replace(cfg, **{param: value})
+        except ConfigError:
+            pass            # the design does not take the tool's default: the configuration's
     return cfg, "array" if args.array else "engine"
 
 

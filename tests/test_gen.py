@@ -337,6 +337,10 @@ def test_flow_defaults_where_the_design_takes_them():
     assert (ws.drain, ws.int_adder) == (None, "split")
     deep = cfg("--rows", "2", "--pipeline", "add=2")          # two contexts: no bus
     assert (deep.drain, deep.int_adder) == ("chain", "split")
+    # The bus only up to BUS_MAX_ROWS rows (a path through the column), unless asked for.
+    assert cfg("--rows", "24", "--cols", "3").drain == "bus"
+    assert cfg("--rows", "25", "--cols", "3").drain == "chain"
+    assert cfg("--rows", "32", "--drain", "bus").drain == "bus"
     mine = cfg("--rows", "2", "--drain", "chain", "--int-adder", "full")
     assert (mine.drain, mine.int_adder) == ("chain", "full")
     plain = add_config_options(OptionParser(prog="t"))

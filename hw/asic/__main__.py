@@ -28,7 +28,7 @@ def _parser():
                                  "with Yosys, time it with OpenSTA, and report its area, "
                                  "Fmax and GOP/s. Takes hw.gen's design options, with other "
                                  "defaults where the design takes them: --restart mux, "
-                                 "--drain bus, --int-adder split.")
+                                 "--drain bus (up to 24 rows), --int-adder split.")
     add_config_options(p, flow_defaults=ASIC_DEFAULTS)
     p.add_argument("--liberty", default=None, metavar="FILE",
                    help="the standard-cell library, .lib or .lib.gz (default: $HW_LIBERTY, "

@@ -17,7 +17,7 @@ from sim.tools import find_yosys
 
 from ..config import ConfigError
 from ..fpga.flow import Progress, fail, print_line, run_tool, yosys_version
-from ..gen import KINDS, verilog_text
+from ..gen import KINDS, FlowDefault, verilog_text
 from . import liberty as lb
 from . import macros as mc
 from . import report as rpt
@@ -33,20 +33,31 @@ from .synth import (
     synth_script,
 )
 
-__all__ = ["REPORT_VERSION", "DEFAULT_CLOCK_NS", "ASIC_DEFAULTS", "MAX_FANOUT", "check_clock",
-           "target_dir", "run"]
+__all__ = ["REPORT_VERSION", "DEFAULT_CLOCK_NS", "BUS_MAX_ROWS", "ASIC_DEFAULTS", "MAX_FANOUT",
+           "check_clock", "target_dir", "run"]
 
 #: Version of the ``asic.json`` layout.
 REPORT_VERSION = 2
 #: The clock requested when none is given: 5 ns, the 200 MHz target of issue 10.
 DEFAULT_CLOCK_NS = 5.0
+#: The tallest array whose drain bus is the ASIC flow's default (``ASIC_DEFAULTS``): the bus
+#: is a path through every PE of a column, measured in SKY130 HD at 3.23 ns through 16 rows
+#: and 6.19 ns through 32 (0.37 ns and 0.18 ns a row), so beyond 24 rows it would be the
+#: critical path at the default 5 ns clock (the rest of an INT8 engine needs 4.8 ns).
+BUS_MAX_ROWS = 24
 #: The design options whose defaults differ in the ASIC flow (``python -m hw.asic`` and
 #: ``scripts/asic_table.py``), each where the design takes it: a standard-cell library has no
 #: synchronous-reset flip-flop, so a float PE's restart is logic either way and the
 #: multiplexer needs no second register (``Config.restart``); an integer output-stationary
-#: PE drains on a bus, 32 flip-flops and a multiplexer fewer (``Config.drain``), and adds
-#: its product on a split adder (``Config.int_adder``). See the README's *ASIC*.
-ASIC_DEFAULTS = {"restart": "mux", "drain": "bus", "int_adder": "split"}
+#: PE of an array of at most :data:`BUS_MAX_ROWS` rows drains on a bus, 32 flip-flops and a
+#: multiplexer fewer (``Config.drain``), and adds its product on a split adder
+#: (``Config.int_adder``). See the README's *ASIC*.
+ASIC_DEFAULTS = {
+    "restart": "mux",
+    "drain": FlowDefault("bus", lambda cfg: cfg.rows <= BUS_MAX_ROWS,
+                         f"bus for at most {BUS_MAX_ROWS} rows, else chain"),
+    "int_adder": "split",
+}
 #: Most loads per net, in ABC's ``buffer`` and the fanout trees (OpenLane's default).
 MAX_FANOUT = 10
 
