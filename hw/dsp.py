@@ -19,6 +19,10 @@ __all__ = ["DSP_CHOICES", "VERILOG_EXPORT", "ECP5_MULT_WIDTH", "check_dsp", "ecp
 
 #: Values of :attr:`hw.config.Config.dsp`.
 DSP_CHOICES = ("infer", "ecp5")
+#: Operand width of one ECP5 MULT18X18D.
+ECP5_MULT_WIDTH = 18
+
+
 def check_dsp(dsp):
     """Return ``dsp`` if it is one of :data:`DSP_CHOICES`.
 
@@ -31,10 +35,6 @@ def check_dsp(dsp):
         raise ValueError(f"dsp must be one of {', '.join(map(repr, DSP_CHOICES))}, "
                          f"not {dsp!r}")
     return dsp
-
-
-#: Operand width of one ECP5 MULT18X18D.
-ECP5_MULT_WIDTH = 18
 
 
 class _VerilogExport:

@@ -45,12 +45,17 @@ FLOW_DEFAULT_CHOICES = {"restart": RESTARTS, "drain": DRAINS, "int_adder": INT_A
 
 @dataclass(frozen=True)
 class FlowDefault:
-    """A tool's default for one design parameter that holds only for some designs: ``value``
-    where ``applies(cfg)`` is true (and the design takes it), the configuration's own default
-    elsewhere; ``--help`` shows ``text``."""
+    """A tool's default for one design parameter: ``value`` where ``applies(cfg)`` is true
+    (every design unless given) and the design takes it, the configuration's own default
+    elsewhere; ``--help`` shows ``text`` (``value`` unless given). A plain value in
+    ``flow_defaults`` is one for every design."""
     value: str
-    applies: Callable
-    text: str
+    applies: Callable = lambda cfg: True
+    text: str = None
+
+    def __post_init__(self):
+        if self.text is None:
+            object.__setattr__(self, "text", self.value)
 
 
 def module_name(cfg, kind="engine"):
@@ -122,18 +127,16 @@ def add_config_options(parser, *, flow_defaults=None):
     of ``restart``, ``drain`` and ``int_adder``, each taken where the user gave no value and
     the design allows it (the ASIC flow's :data:`hw.asic.flow.ASIC_DEFAULTS`); without, the
     configuration's."""
-    flow_defaults = dict(flow_defaults or {})
-    for param, value in flow_defaults.items():
-        choices = FLOW_DEFAULT_CHOICES.get(param)
-        plain = value.value if isinstance(value, FlowDefault) else value
-        if choices is None or plain not in choices:
+    flow_defaults = {param: value if isinstance(value, FlowDefault) else FlowDefault(value)
+                     for param, value in (flow_defaults or {}).items()}
+    for param, default in flow_defaults.items():
+        if default.value not in FLOW_DEFAULT_CHOICES.get(param, ()):
             raise ValueError(f"flow_defaults must map {', '.join(FLOW_DEFAULT_CHOICES)} to one "
-                             f"of their values, not {param!r}: {value!r}")
+                             f"of their values, not {param!r}: {default.value!r}")
     parser.flow_defaults = flow_defaults
 
     def default(param, fallback):
-        value = flow_defaults.get(param, fallback)
-        return value.text if isinstance(value, FlowDefault) else value
+        return flow_defaults[param].text if param in flow_defaults else fallback
 
     p = parser
     p.add_argument("--rows", type=int, default=16, metavar="N",
@@ -258,15 +261,11 @@ def config_from_args(parser, args):
                      post_delay=args.post_delay, drain=args.drain, int_adder=args.int_adder)
     except ConfigError as e:
         parser.error(e.message(option_name))
-    for param, value in getattr(parser, "flow_defaults", {}).items():
-        if getattr(args, param) is not None:
+    for param, default in getattr(parser, "flow_defaults", {}).items():
+        if getattr(args, param) is not None or not default.applies(cfg):
             continue
-        if isinstance(value, FlowDefault):
-            if not value.applies(cfg):
-                continue
-            value = value.value
         try:
-            cfg = replace(cfg, **{param: value})
+            cfg = replace(cfg, **{param: default.value})
         except ConfigError:
             pass            # the design does not take the tool's default: the configuration's
     return cfg, "array" if args.array else "engine"

@@ -113,18 +113,17 @@ def test_int8_multiply_widened_to_32():
     assert (got == pairs[:, 0] * pairs[:, 1]).all()
 
 
+def _wrap32(values):
+    return ((values + 2**31) % 2**32) - 2**31
+
+
 def test_int32_add_wraps():
     rng = np.random.default_rng(1)
     edge = [[2**31 - 1, 1], [-2**31, -1], [-2**31, -2**31], [2**31 - 1, 2**31 - 1], [0, 0],
             [-1, 1]]
     pairs = np.concatenate([edge, rng.integers(-2**31, 2**31, (2000, 2))])
     got = _stream(IntAdd(32), pairs)
-    want = ((pairs[:, 0] + pairs[:, 1] + 2**31) % 2**32) - 2**31
-    assert (got == want).all()
-
-
-def _wrap32(values):
-    return ((values + 2**31) % 2**32) - 2**31
+    assert (got == _wrap32(pairs[:, 0] + pairs[:, 1])).all()
 
 
 @pytest.mark.parametrize("latency", [1, 2, 3])

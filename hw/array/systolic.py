@@ -284,11 +284,17 @@ class _OSGrid(_Grid):
         """``(width, cycles, reset_less)`` of every long delay (``_Lane.long_delay``) of the
         grid: operands and results reset-less, the flags not."""
         op, acc = operand_shape(cfg).width, acc_shape(cfg).width
-        top = int(cfg.drain == "bus")     # the bus's register at the top of each column
+        top = _OSGrid.top_registers(cfg)
         return [*((op, r, True) for r in range(cfg.rows)),
                 *((2, r, False) for r in range(cfg.rows)),
                 *((op, c, True) for c in range(cfg.cols)),
                 *((acc, c + top, True) for c in range(cfg.cols)), (1, cfg.cols - 1, False)]
+
+    @staticmethod
+    def top_registers(cfg):
+        """Registers at the top of each column before the de-skew: the drain bus's one
+        (``cfg.drain``), none after a drain chain (its row-0 slot is the register)."""
+        return 1 if cfg.drain == "bus" else 0
 
     def elaborate(self, platform):
         m = Module()
@@ -319,24 +325,24 @@ class _OSGrid(_Grid):
 
         # A one-bit copy of column 0's drain says when a result leaves the top: a chain of
         # slots, or on a bus (cfg.drain) any row finishing, into the register at the top.
-        contexts, bus = timing.contexts, cfg.drain == "bus"
+        contexts, top = timing.contexts, self.top_registers(cfg)
         tag_in = Const(0)
         for r in reversed(range(rows)):
             lane = row_lanes[r]
             done = delay(lane, last_in[r], timing.pe_latency, name=f"tag_done{r}")
-            if bus:
+            if top:
                 tag_in = done | tag_in
                 continue
             slots = [Signal(name=f"tag_{r}_{n}") for n in range(contexts)]
             lane.d.sync += slots[0].eq(done | tag_in)
             lane.d.sync += [slots[n].eq(slots[n - 1]) for n in range(1, contexts)]
             tag_in = slots[-1]
-        if bus:
-            tag_in = delay(row_lanes[0], tag_in, 1, name="tag_top")
+        if top:
+            tag_in = delay(row_lanes[0], tag_in, top, name="tag_top")
 
         chain_out = pes.edge_out("chain")
         m.d.comb += self.res.eq(Cat(
-            col_lanes[c].long_delay(chain_out[c], cols - 1 - c + bus, name=f"deskew{c}",
+            col_lanes[c].long_delay(chain_out[c], cols - 1 - c + top, name=f"deskew{c}",
                                     reset_less=True)
             for c in range(cols)))
         m.d.comb += self.res_valid.eq(
