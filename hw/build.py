@@ -33,6 +33,7 @@ from .fpga import report as rpt
 from .fpga.board import BoardTop
 from .fpga.dfu import add_dfu_suffix
 from .fpga.flow import (
+    FPGA_DEFAULTS,
     PLACERS,
     Progress,
     add_placer_option,
@@ -337,7 +338,7 @@ def _parser():
                                  "bitstream for a dev board with Yosys and nextpnr, and report "
                                  "its resources, Fmax and the host command. Takes hw.gen's "
                                  "design options.")
-    add_config_options(p)
+    add_config_options(p, flow_defaults=FPGA_DEFAULTS)
     boards = brd.BOARDS.values()
     p.add_argument("--board", required=True, metavar="NAME",
                    help="the board: " + ", ".join(b.name for b in boards))

@@ -10,7 +10,7 @@ from .isa import ADDR_WIDTH
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
            "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS",
            "DSP_CHOICES", "DEFAULT_DSP_MULS", "RESTARTS", "DRAINS", "INT_ADDERS",
-           "POST_DELAYS"]
+           "POST_DELAYS", "DISPATCHES"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -25,6 +25,8 @@ RESTARTS = ("reset", "mux")
 DRAINS = ("chain", "bus")
 #: How an integer accumulator adds a product to a sum (``Config.int_adder``).
 INT_ADDERS = ("full", "split")
+#: How the controller decides to hand the held command to its unit (``Config.dispatch``).
+DISPATCHES = ("direct", "registered")
 #: Where post-processing's delay lines hold their values (``Config.post_delay``).
 POST_DELAYS = ("ff", "ram")
 SUBNORMALS = ("ieee", "ftz")
@@ -283,6 +285,17 @@ class Config:
         :class:`~hw.engine.delayram.DelayRam`: block RAM on an FPGA, two EBR per 32-bit line
         on the iCE40, for a pointer's few cells, which frees about 32 logic cells per cycle of
         post-processing's depth where flip-flops are dear). Default ``"ff"``.
+    dispatch : str or None
+        How the engine's controller decides that the held command may go to its unit (same
+        bits and order either way; :class:`~hw.engine.controller.Controller`): ``"direct"``
+        (its ranges compared with the ones the units still use in the cycle it goes: a
+        command a cycle) or ``"registered"`` (those checks made a cycle earlier and
+        registered, so a LOAD, PRELOAD, COMPUTE or STORE goes from the second cycle it is
+        held, and one whose hazard has just ended a cycle later: the decision, which takes the
+        next command in the same cycle, starts from registers, the path that limits an
+        engine's clock on an FPGA). ``None``: ``"direct"``; the FPGA flows default to
+        ``"registered"`` (:data:`hw.fpga.flow.FPGA_DEFAULTS`). The bare array has no
+        controller.
 
     Raises
     ------
@@ -304,6 +317,7 @@ class Config:
     post_delay: str = "ff"
     drain: str = field(default=None)
     int_adder: str = field(default=None)
+    dispatch: str = field(default=None)
 
     def __post_init__(self):
         _check_dim("rows", self.rows)
@@ -331,6 +345,7 @@ class Config:
         _check_choice("post_delay", self.post_delay, POST_DELAYS)
         self._check_drain()
         self._check_int_adder()
+        self._choose("dispatch", DISPATCHES, "direct")
 
     def _choose(self, name, choices, default, *, none_when=None, why=None):
         """Check the choice ``name`` (one of ``choices``; ``None`` reads ``default``), or, where
@@ -564,7 +579,8 @@ class Config:
         post = self.pipeline.suffix(("post_convert", "post_mul", "post_round", "post_narrow"),
                                     self.in_fmt, self.acc_fmt)
         ram = "_postram" if self.post_delay == "ram" else ""
-        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k{post}{ram}"
+        dispatch = "_regdispatch" if self.dispatch == "registered" else ""
+        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k{post}{ram}{dispatch}"
 
     def as_dict(self):
         return asdict(self)

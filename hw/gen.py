@@ -16,6 +16,7 @@ from .array.systolic import shared_modules
 from .config import (
     DATAFLOWS,
     DEFAULT_DSP_MULS,
+    DISPATCHES,
     DRAINS,
     DSP_CHOICES,
     INT_ADDERS,
@@ -40,7 +41,8 @@ KINDS = ("engine", "array")
 
 #: The parameters a tool may default its own way (``add_config_options``'s
 #: ``flow_defaults``), and their values.
-FLOW_DEFAULT_CHOICES = {"restart": RESTARTS, "drain": DRAINS, "int_adder": INT_ADDERS}
+FLOW_DEFAULT_CHOICES = {"restart": RESTARTS, "drain": DRAINS, "int_adder": INT_ADDERS,
+                        "dispatch": DISPATCHES}
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,9 @@ def add_config_options(parser, *, flow_defaults=None):
     """Add the options that describe a design to ``parser``: the :class:`~hw.config.Config`
     parameters and ``--array``. :func:`config_from_args` reads them back. ``flow_defaults``:
     a tool's own defaults, ``{parameter: value}`` (or a :class:`FlowDefault`) for parameters
-    of ``restart``, ``drain`` and ``int_adder``, each taken where the user gave no value and
-    the design allows it (the ASIC flow's :data:`hw.asic.flow.ASIC_DEFAULTS`); without, the
-    configuration's."""
+    of ``restart``, ``drain``, ``int_adder`` and ``dispatch``, each taken where the user gave
+    no value and the design allows it (the ASIC flow's :data:`hw.asic.flow.ASIC_DEFAULTS`, the
+    FPGA flows' :data:`hw.fpga.flow.FPGA_DEFAULTS`); without, the configuration's."""
     flow_defaults = {param: value if isinstance(value, FlowDefault) else FlowDefault(value)
                      for param, value in (flow_defaults or {}).items()}
     for param, default in flow_defaults.items():
@@ -205,6 +207,13 @@ def add_config_options(parser, *, flow_defaults=None):
                         "(registers, 32 flip-flops per cycle) or ram (a RAM per delay line, "
                         "block RAM on an FPGA; same bits and cycles); one of "
                         f"{', '.join(POST_DELAYS)} (default ff)")
+    p.add_argument("--dispatch", default=None, metavar="HOW",
+                   help="how the engine's controller decides a command may go to its unit, "
+                        "same bits and order: direct (its range checks in the cycle it goes, a "
+                        "command a cycle) or registered (those checks a cycle earlier, off the "
+                        "path that limits an FPGA's clock; a LOAD, COMPUTE or STORE waits a "
+                        f"cycle longer); one of {', '.join(DISPATCHES)} (default "
+                        f"{default('dispatch', 'direct')})")
     p.add_argument("--array", action="store_true",
                    help="the bare systolic array (stream ports, no buffers or controller) "
                         "instead of the engine")
@@ -258,7 +267,8 @@ def config_from_args(parser, args):
                      spad_kib=args.spad_kib, acc_kib=args.acc_kib,
                      pipeline=_pipeline(parser, args.pipeline), dsp=args.dsp,
                      dsp_muls=args.dsp_muls, restart=args.restart,
-                     post_delay=args.post_delay, drain=args.drain, int_adder=args.int_adder)
+                     post_delay=args.post_delay, drain=args.drain, int_adder=args.int_adder,
+                     dispatch=args.dispatch)
     except ConfigError as e:
         parser.error(e.message(option_name))
     for param, default in getattr(parser, "flow_defaults", {}).items():

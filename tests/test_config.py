@@ -59,6 +59,7 @@ def test_name_carries_key_parameters():
      r"^drain must be None \(not given: a WS array has no drain\) when dataflow is 'ws', "
      r"not 'bus'$"),
     ({"int_adder": "csa"}, r"^int_adder must be one of 'full', 'split', not 'csa'$"),
+    ({"dispatch": "late"}, r"^dispatch must be one of 'direct', 'registered', not 'late'$"),
     ({"in_fmt": "bf16", "int_adder": "full"},
      r"^int_adder must be None \(not given: the accumulator is float\) when acc_fmt is "
      r"'fp32', not 'full'$"),
@@ -94,6 +95,16 @@ def test_drain_and_int_adder():
     assert Config(drain="chain", int_adder="full").name == Config().name
     assert Config(**cfg.as_dict()) == cfg
     assert Config(dataflow="ws", int_adder="split").name == "ws_4x4_int8_int32_split"
+
+
+def test_dispatch():
+    # The controller's range checks as a command goes unless told "registered", which names
+    # the engine (not the array: it has no controller); the resolved value reads back.
+    assert Config().dispatch == "direct"
+    cfg = Config(rows=2, dispatch="registered")
+    assert cfg.name == Config(rows=2).name == "os_2x2_int8_int32"
+    assert cfg.engine_name == Config(rows=2).engine_name + "_regdispatch"
+    assert Config(**cfg.as_dict()) == cfg
 
 
 def test_post_delay():

@@ -169,15 +169,48 @@ def test_int8_fp32_sums_past_2_to_the_24(dataflow):
     assert not bad.any(), f"{bad.sum()} of {bad.size} differ; first at {np.argwhere(bad)[0]}"
 
 
+@pytest.mark.parametrize("dispatch", ["direct", "registered"])
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
-def test_double_buffered_operands(dataflow):
-    # Operand blocks that do not all fit alternate between two regions of each buffer.
-    cfg = Config(rows=4, cols=4, dataflow=dataflow, spad_kib=1, acc_kib=1)
+def test_double_buffered_operands(dataflow, dispatch):
+    # Operand blocks that do not all fit alternate between two regions of each buffer, so
+    # every LOAD, COMPUTE and STORE waits on the hazard checks (Config.dispatch: made in the
+    # cycle a command goes, or a cycle earlier and registered).
+    cfg = Config(rows=4, cols=4, dataflow=dataflow, spad_kib=1, acc_kib=1, dispatch=dispatch)
     rng = np.random.default_rng(4)
     a, b = random_matrix(cfg, (40, 60), rng), random_matrix(cfg, (60, 30), rng)
     prog = gemm_program(cfg, a, b)
     got = run_program(prog, a, b, "amaranth", seed=2, p_valid=0.6, p_ready=0.5)
     assert same_bits(got.c, ref_program(prog, a, b), cfg.acc_format).all()
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_registered_dispatch_same_bits(dataflow):
+    # Config.dispatch="registered" (the FPGA flows' default): the same C as "direct" under the
+    # same random stalls, in at least as many cycles (a ranged command goes a cycle later).
+    cfgs = [Config(rows=3, cols=2, dataflow=dataflow, dispatch=d, **SMALL)
+            for d in ("direct", "registered")]
+    direct, registered = (_check(cfg, 11, 9, 7, mode="int8", relu=True, seed=8, mix="normal")
+                          for cfg in cfgs)
+    assert registered.cycles >= direct.cycles
+
+
+@pytest.mark.parametrize("dispatch, spacing", [("direct", 1), ("registered", 2)])
+def test_registered_dispatch_goes_from_the_second_cycle(dispatch, spacing):
+    # Three commands for three idle units, none touching another's lines or rows: with the
+    # checks made as a command goes, each goes the cycle after it is taken and the next is
+    # taken then; registered, each goes from the second cycle it is held.
+    cfg = Config(rows=2, cols=2, dataflow="os", dispatch=dispatch, **SMALL)
+    cmds = [isa.encode_load("a", 0, 1), isa.encode_compute(4, 4, 0, 1),
+            isa.encode_store(4, 1), isa.encode_fence()]
+    out = {}
+
+    async def bench(ctx, drv, dut):
+        out["t"] = await drv.trace(ctx, cmds, [0x1234], rows=1, ready=lambda *_: True)
+
+    _simulate(cfg, bench)
+    at = out["t"].cmd_at
+    assert [later - sooner for sooner, later in zip(at[:-1], at[1:], strict=True)] == \
+        [spacing] * 3, at
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws"])
@@ -370,13 +403,14 @@ def test_illegal_commands_set_sticky_errors_and_never_hang():
     assert same_bits(prog.assemble(out["rows"]), ref_program(prog, a, b), INT8).all()
 
 
+@pytest.mark.parametrize("dispatch", ["direct", "registered"])
 @pytest.mark.parametrize("a_addr, waits", [(0, False), ("last", True)])
-def test_compute_waits_for_a_dropped_load_past_the_buffer(a_addr, waits):
+def test_compute_waits_for_a_dropped_load_past_the_buffer(a_addr, waits, dispatch):
     # An illegal LOAD into A from its last line, running past the end by more than the
     # buffer again (its end wraps in A's address width), is dropped: its beats (none offered)
     # are still due, and a COMPUTE reading that last line waits for them as for a legal LOAD's
     # (the loader clamps the range it reports to the buffer); one reading line 0 does not.
-    cfg = Config(rows=1, cols=1, dataflow="os", **SMALL)
+    cfg = Config(rows=1, cols=1, dataflow="os", dispatch=dispatch, **SMALL)
     last = cfg.spad_a_lines - 1
     a_addr = last if a_addr == "last" else a_addr
     cmds = [isa.encode_load("a", last, cfg.spad_a_lines + 2), isa.encode_compute(a_addr, 0, 0, 1),

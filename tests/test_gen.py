@@ -39,7 +39,7 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                                "post_narrow": 5, "enable": 0},
                                   "dsp": "infer", "dsp_muls": 15, "restart": None,
                                   "drain": None, "int_adder": "full",
-                                  "post_delay": "ff"}
+                                  "post_delay": "ff", "dispatch": "direct"}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
     assert ports["o__payload"]["width"] == 5 * 32
@@ -347,3 +347,25 @@ def test_flow_defaults_where_the_design_takes_them():
     assert config_from_args(plain, plain.parse_args([]))[0] == Config(rows=16)
     with pytest.raises(ValueError, match="flow_defaults"):
         add_config_options(OptionParser(prog="t"), flow_defaults={"drain": "ring"})
+
+
+@pytest.mark.parametrize("tool", ["hw.fpga.ooc", "hw.build"])
+def test_fpga_flows_register_the_dispatch_checks(tool):
+    # The FPGA flows' own default (hw.fpga.flow.FPGA_DEFAULTS): the controller's range checks
+    # registered unless the command line says otherwise; hw.gen keeps the configuration's.
+    import importlib
+
+    from hw.gen import _parser as gen_parser
+    from hw.gen import config_from_args
+
+    p = importlib.import_module(tool)._parser()
+    board = ["--board", "icebreaker"] if tool == "hw.build" else []
+
+    def cfg(parser, *args):
+        return config_from_args(parser, parser.parse_args([*board, *args]))[0]
+
+    assert cfg(p, "--rows", "2").dispatch == "registered"
+    assert cfg(p, "--rows", "2", "--dispatch", "direct").dispatch == "direct"
+    board = []
+    assert cfg(gen_parser(), "--rows", "2").dispatch == "direct"
+    assert "(default registered)" in " ".join(p.format_help().split())

@@ -46,6 +46,9 @@ __all__ = ["Controller"]
 #: The ways a held command may go (:meth:`Controller._route`), one register bit each.
 _ROUTES = ("illegal", "retire", "load", "config", "preload", "compute", "store", "fence",
            "scale")
+#: The waits that compare the held command's ranges with the units' (:meth:`_hazards`): the
+#: ones ``Config.dispatch == "registered"`` takes from registers.
+_RANGE_WAITS = ("load_war", "compute_raw", "compute_war", "preload_raw", "store_raw")
 
 
 def _overlap(lo1, hi1, lo2, hi2):
@@ -106,7 +109,10 @@ class Controller(wiring.Component):
         Only with a set of formats: the last CONFIG's ``in_fmt`` (0 after reset), the
         array's format select.
 
-    Throughput: one command per cycle at most.
+    Throughput: one command per cycle at most; with ``cfg.dispatch == "registered"`` a
+    LOAD, PRELOAD, COMPUTE or STORE goes from the second cycle it is held at the earliest
+    (its range checks registered, :meth:`_registered`), so those go every second cycle at
+    most.
     """
 
     def __init__(self, cfg):
@@ -165,6 +171,8 @@ class Controller(wiring.Component):
             m.d.sync += held.eq(0)
 
         waits = self._hazards(m, cur, ends)
+        if self._cfg.dispatch == "registered":
+            waits = self._registered(m, waits, took=self.cmd.valid & self.cmd.ready)
         m.d.comb += self.status.idle.eq(~held & waits["all_idle"])
 
         # Payloads are steered from the held command; valids say which unit takes it.
@@ -267,6 +275,27 @@ class Controller(wiring.Component):
                                  & writeback.idle & storer.drained),
         ]
         return waits
+
+    @staticmethod
+    def _registered(m, waits, *, took):
+        """``waits`` with the range checks (:data:`_RANGE_WAITS`) made a cycle earlier and
+        registered, so the dispatch decision starts from registers and the units' readies
+        alone (``Config.dispatch == "registered"``); a command that needs one waits until the
+        cycle after it is taken (``took``), when the registers hold its own checks.
+
+        A check a cycle old is safe: a unit's busy ranges grow only when it takes a command,
+        and it takes only the held one, which then leaves; so while the same command is held
+        the ranges only shrink or end, and a range clear a cycle ago is clear now. A range
+        that ends costs the held command one cycle more."""
+        settled = Signal()      # the held command was held in the cycle before too
+        m.d.sync += settled.eq(~took)
+        registered = dict(waits)
+        for name in _RANGE_WAITS:
+            # Read only while ``settled`` (a flag, reset): data, so no reset (hw.delay).
+            checked = Signal(name=f"{name}_r", reset_less=True)
+            m.d.sync += checked.eq(waits[name])
+            registered[name] = checked | ~settled
+        return registered
 
     def _dispatch(self, m, cur, held, route, consume, errors, waits):
         """Retire an illegal command (a LOAD after taking its beats), or hand a legal one to

@@ -17,9 +17,9 @@ from pathlib import Path
 from ..config import ConfigError
 from . import report as rpt
 
-__all__ = ["MAX_FREQ", "PLACERS", "FlowError", "check_freq", "check_placer", "placer_args",
-           "add_placer_option", "tool_version", "yosys_version", "nextpnr_version", "Progress",
-           "run_tool", "fail", "run_for_command_line"]
+__all__ = ["MAX_FREQ", "PLACERS", "FPGA_DEFAULTS", "FlowError", "check_freq", "check_placer",
+           "placer_args", "add_placer_option", "tool_version", "yosys_version",
+           "nextpnr_version", "Progress", "run_tool", "fail", "run_for_command_line"]
 
 #: Highest clock request, MHz (beyond any of these families' fabric).
 MAX_FREQ = 1000
@@ -29,6 +29,10 @@ MAX_FREQ = 1000
 #: machine, was placed and routed by ``static`` in 298 s of wall time and 56 s of CPU (Fmax
 #: 14.3 MHz), while HeAP took 770 s of wall time to place it (15.6 MHz after placement).
 PLACERS = ("heap", "sa", "static")
+#: The FPGA flows' own defaults for design parameters (``hw.gen.add_config_options``'s
+#: ``flow_defaults``; an option given on the command line wins): the controller's range
+#: checks registered, off the path that limited the ECP5 engines' clock.
+FPGA_DEFAULTS = {"dispatch": "registered"}
 # Tries of a tool's version query: the first run of a YoWASP tool compiles it into a cache,
 # and tools started together on a cold cache can fail once.
 _TRIES = 3

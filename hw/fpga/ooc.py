@@ -37,6 +37,7 @@ from ..manifest import port_list
 from . import devices
 from . import report as rpt
 from .flow import (
+    FPGA_DEFAULTS,
     MAX_FREQ,
     PLACERS,
     FlowError,
@@ -224,7 +225,7 @@ def _parser():
                      description="Synthesise, place and route a generated design out of "
                                  "context with Yosys and nextpnr, and report its resources, "
                                  "Fmax and critical path. Takes hw.gen's design options.")
-    add_config_options(p)
+    add_config_options(p, flow_defaults=FPGA_DEFAULTS)
     families = devices.FAMILIES
     p.add_argument("--family", default="ecp5", metavar="NAME",
                    help=f"FPGA family: {', '.join(families)} (default ecp5)")
