@@ -8,6 +8,7 @@ are the ones that file's reset test uses. Verilator missing: skipped (failed und
 """
 
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from test_cocotb_engine import (
     program,
 )
 
+from hw.config import Config
 from sim.backends.cocotb_engine import rtl_cocotb_engine_gemm
 from sim.backends.verilator_engine import (
     build,
@@ -32,6 +34,7 @@ from sim.backends.verilator_engine import (
     reset_wrapper,
     rtl_verilator_engine_gemm,
     run_verilator_engine,
+    simulated_config,
     write_program,
 )
 from sim.golden import same_bits
@@ -90,6 +93,24 @@ def test_same_bits_and_cycles_as_cocotb(cfg, shapes, post, require_tool):
         assert same_bits(fast, slow, prog.out_format).all(), shape
         assert fast_cycles == slow_cycles, shape
         check(prog, a, b, fast, 0)
+
+
+def test_logic_multipliers_compiled_in_dsp_form(require_tool):
+    """The harness compiles PEs with logic (Booth) multipliers in their DSP form
+    (``simulated_config``): the same bits and cycles, stalls included, as the engine compiled
+    as configured, and the golden model's."""
+    require_tool(missing_verilator())
+    cfg = Config(rows=3, cols=3, dsp_muls=2, spad_kib=1, acc_kib=1)
+    assert simulated_config(cfg) == replace(cfg, dsp_muls=9)
+    assert simulated_config(OS_INT8) is OS_INT8 and simulated_config(WS_BF16) is WS_BF16
+    prog, a, b = program(cfg, (10, 21, 8), np.random.default_rng(9), mode="int8", scale=0.02)
+    stalls = dict(seed=5, p_valid=P_VALID, p_ready=P_READY)
+    fast, fast_cycles = rtl_verilator_engine_gemm(prog, **stalls)
+    exact, exact_cycles = rtl_verilator_engine_gemm(prog, as_built=True, **stalls)
+    assert build(cfg).cfg.dsp_muls == 9 and build(cfg, as_built=True).cfg.dsp_muls == 2
+    assert same_bits(fast, exact, prog.out_format).all()
+    assert fast_cycles == exact_cycles
+    check(prog, a, b, fast, 5)
 
 
 def test_stall_patterns_follow_the_seed(require_tool):
