@@ -170,16 +170,19 @@ class FPRound(Pipelined, CheckedComponent):
         # exponent field exceeds exp - 1: by 1 normally, by 2 when rounding carried out of the
         # top, and for a subnormal (field base 0) by 0, or by 1 when rounding carried it up
         # into the smallest normal. Each of the three fields, and whether it overflows or
-        # (ftz) is zero, is worked out here, beside the shift and the rounding, not after.
-        base = Signal(signed(self._exp_width + 2))
-        m.d.comb += base.eq(Mux(tiny, 0, i.exp - 1))
+        # (ftz) is zero, is worked out here, beside the shift and the rounding, not after; and
+        # each straight from the exponent (an adder, or a comparison with a constant), chosen
+        # by ``tiny`` last, rather than from the field (``tiny ? carry : exp - 1 + carry``), so
+        # no carry chain waits on another: a field overflows when ``exp - 1 + carry >=
+        # exp_max`` (never a subnormal's, ``exp_max > 2``) and is zero when ``exp == 1 -
+        # carry`` (a subnormal's when ``carry == 0``).
         field, over, flush = [], [], []
         for carry in range(3):
             f = Signal(signed(self._exp_width + 2), name=f"field{carry}")
-            m.d.comb += f.eq(base + carry)
+            m.d.comb += f.eq(Mux(tiny, carry, i.exp - 1 + carry))
             field.append(f[:fmt.exp_width])
-            over.append(f >= fmt.exp_max)
-            flush.append((f == 0) if self._ftz else Const(0))
+            over.append(~tiny & (i.exp >= fmt.exp_max + 1 - carry))
+            flush.append(Mux(tiny, carry == 0, i.exp == 1 - carry) if self._ftz else Const(0))
         sign, is_zero, is_inf, is_nan = i.sign, i.is_zero, i.is_inf, i.is_nan
         ends = Signal(data.StructLayout({
             "field": data.ArrayLayout(fmt.exp_width, 3), "over": 3, "flush": 3,
