@@ -321,8 +321,8 @@ def test_icebreaker_bitstream(tmp_path, require_tool, one_pnr_at_a_time):
     # its RAW delay line and every small FIFO in block RAM. It fills 95-97 % of the logic
     # cells, which nextpnr's default placer (HeAP) takes minutes to legalise; the static placer
     # takes seconds (hw.build.PLACERS).
-    cfg = Config(rows=1, pipeline={"post_convert": 2, "post_mul": 4, "post_round": 1},
-                 post_delay="ram", **SMALL)
+    cfg = Config(rows=1, pipeline={"post_convert": 2, "post_mul": 5, "post_round": 2},
+                 post_delay="ram", dispatch="registered", **SMALL)
     assert cfg == board_table.config_of(board_table.RUNS[0])[0]
     report = build(cfg, "icebreaker", out=tmp_path, placer="static", log=lines.append)
     _check_build(report, tmp_path, "icebreaker", "bin")
