@@ -346,7 +346,8 @@ def test_ecp5_bitstream_command_line(tmp_path, require_tool, one_pnr_at_a_time):
     r = _hw_build("--board", "orangecrab", "--rows", "1", "--spad-kib", "1", "--acc-kib", "1",
                   "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr + r.stdout
-    design = "engine_os_1x1_int8_int32_s1k_a1k"
+    # hw.build registers the controller's range checks unless told otherwise (FPGA_DEFAULTS).
+    design = "engine_os_1x1_int8_int32_s1k_a1k_regdispatch"
     report = json.loads((tmp_path / design / "orangecrab-25F" / "report.json").read_text())
     _check_build(report, tmp_path, "orangecrab", "bit")
     assert report["clock"]["pll"]["primitive"] == "EHXPLLL"
