@@ -166,6 +166,7 @@ class IntAdd(Pipelined, CheckedComponent):
     def __init__(self, width=32, *, latency=INT_ADD, clear=False, narrow=None):
         self._width = width
         self._latency = latency
+        self._clear = clear
         self._narrow = narrow
         members = {
             "a": In(signed(width)),
@@ -179,7 +180,7 @@ class IntAdd(Pipelined, CheckedComponent):
     def elaborate(self, platform):
         m = Module()
         split = min(self.extra_latency, 1)
-        b = Mux(self.clear, 0, self.b) if "clear" in self.signature.members else self.b
+        b = Mux(self.clear, 0, self.b) if self._clear else self.b
         a = delay(m, self.a, split, name="a_reg", reset_less=True)
         b = delay(m, b, split, name="b_reg", reset_less=True)
         total = Signal(signed(self._width))

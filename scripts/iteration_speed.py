@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from hw.config import Config
+from sim.backends.cocotb_engine import rtl_cocotb_engine_gemm
 from sim.backends.verilator_engine import build, rtl_verilator_engine_gemm, simulated_config
 from sim.golden import same_bits
-from sim.host import ref_program, run_program
+from sim.host import ref_program
 from sim.operands import random_matrix
 from sim.program import gemm_program
 
@@ -69,35 +70,42 @@ def gen_rows(log):
     return rows
 
 
-def _cycles_per_second(cfg, n, backend, log, *, as_built=False):
-    """Cycles per second of wall time of an ``n``³ GEMM on ``backend``; ``as_built``: the
-    harness compiled as configured (logic multipliers included), not in its
-    ``simulated_config``."""
+#: The simulation paths timed, by name: each runs an engine program and returns ``(C, cycles)``.
+_RUNS = {
+    "cocotb-verilator": lambda prog: rtl_cocotb_engine_gemm(prog, "verilator"),
+    "verilator": rtl_verilator_engine_gemm,
+    # The harness compiled as configured (logic multipliers included), not in its
+    # simulated_config.
+    "verilator as built": lambda prog: rtl_verilator_engine_gemm(prog, as_built=True),
+}
+
+
+def _cycles_per_second(cfg, n, path, log):
+    """Cycles per second of wall time of an ``n``³ GEMM on the simulation ``path`` (one of
+    :data:`_RUNS`)."""
     rng = np.random.default_rng(0)
     a = random_matrix(cfg, (n, n), rng)
     b = random_matrix(cfg, (n, n), rng)
     prog = gemm_program(cfg, a, b)
-    if as_built:
-        build(cfg, as_built=True)
     start = time.perf_counter()
-    if as_built:
-        c, cycles = rtl_verilator_engine_gemm(prog, as_built=True)
-    else:
-        res = run_program(prog, a, b, backend)
-        c, cycles = res.c, res.cycles
+    c, cycles = _RUNS[path](prog)
     wall = time.perf_counter() - start
     if not same_bits(c, ref_program(prog, a, b), cfg.acc_format).all():
-        raise RuntimeError(f"{backend}: {n}³ on {cfg.engine_name} differs from the golden model")
-    what = f"{backend}{' as built' if as_built else ''}"
-    log(f"{what} {cfg.engine_name} {n}³: {cycles} cycles in {wall:.2f} s, "
+        raise RuntimeError(f"{path}: {n}³ on {cfg.engine_name} differs from the golden model")
+    log(f"{path} {cfg.engine_name} {n}³: {cycles} cycles in {wall:.2f} s, "
         f"{cycles / wall:,.0f} cycles/s")
     return cycles / wall, n
 
 
 def _prebuild(cfg, log):
+    """Build (or find built) every simulation of ``cfg`` the rows time, outside the timing:
+    the harness, also as built where that differs, and the cocotb build."""
     from sim.backends.cocotb_runner import build as cocotb_build
-    for name, make in (("harness", lambda: build(cfg)),
-                       ("cocotb", lambda: cocotb_build(cfg, "engine", "verilator"))):
+    builds = [("harness", lambda: build(cfg))]
+    if simulated_config(cfg) != cfg:
+        builds.append(("harness as built", lambda: build(cfg, as_built=True)))
+    builds.append(("cocotb", lambda: cocotb_build(cfg, "engine", "verilator")))
+    for name, make in builds:
         start = time.perf_counter()
         make()
         log(f"{name} build of {cfg.engine_name} (or cache check): "
@@ -114,7 +122,7 @@ def sim_rows(args, log):
         new, _ = _cycles_per_second(cfg, fast_n, "verilator", log)
         now = f"{new / 1000:,.0f} k"
         if simulated_config(cfg) != cfg:
-            exact, _ = _cycles_per_second(cfg, fast_n, "verilator", log, as_built=True)
+            exact, _ = _cycles_per_second(cfg, fast_n, "verilator as built", log)
             now += f" (compiled as built: {exact / 1000:,.0f} k)"
         target = SIM_TARGETS[fmt]
         acc = "INT32" if fmt == "int8" else "FP32"

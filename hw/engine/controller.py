@@ -163,7 +163,8 @@ class Controller(wiring.Component):
         # And routed: which way it goes, one bit each, so dispatch decodes no opcode.
         route = Signal(data.StructLayout({name: 1 for name in _ROUTES}), reset_less=True)
         routed = self._route(self.cmd.payload, checked)
-        with m.If(self.cmd.valid & self.cmd.ready):
+        take = self.cmd.valid & self.cmd.ready
+        with m.If(take):
             m.d.sync += [cur.eq(self.cmd.payload), held.eq(1), errors.eq(checked)]
             m.d.sync += [route[name].eq(way) for name, way in routed.items()]
             m.d.sync += [ends[name].eq(end) for name, end in sums.items()]
@@ -172,7 +173,7 @@ class Controller(wiring.Component):
 
         waits = self._hazards(m, cur, ends)
         if self._cfg.dispatch == "registered":
-            waits = self._registered(m, waits, took=self.cmd.valid & self.cmd.ready)
+            waits = self._registered(m, waits, took=take)
         m.d.comb += self.status.idle.eq(~held & waits["all_idle"])
 
         # Payloads are steered from the held command; valids say which unit takes it.
