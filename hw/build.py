@@ -27,6 +27,7 @@ from pathlib import Path
 from sim.tools import PACKERS, find_nextpnr, find_packer, find_yosys
 
 from .config import Config, ConfigError
+from .field_names import plain_field_names
 from .fpga import boards as brd
 from .fpga import devices
 from .fpga import report as rpt
@@ -225,6 +226,8 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         script_after_read="\n".join(fam.before_synth),
         script_after_synth="tee -q -o stat.json stat -json",
         nextpnr_opts=" ".join(nextpnr_opts))
+    # The RTLIL Yosys synthesises, its field wires named as the exported Verilog's are.
+    plan.files[f"{name}.il"] = plain_field_names(plan.files[f"{name}.il"])
     if folder.exists():
         for stale in (pnr_report, f"{name}.{board.bitstream}", "stat.json"):
             (folder / stale).unlink(missing_ok=True)

@@ -27,6 +27,7 @@ from amaranth.hdl import Elaboratable, Fragment
 
 from .array.blackbox import BlackBox, Gated
 from .dsp import VERILOG_EXPORT
+from .field_names import plain_field_names
 from .forked import Forked
 
 __all__ = ["ModuleSet", "written_once"]
@@ -145,7 +146,8 @@ def _collector_paused():
 
 
 def _rtlil(component, name):
-    return rtlil.convert(component, name=name, emit_src=False, platform=VERILOG_EXPORT)
+    return plain_field_names(
+        rtlil.convert(component, name=name, emit_src=False, platform=VERILOG_EXPORT))
 
 
 class _YosysStream:
