@@ -86,17 +86,35 @@ class _Ranks(wiring.Component):
             self.free.eq(~later),
             self.valid_out.eq(entered_ago(self.latency)),
         ]
+        # The operand selects below read ``later`` and each ``active`` flag for every bit of
+        # every lane (32 loads a lane; on an ECP5 the routing of those fan-outs was two thirds
+        # of the engine's critical path). Each flag is kept twice, registered (``later`` a
+        # cycle early), as itself for the first half of the lanes and as its complement for
+        # the others: Yosys merges registers that take the same input, not complementary
+        # ones, so each copy drives half the loads from where it is placed.
+        def halves(name, flag, flag_next):
+            inverse = Signal(name=f"{name}_n", init=1)
+            m.d.sync += inverse.eq(~flag_next)
+            return flag, ~inverse
+        later_q = Signal(name="later_q")
+        later_next = Cat(entered_ago((j - 1) * add_lat - 1) for j in active).any()
+        m.d.sync += later_q.eq(later_next)
+        selects = {"later": halves("later", later_q, later_next)}
+        for j in active:
+            selects[j] = halves(f"active{j}", active[j], entered_ago((j - 1) * add_lat - 1))
+
         parts = [self.parts[0], self.parts[1]] + [
             delay(m, self.parts[j], (j - 1) * add_lat, name=f"part{j}", reset_less=True)
             for j in range(2, ranks + 1)]
         for lane in range(cfg.cols):
+            half = lane * 2 // cfg.cols
             add = written_once(m, platform, self._modules, f"add_{lane}",
                                lambda: make_adder(cfg), "acc_add", en=self.en)
             part = parts[1][lane]
             for j in range(2, ranks + 1):
-                part = Mux(active[j], parts[j][lane], part)
-            m.d.comb += [add.a.eq(Mux(later, add.o, parts[0][lane])), add.b.eq(part),
-                         self.total[lane].eq(add.o)]
+                part = Mux(selects[j][half], parts[j][lane], part)
+            m.d.comb += [add.a.eq(Mux(selects["later"][half], add.o, parts[0][lane])),
+                         add.b.eq(part), self.total[lane].eq(add.o)]
         return m
 
 
