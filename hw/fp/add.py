@@ -138,11 +138,17 @@ class FPAdd(Pipelined, CheckedComponent):
         small_sig = Mux(swap, a.sig, b.sig)
 
         # A shift of ext_width or more leaves nothing but sticky; capping it keeps the shifter
-        # as narrow as the significand whatever the exponent width.
-        diff = Signal(fmt.exp_width)
-        m.d.comb += diff.eq(big_exp - Mux(swap, a.exp, b.exp))
+        # as narrow as the significand whatever the exponent width. Both orders' differences,
+        # capped, are made beside the magnitude comparison, which then only picks one: the
+        # comparison, the subtractions and the caps' comparisons are carry chains side by side
+        # rather than one after another.
+        def capped(name, big, small):
+            diff = Signal(fmt.exp_width, name=name)     # wraps when not picked
+            m.d.comb += diff.eq(big - small)
+            return Mux(diff > ext_width, ext_width, diff)
         shift = Signal(range(ext_width + 1))
-        m.d.comb += shift.eq(Mux(diff > ext_width, ext_width, diff))
+        m.d.comb += shift.eq(Mux(swap, capped("diff_ba", b.exp, a.exp),
+                                 capped("diff_ab", a.exp, b.exp)))
         flags = Signal(5)
         m.d.comb += flags.eq(Cat(
             a.sign ^ b.sign,
