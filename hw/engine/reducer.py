@@ -76,32 +76,31 @@ class _Ranks(wiring.Component):
             return self.valid_in if k == 0 else entered[k - 1]
 
         # Rank j (2 and up) is in the adder while a group entered (j - 1)·add_lat cycles ago;
-        # ``later``, any of them, comes from the registered history alone (rank 1's
-        # ``valid_in`` is the handshake's and would put it in front of every adder's first
-        # stage), and the adder is free for a new group when it is low.
+        # ``later``, any of them, is a register of its own, set from the history a cycle early
+        # (rank 1's ``valid_in`` is the handshake's and would put it in front of every adder's
+        # first stage), and the adder is free for a new group when it is low.
         active = {j: entered_ago((j - 1) * add_lat) for j in range(2, ranks + 1)}
+        active_next = {j: entered_ago((j - 1) * add_lat - 1) for j in active}
         later = Signal()
+        later_next = Cat(*active_next.values()).any()
+        m.d.sync += later.eq(later_next)
         m.d.comb += [
-            later.eq(Cat(*active.values()).any()),
             self.free.eq(~later),
             self.valid_out.eq(entered_ago(self.latency)),
         ]
         # The operand selects below read ``later`` and each ``active`` flag for every bit of
         # every lane (32 loads a lane; on an ECP5 the routing of those fan-outs was two thirds
-        # of the engine's critical path). Each flag is kept twice, registered (``later`` a
-        # cycle early), as itself for the first half of the lanes and as its complement for
-        # the others: Yosys merges registers that take the same input, not complementary
-        # ones, so each copy drives half the loads from where it is placed.
+        # of the engine's critical path). Each flag is kept twice, as itself for the first
+        # half of the lanes and as its complement for the others: Yosys merges registers that
+        # take the same input, not complementary ones, so each copy drives half the loads
+        # from where it is placed.
         def halves(name, flag, flag_next):
             inverse = Signal(name=f"{name}_n", init=1)
             m.d.sync += inverse.eq(~flag_next)
             return flag, ~inverse
-        later_q = Signal(name="later_q")
-        later_next = Cat(entered_ago((j - 1) * add_lat - 1) for j in active).any()
-        m.d.sync += later_q.eq(later_next)
-        selects = {"later": halves("later", later_q, later_next)}
+        selects = {"later": halves("later", later, later_next)}
         for j in active:
-            selects[j] = halves(f"active{j}", active[j], entered_ago((j - 1) * add_lat - 1))
+            selects[j] = halves(f"active{j}", active[j], active_next[j])
 
         parts = [self.parts[0], self.parts[1]] + [
             delay(m, self.parts[j], (j - 1) * add_lat, name=f"part{j}", reset_less=True)
