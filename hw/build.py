@@ -37,12 +37,14 @@ from .fpga.flow import (
     FPGA_DEFAULTS,
     PLACERS,
     Progress,
-    add_placer_option,
+    add_pnr_options,
     check_freq,
     check_placer,
+    check_seed,
     fail,
     nextpnr_version,
-    placer_args,
+    pnr_args,
+    pnr_choice,
     print_line,
     run_for_command_line,
     run_tool,
@@ -145,7 +147,7 @@ def _part(platform):
 
 
 def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_BAUD,
-          max_payload=DEFAULT_MAX_PAYLOAD, placer=None, log=None):
+          max_payload=DEFAULT_MAX_PAYLOAD, placer=None, seed=None, log=None):
     """Build ``cfg``'s engine into a bitstream for a board; return the report.
 
     Parameters
@@ -167,6 +169,8 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         The bridge's payload buffer in bytes.
     placer : str or None
         nextpnr's placer, one of :data:`PLACERS` (``None``: nextpnr's default, ``heap``).
+    seed : int or None
+        nextpnr's random seed (``None``: nextpnr's default; :func:`~hw.fpga.flow.check_seed`).
     log : callable or None
         Called with each progress line (``None``: print and flush).
 
@@ -177,13 +181,13 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         (``design``, ``family``, ``device``, ``part``, ``tools``, ``fits``, ``error``,
         ``resources``, ``cells``, ``timing``, ``wall_s``, ``files``) plus ``board``, ``clock``
         (oscillator, PLL setting, the clock), ``uart`` (baud, divisor, wiring),
-        ``peak_gops``, ``bitstream``, ``host_command`` and ``placer``.
+        ``peak_gops``, ``bitstream``, ``host_command``, ``placer`` and ``seed``.
 
     Raises
     ------
     ConfigError
-        ``board_name``, ``device``, ``freq``, ``baud`` or ``placer`` is not allowed (checked
-        before any work).
+        ``board_name``, ``device``, ``freq``, ``baud``, ``placer`` or ``seed`` is not allowed
+        (checked before any work).
     ToolMissing
         A tool of the flow is not installed.
     FlowError
@@ -192,6 +196,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     log = log or print_line
     board, device, pll, clock = check_options(board_name, device, freq, baud)
     check_placer(placer)
+    check_seed(seed)
     requested = board.default_mhz if freq is None else freq
     fam = devices.family(board.family)
     platform = board.platform(device)
@@ -219,7 +224,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     if board.family == "gowin":
         # The Apicula flow writes no clock constraints: time every clock at the engine's.
         nextpnr_opts += ["--freq", f"{clock:g}"]
-    nextpnr_opts += placer_args(placer)
+    nextpnr_opts += pnr_args(placer, seed)
     plan = platform.prepare(
         top, name, emit_src=False,
         synth_opts=" ".join(fam.device().synth_args if board.family == "ice40" else ()),
@@ -241,7 +246,8 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     for argv in script:
         tool = argv[0]
         log_name = logs.get(tool, f"{tool}.log")
-        progress.start(f"{tool}: {os.path.basename(commands[tool][0])} "
+        choice = f", {pnr_choice(placer, seed)}" if tool == pnr_tool else ""
+        progress.start(f"{tool}: {os.path.basename(commands[tool][0])}{choice} "
                        f"(log {folder / log_name})")
         r, text = run_tool([*commands[tool], *argv[1:]], folder, log_name)
         if tool not in logs:
@@ -300,6 +306,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         "bitstream": str(bitstream) if error is None else None,
         "host_command": host_command(cfg, board, baud, max_payload),
         "placer": placer,
+        "seed": seed,
         "wall_s": {step: round(secs, 1) for step, secs in wall.items()},
         "files": {"rtlil": f"{name}.il", "synth_log": f"{name}.rpt",
                   "pnr_log": f"{name}.tim",
@@ -358,7 +365,7 @@ def _parser():
     p.add_argument("--out", default="build", metavar="DIR",
                    help="base folder (default build); a build goes to "
                         "DIR/<design>/<board>-<device>/")
-    add_placer_option(p)
+    add_pnr_options(p)
     return p
 
 
@@ -370,10 +377,12 @@ def main(argv=None):
         parser.error("--array cannot be built for a board: the board top needs the engine")
     try:
         check_options(args.board, args.device, args.freq, args.baud)
+        check_seed(args.seed)
     except ConfigError as e:
         parser.error(e.message(option_name))
     report = run_for_command_line(parser, args.out, build, cfg, args.board, args.device,
-                                  args.freq, args.out, baud=args.baud, placer=args.placer)
+                                  args.freq, args.out, baud=args.baud, placer=args.placer,
+                                  seed=args.seed)
     print(format_build(report))
     print(f"wrote {target_dir(args.out, report['design'], report['board'], report['device'])}"
           "/report.json")

