@@ -7,6 +7,8 @@ configurations are :mod:`tests.test_cocotb_engine`'s, so the cocotb builds the c
 are the ones that file's reset test uses. Verilator missing: skipped (failed under CI).
 """
 
+import shutil
+import subprocess
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -30,16 +32,21 @@ from sim.backends.cocotb_engine import rtl_cocotb_engine_gemm
 from sim.backends.verilator_engine import (
     build,
     missing_verilator,
+    pe_control,
     read_result,
     reset_wrapper,
     rtl_verilator_engine_gemm,
     run_verilator_engine,
+    shared_pe,
     simulated_config,
     write_program,
 )
 from sim.golden import same_bits
 
 pytestmark = pytest.mark.slow
+
+#: An output-stationary float engine: its harness shares one PE class (``shared_pe``).
+OS_BF16 = Config(rows=3, cols=2, in_fmt="bf16", spad_kib=1, acc_kib=1)
 
 # (configuration, (M, K, N), post-processing): what tests/test_cocotb_engine.py ran through
 # cocotb on Verilator before this backend, now without Python in the loop.
@@ -50,6 +57,7 @@ CASES = [
     (WS_BF16, (9, 20, 11), dict(mode="raw")),
     (OS_INT8_FP32, (9, 20, 11), dict(mode="raw")),
     (WS_INT8_SMALL, (20, 33, 17), dict(mode="raw")),
+    (OS_BF16, (7, 19, 5), dict(mode="bf16")),
 ]
 
 # Both dataflows and both formats (OS INT8→INT32, WS BF16→FP32, WS INT8 with rotating
@@ -93,6 +101,50 @@ def test_same_bits_and_cycles_as_cocotb(cfg, shapes, post, require_tool):
         assert same_bits(fast, slow, prog.out_format).all(), shape
         assert fast_cycles == slow_cycles, shape
         check(prog, a, b, fast, 0)
+
+
+def _pe_class_symbols(built):
+    """The executable's symbols of a C++ class for the PE module (none when it is inlined)."""
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm (binutils) is not on PATH: cannot list the executable's symbols")
+    out = subprocess.run([nm, "-C", built.executable], capture_output=True, text=True,
+                         check=True).stdout
+    return [line for line in out.splitlines() if f" Vtop_{built.top}_pe::" in line]
+
+
+def test_float_pes_share_one_class(require_tool):
+    """A float engine's PE is compiled as a class of its own, which every instance shares
+    (``pe_control``); an integer engine's PEs are inlined. Both run GEMMs bit-exactly
+    (test_gemm, test_same_bits_and_cycles_as_cocotb)."""
+    require_tool(missing_verilator())
+    assert shared_pe(OS_BF16) and shared_pe(WS_BF16) and not shared_pe(TINY_OS)
+    assert _pe_class_symbols(build(OS_BF16))
+    assert not _pe_class_symbols(build(TINY_OS))
+
+
+PE_V = """\
+module eng_pe(clk, rst, a_in, en, a_out);
+  input clk;
+  input rst;
+  input [15:0] a_in;
+  input en;
+  output [15:0] a_out;
+endmodule
+module \\eng_pe.inner (clk, x);
+  input [3:0] x;
+endmodule
+"""
+
+
+def test_pe_control_file():
+    text = pe_control("eng", PE_V)
+    assert text.startswith("`verilator_config\n")
+    assert 'no_inline -module "eng_pe"\n' in text and 'inline -module "eng_pe.*"\n' in text
+    public = [line for line in text.splitlines() if line.startswith("public_flat_rd")]
+    assert public == [f'public_flat_rd -module "eng_pe" -var "{n}"' for n in ("rst", "a_in", "en")]
+    with pytest.raises(ValueError, match="PE module 'other_pe'"):
+        pe_control("other", PE_V)
 
 
 def test_logic_multipliers_compiled_in_dsp_form(require_tool):
