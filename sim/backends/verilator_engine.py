@@ -46,12 +46,12 @@ backends (:mod:`.cocotb_engine`) stay for the protocol benches: reset mid-progra
   build runs without Verilator's Dfg pass (``-fno-dfg``, :data:`SHARED_PE_OPTIONS`). Then every
   PE instance runs the same functions: Verilator no longer reads a neighbour's register inside
   a PE's code, and Dfg's temporaries, numbered per instance, no longer make two copies differ,
-  so its combining of identical functions leaves one copy (16 for the 16x16 engine, the
+  so its combining of identical functions leaves one copy (16 for the 16×16 engine, the
   edges' PEs apart) instead of 256. Without it, each BF16 PE's evaluation was 3.6 KB of
-  machine code of its own, 1 MB in all: more than the level-2 cache. Measured on the 16x16
+  machine code of its own, 1 MB in all: more than the level-2 cache. Measured on the 16×16
   BF16 engine, 256³ GEMM (70 795 cycles, the harness executable alone, three runs each): 1.12
   s against 2.39-2.46 s. Integer PEs stay inlined: in their DSP form each is about 230 bytes,
-  the engine's PE code fits the cache anyway, and the same treatment ran the 16x16 INT8
+  the engine's PE code fits the cache anyway, and the same treatment ran the 16×16 INT8
   engine's 256³ GEMM in 0.30 s against 0.25 s (1.21 s against 0.47 s as built, where the
   logic multipliers lose most to ``-fno-dfg``).
 * **Reset register**: Verilator's top level is not the engine but :func:`reset_wrapper`'s
