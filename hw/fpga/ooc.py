@@ -17,6 +17,7 @@ board pins, no clock tree of the real top level.
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -44,16 +45,21 @@ from .flow import (
     FlowError,
     Progress,
     add_pnr_options,
+    best_seed,
     check_freq,
     check_placer,
     check_seed,
+    check_seeds,
     fail,
     nextpnr_version,
+    parse_seeds,
     pnr_args,
     pnr_choice,
+    pnr_for_seed,
     print_line,
     run_for_command_line,
     run_tool,
+    seeds_to_try,
     yosys_version,
 )
 from .harness import Harness
@@ -81,7 +87,7 @@ def target_dir(out, design, family, device):
 
 
 def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/fpga", *,
-        placer=None, seed=None, log=None):
+        placer=None, seed=None, seeds=None, log=None):
     """Synthesise, place and route ``cfg``'s design out of context; return the report.
 
     Parameters
@@ -102,6 +108,11 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         nextpnr's placer, one of :data:`PLACERS` (``None``: nextpnr's default, ``heap``).
     seed : int or None
         nextpnr's random seed (``None``: nextpnr's default; :func:`~hw.fpga.flow.check_seed`).
+    seeds : list of int or None
+        A seed sweep instead of ``seed``: place and route once for each (synthesis once) and
+        keep the one with the highest Fmax (:func:`~hw.fpga.flow.check_seeds`). Each try's log
+        and nextpnr report stay beside the kept ones as ``pnr.seed<N>.log`` and
+        ``nextpnr.seed<N>.json``.
     log : callable or None
         Called with each progress line (``None``: print and flush).
 
@@ -112,16 +123,17 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         ``part``, ``method``, ``tools``, ``fits`` (``error`` when not), ``resources`` (by kind
         and cell type, used and available), ``cells`` (the netlist's), ``harness`` (its
         overhead, or ``None``), ``timing`` (``fmax_mhz``, ``requested_mhz``, ``met``,
-        ``critical_path``), ``placer``, ``seed``, ``pnr_command`` (nextpnr's command line),
-        ``wall_s`` and ``files``.
+        ``critical_path``), ``placer``, ``seed`` (a sweep's best), ``seed_sweep`` (a sweep's
+        tries in order, each ``seed``, ``fmax_mhz`` and ``met``; ``None`` without a sweep),
+        ``pnr_command`` (nextpnr's command line, the kept seed's), ``wall_s`` and ``files``.
 
     Raises
     ------
     ValueError
         ``kind`` is not one of :data:`hw.gen.KINDS`.
     ConfigError
-        ``family``, ``device``, ``freq``, ``placer`` or ``seed`` is not allowed (checked
-        before any work).
+        ``family``, ``device``, ``freq``, ``placer``, ``seed`` or ``seeds`` is not allowed
+        (checked before any work).
     ToolMissing
         Yosys or the family's nextpnr is not installed.
     FlowError
@@ -134,13 +146,15 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     check_freq(freq)
     check_placer(placer)
     check_seed(seed)
+    check_seeds(seeds, seed)
+    tries = seeds_to_try(seed, seeds)
     yosys, nextpnr = find_yosys(), find_nextpnr(fam.name)
     start = time.perf_counter()
     wall = {}
     # One tool at a time also warms the YoWASP cache before the long runs.
     tools = {"yosys": yosys_version(yosys), "nextpnr": nextpnr_version(nextpnr)}
 
-    progress = Progress(3, log)
+    progress = Progress(2 + len(tries), log)
     progress.start(f"generating Verilog ({kind})")
     name, text = verilog_text(cfg, kind)
     folder = target_dir(out, name, fam.name, dev.name)
@@ -174,30 +188,56 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
 
     pnr_cmd = [*nextpnr, *dev.nextpnr_args, "--json", "netlist.json", "--top", top,
                "--freq", f"{freq:g}", "--timing-allow-fail", "--report", "nextpnr.json",
-               "-l", "pnr.log", "-q", *pnr_args(placer, seed)]
+               "-l", "pnr.log", "-q", *pnr_args(placer)]
     if fam.out_of_context:
         pnr_cmd.append("--out-of-context")
     if fam.pins:
         (folder / "pins.cst").write_text("".join(f'IO_LOC "{port}" {pin};\n'
                                                  for port, pin in fam.pins.items()))
         pnr_cmd += ["--vopt", "cst=pins.cst"]
-    progress.start(f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz, "
-                   f"{pnr_choice(placer, seed)} (log {folder / 'pnr.log'})")
-    pnr_json = folder / "nextpnr.json"
-    pnr_json.unlink(missing_ok=True)
-    r, text = run_tool(pnr_cmd, folder, "pnr.log")
-    wall["pnr"] = progress.elapsed()
-    utilization = rpt.log_utilization(text)
-    over = [cell for cell, use in utilization.items() if use["used"] > use["available"]]
-    if r.returncode == 0 and pnr_json.exists():
-        pnr = json.loads(pnr_json.read_text())
-        utilization, error = pnr["utilization"], None
-        log(f"      done in {wall['pnr']:.1f} s")
-    elif over:
-        pnr, error = {}, rpt.log_error(text) or f"too many {', '.join(over)}"
-        log(f"      does not fit ({', '.join(over)}), after {wall['pnr']:.1f} s")
-    else:
-        fail("place and route", r, text, folder / "pnr.log")
+    for stale in folder.glob("*.seed*.*"):
+        stale.unlink()
+    (folder / "nextpnr.json").unlink(missing_ok=True)
+    sweep, error = [], None
+    wall["pnr"] = 0.0
+    for n, try_seed in enumerate(tries, 1):
+        if seeds:
+            cmd, files = pnr_for_seed(pnr_cmd, try_seed)
+        else:
+            cmd, files = pnr_cmd + pnr_args(seed=try_seed), {}
+        pnr_log, pnr_json = files.get("pnr.log", "pnr.log"), files.get("nextpnr.json",
+                                                                        "nextpnr.json")
+        choice = pnr_choice(placer, try_seed, (n, len(tries)) if seeds else None)
+        progress.start(f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz, "
+                       f"{choice} (log {folder / pnr_log})")
+        r, text = run_tool(cmd, folder, pnr_log)
+        took = progress.elapsed()
+        wall["pnr"] += took
+        utilization = rpt.log_utilization(text)
+        over = [cell for cell, use in utilization.items() if use["used"] > use["available"]]
+        if r.returncode == 0 and (folder / pnr_json).exists():
+            pnr = json.loads((folder / pnr_json).read_text())
+            fmax = rpt.timing(pnr, freq)["fmax_mhz"]
+            sweep.append({"seed": try_seed, "fmax_mhz": fmax,
+                          "met": fmax is not None and fmax >= freq,
+                          "cmd": cmd, "pnr": pnr, "files": files})
+            log(f"      done in {took:.1f} s" + (f": {fmax} MHz" if seeds else ""))
+        elif over:
+            # The same netlist on the same part: no other seed fits it either.
+            pnr, error = {}, rpt.log_error(text) or f"too many {', '.join(over)}"
+            log(f"      does not fit ({', '.join(over)}), after {took:.1f} s")
+            break
+        else:
+            fail("place and route", r, text, folder / pnr_log)
+    if error is None:
+        kept = sweep[best_seed(sweep)]
+        pnr, utilization, pnr_cmd = kept["pnr"], kept["pnr"]["utilization"], kept["cmd"]
+        # The kept seed's log and report under the names a single run writes.
+        for own, per_seed in kept["files"].items():
+            shutil.copyfile(folder / per_seed, folder / own)
+        if seeds:
+            tried = ", ".join(f"{t['fmax_mhz']}" for t in sweep)
+            log(f"      kept seed {kept['seed']}: {kept['fmax_mhz']} MHz (of {tried})")
     wall["total"] = time.perf_counter() - start
 
     report = {
@@ -219,7 +259,9 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         "harness": harness,
         "timing": rpt.timing(pnr, freq) if error is None else None,
         "placer": placer,
-        "seed": seed,
+        "seed": kept["seed"] if error is None else tries[0],
+        "seed_sweep": [{k: t[k] for k in ("seed", "fmax_mhz", "met")} for t in sweep]
+        if seeds else None,
         # How nextpnr ran, from the run's folder (its files are named relative to it).
         "pnr_command": [os.path.basename(pnr_cmd[0]), *pnr_cmd[1:]],
         "wall_s": {step: round(secs, 1) for step, secs in wall.items()},
@@ -261,10 +303,12 @@ def main(argv=None):
         devices.device(args.family, args.device)
         check_freq(args.freq)
         check_seed(args.seed)
+        seeds = None if args.seeds is None else parse_seeds(args.seeds)
     except ConfigError as e:
         parser.error(e.message(option_name))
     report = run_for_command_line(parser, args.out, run, cfg, kind, args.family, args.device,
-                                  args.freq, args.out, placer=args.placer, seed=args.seed)
+                                  args.freq, args.out, placer=args.placer, seed=args.seed,
+                                  seeds=seeds)
     print(rpt.format_table(report))
     print(f"wrote {target_dir(args.out, report['design'], report['family'], report['device'])}"
           "/report.json")

@@ -176,6 +176,9 @@ def format_table(report):
                          f"{cp['routing_ns']:.2f} ns in routing)")
             lines.append(f"    from {_shorten(cp['from'], 80)}")
             lines.append(f"    to   {_shorten(cp['to'], 80)}")
+    if report.get("seed_sweep"):
+        lines.append(f"  seed sweep, kept seed {report['seed']}: " + ", ".join(
+            f"seed {t['seed']} {t['fmax_mhz']} MHz" for t in report["seed_sweep"]))
     wall = report["wall_s"]
     lines.append("  wall time " + ", ".join(f"{step} {secs:.1f} s" for step, secs in
                                             wall.items()))
