@@ -20,7 +20,6 @@ versions, the bitstream and the ``python -m hw.host`` command that runs a GEMM o
 import json
 import os
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,12 +38,12 @@ from .fpga.flow import (
     PLACERS,
     Progress,
     add_pnr_options,
-    best_seed,
     check_freq,
     check_placer,
     check_seed,
     check_seeds,
     fail,
+    keep_best,
     nextpnr_version,
     parse_seeds,
     pnr_args,
@@ -258,13 +257,13 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
 
     logs = {"yosys": f"{name}.rpt", pnr_tool: f"{name}.tim"}
     error = None
-    utilization, pnr, sweep = {}, {}, []
+    utilization, pnr, sweep, kept_seed = {}, {}, [], tries[0]
     for stale in folder.glob(f"{name}.seed*.*"):
         stale.unlink()
     for argv in script:
         tool = argv[0]
         if tool == pnr_tool:
-            error, utilization, pnr, sweep = _place_and_route(
+            error, utilization, pnr, sweep, kept_seed = _place_and_route(
                 commands[tool], argv, folder, logs[tool], pnr_report, clock, placer, tries,
                 bool(seeds), progress, wall)
             if error:
@@ -320,7 +319,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         "bitstream": str(bitstream) if error is None else None,
         "host_command": host_command(cfg, board, baud, max_payload),
         "placer": placer,
-        "seed": sweep[best_seed(sweep)]["seed"] if sweep else tries[0],
+        "seed": kept_seed,
         "seed_sweep": [{k: t[k] for k in ("seed", "fmax_mhz", "met")} for t in sweep]
         if seeds else None,
         "wall_s": {step: round(secs, 1) for step, secs in wall.items()},
@@ -335,9 +334,10 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
 def _place_and_route(command, argv, folder, log_name, pnr_report, clock, placer, tries,
                      sweeping, progress, wall):
     """Run nextpnr (``command``, the build script's ``argv``) once for each seed of ``tries``
-    and keep the best (:func:`~hw.fpga.flow.best_seed`): its files under the names the
-    packer reads. Returns ``(error, utilization, nextpnr's report, the tries)``: ``error`` is
-    ``None`` unless the design does not fit, and then the rest is what the log says."""
+    and keep the best (:func:`~hw.fpga.flow.keep_best`): its files under the names the
+    packer reads. Returns ``(error, utilization, nextpnr's report, the tries, the kept
+    seed)``: ``error`` is ``None`` unless the design does not fit, and then the rest is what
+    the log says."""
     wall[argv[0]] = 0.0
     tried = []
     for n, seed in enumerate(tries, 1):
@@ -352,7 +352,8 @@ def _place_and_route(command, argv, folder, log_name, pnr_report, clock, placer,
         if r.returncode != 0 and over:
             # The same netlist on the same part: no other seed fits it either.
             wall[argv[0]] += progress.done(f"does not fit ({', '.join(over)})")
-            return rpt.log_error(text) or f"too many {', '.join(over)}", utilization, {}, tried
+            error = rpt.log_error(text) or f"too many {', '.join(over)}"
+            return error, utilization, {}, tried, seed
         if r.returncode != 0:
             fail(argv[0], r, text, folder / own_log)
         pnr = json.loads((folder / files.get(pnr_report, pnr_report)).read_text())
@@ -360,13 +361,8 @@ def _place_and_route(command, argv, folder, log_name, pnr_report, clock, placer,
         tried.append({"seed": seed, "fmax_mhz": fmax, "met": fmax is not None and fmax >= clock,
                       "pnr": pnr, "files": files})
         wall[argv[0]] += progress.done(f"done ({fmax} MHz)" if sweeping else "done")
-    kept = tried[best_seed(tried)]
-    for own, per_seed in kept["files"].items():
-        shutil.copyfile(folder / per_seed, folder / own)
-    if sweeping:
-        progress.log(f"      kept seed {kept['seed']}: {kept['fmax_mhz']} MHz (of "
-                     + ", ".join(f"{t['fmax_mhz']}" for t in tried) + ")")
-    return None, kept["pnr"]["utilization"], kept["pnr"], tried
+    kept = keep_best(folder, tried, progress.log if sweeping else None)
+    return None, kept["pnr"]["utilization"], kept["pnr"], tried, kept["seed"]
 
 
 def format_build(report):

@@ -18,6 +18,7 @@ from hw.fpga.flow import (
     check_placer,
     check_seed,
     check_seeds,
+    keep_best,
     parse_seeds,
     pnr_args,
     pnr_for_seed,
@@ -159,6 +160,19 @@ def test_seed_sweeps_are_shared_with_hw_build():
                      "t.asc": "t.seed5.asc"}
     tries = [{"fmax_mhz": 50.0}, {"fmax_mhz": 61.5}, {"fmax_mhz": None}, {"fmax_mhz": 61.5}]
     assert best_seed(tries) == 1 and best_seed([{"fmax_mhz": None}] * 2) == 0
+
+
+def test_keep_best_copies_the_kept_files(tmp_path):
+    tries = []
+    for seed, fmax in ((4, 70.25), (5, 72.5), (6, 71.0)):
+        (tmp_path / seed_file("pnr.log", seed)).write_text(f"log {seed}")
+        tries.append({"seed": seed, "fmax_mhz": fmax, "files": {"pnr.log":
+                                                                 seed_file("pnr.log", seed)}})
+    lines = []
+    kept = keep_best(tmp_path, tries, lines.append)
+    assert kept is tries[1] and (tmp_path / "pnr.log").read_text() == "log 5"
+    assert lines == ["      kept seed 5: 72.5 MHz (of 70.25, 72.5, 71.0)"]
+    assert keep_best(tmp_path, [{"seed": None, "fmax_mhz": 9.0, "files": {}}])["seed"] is None
 
 
 def test_find_nextpnr_names_the_package(monkeypatch, tmp_path):

@@ -9,6 +9,7 @@ it ends; a failing tool is a :class:`FlowError` quoting the tool's own error.
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from importlib import metadata
@@ -19,7 +20,7 @@ from . import report as rpt
 
 __all__ = ["MAX_FREQ", "PLACERS", "MAX_SEED", "MAX_SEEDS", "PNR_OUTPUTS", "FPGA_DEFAULTS",
            "FlowError", "check_freq", "check_placer", "check_seed", "check_seeds",
-           "parse_seeds", "seeds_to_try", "seed_file", "pnr_for_seed", "best_seed",
+           "parse_seeds", "seeds_to_try", "seed_file", "pnr_for_seed", "best_seed", "keep_best",
            "pnr_args", "pnr_choice", "add_pnr_options",
            "tool_version", "yosys_version",
            "nextpnr_version", "Progress", "run_tool", "fail", "run_for_command_line"]
@@ -150,6 +151,20 @@ def best_seed(tries):
     none has one."""
     timed = [i for i, t in enumerate(tries) if t["fmax_mhz"] is not None]
     return max(timed, key=lambda i: (tries[i]["fmax_mhz"], -i)) if timed else 0
+
+
+def keep_best(folder, tries, log=None):
+    """The best of a sweep's ``tries`` (:func:`best_seed`; each a dict with ``seed``,
+    ``fmax_mhz`` and ``files``, as :func:`pnr_for_seed` returns them), with its files copied
+    in ``folder`` to the names a single run writes; ``log`` (when given) is told which was
+    kept."""
+    kept = tries[best_seed(tries)]
+    for own, per_seed in kept["files"].items():
+        shutil.copyfile(Path(folder) / per_seed, Path(folder) / own)
+    if log:
+        tried = ", ".join(f"{t['fmax_mhz']}" for t in tries)
+        log(f"      kept seed {kept['seed']}: {kept['fmax_mhz']} MHz (of {tried})")
+    return kept
 
 
 def pnr_args(placer=None, seed=None):

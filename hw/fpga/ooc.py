@@ -17,7 +17,6 @@ board pins, no clock tree of the real top level.
 
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -45,12 +44,12 @@ from .flow import (
     FlowError,
     Progress,
     add_pnr_options,
-    best_seed,
     check_freq,
     check_placer,
     check_seed,
     check_seeds,
     fail,
+    keep_best,
     nextpnr_version,
     parse_seeds,
     pnr_args,
@@ -230,14 +229,8 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         else:
             fail("place and route", r, text, folder / pnr_log)
     if error is None:
-        kept = sweep[best_seed(sweep)]
+        kept = keep_best(folder, sweep, log if seeds else None)
         pnr, utilization, pnr_cmd = kept["pnr"], kept["pnr"]["utilization"], kept["cmd"]
-        # The kept seed's log and report under the names a single run writes.
-        for own, per_seed in kept["files"].items():
-            shutil.copyfile(folder / per_seed, folder / own)
-        if seeds:
-            tried = ", ".join(f"{t['fmax_mhz']}" for t in sweep)
-            log(f"      kept seed {kept['seed']}: {kept['fmax_mhz']} MHz (of {tried})")
     wall["total"] = time.perf_counter() - start
 
     report = {
