@@ -2,6 +2,7 @@
 """FloatNarrow (FP32 to BF16) against ml_dtypes' cast, bit for bit, in IEEE and ftz modes."""
 
 import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hw.formats import BF16, FP32, INT8, FloatFormat
 from hw.fp.narrow import FloatNarrow
 from sim.golden import from_bits, ref_narrow, same_bits
 from sim.pipeline import rtl_impulse, rtl_pipeline
+from sim.tools import find_yosys
 
 # Per mode (ieee, ftz): 60 directed FP32 patterns, 10,000 uniformly random patterns, 10,000
 # subnormals and smallest normals, 5,000 values at BF16 ties; and 10,000 FP32 to FP8 E5M2.
@@ -106,6 +108,45 @@ def test_fp8_e5m2():
     frac = rng.integers(0, 1 << FP32.frac_width, N_RANDOM, dtype=np.uint64)
     sign = rng.integers(0, 2, N_RANDOM, dtype=np.uint64) << 31
     check(sign | exp << FP32.frac_width | frac, False, out_fmt=e5m2)
+
+
+class _Unpacking(FloatNarrow):
+    """FloatNarrow that unpacks, normalises and rounds even where the bits would do."""
+    bit_rounding = False
+
+
+def test_bit_rounding_where_the_exponent_fields_agree():
+    assert FloatNarrow(FP32, BF16).bit_rounding
+    e5m2 = FloatFormat("fp8e5m2", exp_width=5, sig_width=3, numpy_dtype="float8_e5m2")
+    assert not FloatNarrow(FP32, e5m2).bit_rounding
+
+
+@pytest.mark.parametrize("latency", [1, 3])
+def test_both_roundings_agree_in_simulation(latency, ftz):
+    bits = np.concatenate([DIRECTED, random_set("uniform", 11 + latency),
+                           random_set("subnormal", 12), random_set("ties", 13)])
+    bits = np.asarray(bits, dtype=np.uint64)
+    for dut in (FloatNarrow(FP32, BF16, ftz=ftz, latency=latency),
+                _Unpacking(FP32, BF16, ftz=ftz, latency=latency)):
+        got = rtl_pipeline(dut, {"a": bits}, len(bits))
+        want = ref_narrow(from_bits(bits, FP32), BF16, ftz)
+        assert same_bits(from_bits(got, BF16), want, BF16).all()
+        assert np.all(got[np.isnan(from_bits(got, BF16).astype(np.float32))] == BF16.qnan)
+
+
+def test_bit_rounding_proven_equal_to_unpacking(ftz, tmp_path, require_tool):
+    """Yosys's SAT solver proves the two FP32 to BF16 roundings equal for every one of the
+    2^32 inputs: a miter of the two, whose output registers start equal, can never assert."""
+    yosys = require_tool(find_yosys)
+    for name, dut in (("gold", _Unpacking(FP32, BF16, ftz=ftz)),
+                      ("gate", FloatNarrow(FP32, BF16, ftz=ftz))):
+        (tmp_path / f"{name}.v").write_text(verilog.convert(dut, name=name, emit_src=False))
+    script = ("read_verilog gold.v gate.v; proc; "
+              "miter -equiv -flatten -make_assert gold gate miter; hierarchy -top miter; "
+              "sat -verify -prove-asserts -seq 2 -set-init-zero miter")
+    r = subprocess.run([*yosys, "-q", "-p", script], cwd=tmp_path, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
 
 
 def test_constructor_errors():

