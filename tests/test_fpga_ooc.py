@@ -136,7 +136,7 @@ def test_seed_sweeps_are_shared_with_hw_build():
     assert parse_seeds("1,3, 7") == (1, 3, 7) and parse_seeds("0-2,10") == (0, 1, 2, 10)
     assert parse_seeds("7") == (7,) and parse_seeds(f"{MAX_SEED}") == (MAX_SEED,)
     for text in ("", "x", "1-", "-1", "5-3", "1,,2", "1-3,2", f"0-{MAX_SEEDS}",
-                 f"{MAX_SEED + 1}"):
+                 f"{MAX_SEED + 1}", f"0-{MAX_SEED}"):
         with pytest.raises(ConfigError, match="^seeds must be a list of 1 to 64 distinct "
                                               "integers from 0 to 2147483647 "):
             parse_seeds(text)
@@ -145,7 +145,8 @@ def test_seed_sweeps_are_shared_with_hw_build():
     for seeds in ([], (1, 1), [True], [-1], "1-3", (2.0,), list(range(MAX_SEEDS + 1))):
         with pytest.raises(ConfigError, match="^seeds must be a list of 1 to 64 "):
             check_seeds(seeds)
-    with pytest.raises(ConfigError, match="^seeds must be not given together with seed"):
+    with pytest.raises(ConfigError, match=r"^seeds must be None \(one seed, or a sweep\) when "
+                                          r"seed is 3, not \(1, 2\)$"):
         check_seeds((1, 2), seed=3)
     assert seeds_to_try() == [None] and seeds_to_try(4) == [4]
     assert seeds_to_try(None, (2, 1)) == [2, 1]

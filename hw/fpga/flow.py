@@ -96,7 +96,7 @@ def check_seeds(seeds, seed=None):
                 for x in seeds):
         raise _seeds_error(seeds)
     if seed is not None:
-        raise ConfigError("seeds", seeds, "not given together with seed (one seed, or a sweep)")
+        raise ConfigError("seeds", seeds, "None (one seed, or a sweep)", when={"seed": seed})
 
 
 def parse_seeds(text):
@@ -114,7 +114,10 @@ def parse_seeds(text):
         low, dash, high = part.strip().partition("-")
         if not low.isdigit() or (dash and not high.isdigit()):
             raise _seeds_error(text)
-        seeds += range(int(low), int(high) + 1) if dash else [int(low)]
+        span = range(int(low), int(high) + 1) if dash else range(int(low), int(low) + 1)
+        if len(seeds) + len(span) > MAX_SEEDS:
+            raise _seeds_error(text)
+        seeds += span
     try:
         check_seeds(tuple(seeds))
     except ConfigError:
