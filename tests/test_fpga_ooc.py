@@ -261,14 +261,20 @@ def _check_fitted(report, freq):
     assert set(report["wall_s"]) == {"generate", "synth", "pnr", "total"}
 
 
-@pytest.mark.slow
-def test_ecp5_out_of_context_command_line(tmp_path, one_pnr_at_a_time):
+def _ecp5_2x2_array(tmp_path, *seed_options):
+    """``hw.fpga.ooc`` on the 2x2 INT8 array, ECP5-25F, 50 MHz, static placer, with
+    ``seed_options``: the command's result, the run's folder and its report."""
     _tools("ecp5")
     r = _ooc("--rows", "2", "--array", "--device", "25k", "--freq", "50", "--placer", "static",
-             "--seed", "7", "--out", str(tmp_path))
+             *seed_options, "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr + r.stdout
     folder = target_dir(tmp_path, "systolic_os_2x2_int8_int32", "ecp5", "25k")
-    report = json.loads((folder / "report.json").read_text())
+    return r, folder, json.loads((folder / "report.json").read_text())
+
+
+@pytest.mark.slow
+def test_ecp5_out_of_context_command_line(tmp_path, one_pnr_at_a_time):
+    r, folder, report = _ecp5_2x2_array(tmp_path, "--seed", "7")
     assert report["design"] == "systolic_os_2x2_int8_int32"
     assert report["part"] == "LFE5U-25F-6BG381C" and report["method"] == "out-of-context"
     assert report["harness"] is None and report["placer"] == "static" and report["seed"] == 7
@@ -291,12 +297,7 @@ def test_ecp5_out_of_context_command_line(tmp_path, one_pnr_at_a_time):
 def test_ecp5_seed_sweep(tmp_path, one_pnr_at_a_time):
     """``--seeds``: one synthesis, a place and route per seed, the fastest kept: its log and
     report under the single run's names, every try listed."""
-    _tools("ecp5")
-    r = _ooc("--rows", "2", "--array", "--device", "25k", "--freq", "50", "--placer", "static",
-             "--seeds", "2-3", "--out", str(tmp_path))
-    assert r.returncode == 0, r.stderr + r.stdout
-    folder = target_dir(tmp_path, "systolic_os_2x2_int8_int32", "ecp5", "25k")
-    report = json.loads((folder / "report.json").read_text())
+    r, folder, report = _ecp5_2x2_array(tmp_path, "--seeds", "2-3")
     sweep = report["seed_sweep"]
     assert [t["seed"] for t in sweep] == [2, 3]
     best = max(sweep, key=lambda t: t["fmax_mhz"])
