@@ -43,12 +43,10 @@ from .fpga.flow import (
     check_seed,
     check_seeds,
     fail,
-    keep_best,
     nextpnr_version,
     parse_seeds,
+    place_and_route,
     pnr_args,
-    pnr_choice,
-    pnr_for_seed,
     print_line,
     run_for_command_line,
     run_tool,
@@ -263,11 +261,15 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     for argv in script:
         tool = argv[0]
         if tool == pnr_tool:
-            error, utilization, pnr, sweep, kept_seed = _place_and_route(
-                commands[tool], argv, folder, logs[tool], pnr_report, clock, placer, tries,
-                bool(seeds), progress, wall)
+            start_pnr = time.perf_counter()
+            error, utilization, sweep, kept = place_and_route(
+                [*commands[tool], *argv[1:]], folder, logs[tool], pnr_report, round(clock, 6),
+                step=tool, what=f"{tool}: {os.path.basename(commands[tool][0])}",
+                placer=placer, tries=tries, sweeping=bool(seeds), progress=progress)
+            wall[tool] = time.perf_counter() - start_pnr
             if error:
                 break
+            pnr, kept_seed = kept["pnr"], kept["seed"]
             continue
         log_name = logs.get(tool, f"{tool}.log")
         progress.start(f"{tool}: {os.path.basename(commands[tool][0])} "
@@ -329,40 +331,6 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     }
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
-
-
-def _place_and_route(command, argv, folder, log_name, pnr_report, clock, placer, tries,
-                     sweeping, progress, wall):
-    """Run nextpnr (``command``, the build script's ``argv``) once for each seed of ``tries``
-    and keep the best (:func:`~hw.fpga.flow.keep_best`): its files under the names the
-    packer reads. Returns ``(error, utilization, nextpnr's report, the tries, the kept
-    seed)``: ``error`` is ``None`` unless the design does not fit, and then the rest is what
-    the log says."""
-    wall[argv[0]] = 0.0
-    tried = []
-    for n, seed in enumerate(tries, 1):
-        cmd, files = pnr_for_seed(argv[1:], seed) if sweeping else (argv[1:], {})
-        own_log = files.get(log_name, log_name)
-        choice = pnr_choice(placer, seed, (n, len(tries)) if sweeping else None)
-        progress.start(f"{argv[0]}: {os.path.basename(command[0])}, {choice} "
-                       f"(log {folder / own_log})")
-        r, text = run_tool([*command, *cmd], folder, own_log)
-        utilization = rpt.log_utilization(text)
-        over = [c for c, use in utilization.items() if use["used"] > use["available"]]
-        if r.returncode != 0 and over:
-            # The same netlist on the same part: no other seed fits it either.
-            wall[argv[0]] += progress.done(f"does not fit ({', '.join(over)})")
-            error = rpt.log_error(text) or f"too many {', '.join(over)}"
-            return error, utilization, {}, tried, seed
-        if r.returncode != 0:
-            fail(argv[0], r, text, folder / own_log)
-        pnr = json.loads((folder / files.get(pnr_report, pnr_report)).read_text())
-        fmax = rpt.timing(pnr, round(clock, 6))["fmax_mhz"]
-        tried.append({"seed": seed, "fmax_mhz": fmax, "met": fmax is not None and fmax >= clock,
-                      "pnr": pnr, "files": files})
-        wall[argv[0]] += progress.done(f"done ({fmax} MHz)" if sweeping else "done")
-    kept = keep_best(folder, tried, progress.log if sweeping else None)
-    return None, kept["pnr"]["utilization"], kept["pnr"], tried, kept["seed"]
 
 
 def format_build(report):

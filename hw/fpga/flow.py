@@ -7,6 +7,7 @@ with a numbered progress line as each step starts (naming its log) and the elaps
 it ends; a failing tool is a :class:`FlowError` quoting the tool's own error.
 """
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from . import report as rpt
 __all__ = ["MAX_FREQ", "PLACERS", "MAX_SEED", "MAX_SEEDS", "PNR_OUTPUTS", "FPGA_DEFAULTS",
            "FlowError", "check_freq", "check_placer", "check_seed", "check_seeds",
            "parse_seeds", "seeds_to_try", "seed_file", "pnr_for_seed", "best_seed", "keep_best",
+           "place_and_route",
            "pnr_args", "pnr_choice", "add_pnr_options",
            "tool_version", "yosys_version",
            "nextpnr_version", "Progress", "run_tool", "fail", "run_for_command_line"]
@@ -168,6 +170,52 @@ def keep_best(folder, tries, log=None):
         tried = ", ".join(f"{t['fmax_mhz']}" for t in tries)
         log(f"      kept seed {kept['seed']}: {kept['fmax_mhz']} MHz (of {tried})")
     return kept
+
+
+def place_and_route(command, folder, log_name, report_name, freq, *, step, what, placer,
+                    tries, sweeping, progress):
+    """Run nextpnr's ``command`` (its whole command line, the files it writes named
+    ``log_name``, ``report_name`` and so on) in ``folder`` once for each seed of ``tries``
+    (:func:`seeds_to_try`; ``sweeping``: as a sweep, :func:`pnr_for_seed`, else ``command``
+    as it is, holding its seed) and keep the best (:func:`keep_best`). Each try is a
+    ``progress`` step, announced as ``what`` with the placer and seed; a failing nextpnr is a
+    :class:`FlowError` naming ``step``.
+
+    Returns
+    -------
+    (error, utilization, tried, kept)
+        ``error`` is ``None`` unless the design does not fit the part (then no other seed is
+        tried: the same netlist on the same part); ``utilization`` the kept try's (or the
+        log's, when it does not fit); ``tried`` each try's ``seed``, ``fmax_mhz`` (against
+        ``freq``), ``met``, ``cmd``, ``pnr`` (nextpnr's report) and ``files``; ``kept`` the
+        kept one of them (``None`` when it does not fit).
+    """
+    tried = []
+    for n, seed in enumerate(tries, 1):
+        cmd, files = pnr_for_seed(command, seed) if sweeping else (list(command), {})
+        own_log = files.get(log_name, log_name)
+        own_report = Path(folder) / files.get(report_name, report_name)
+        choice = pnr_choice(placer, seed, (n, len(tries)) if sweeping else None)
+        progress.start(f"{what}, {choice} (log {Path(folder) / own_log})")
+        own_report.unlink(missing_ok=True)
+        r, text = run_tool(cmd, folder, own_log)
+        utilization = rpt.log_utilization(text)
+        over = [cell for cell, use in utilization.items() if use["used"] > use["available"]]
+        if r.returncode == 0 and own_report.exists():
+            pnr = json.loads(own_report.read_text())
+            fmax = rpt.timing(pnr, freq)["fmax_mhz"]
+            tried.append({"seed": seed, "fmax_mhz": fmax,
+                          "met": fmax is not None and fmax >= freq,
+                          "cmd": cmd, "pnr": pnr, "files": files})
+            progress.done(f"done ({fmax} MHz)" if sweeping else "done")
+        elif over:
+            progress.done(f"does not fit ({', '.join(over)})")
+            return rpt.log_error(text) or f"too many {', '.join(over)}", utilization, tried, \
+                None
+        else:
+            fail(step, r, text, Path(folder) / own_log)
+    kept = keep_best(folder, tried, progress.log if sweeping else None)
+    return None, kept["pnr"]["utilization"], tried, kept
 
 
 def pnr_args(placer=None, seed=None):

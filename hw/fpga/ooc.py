@@ -49,12 +49,10 @@ from .flow import (
     check_seed,
     check_seeds,
     fail,
-    keep_best,
     nextpnr_version,
     parse_seeds,
+    place_and_route,
     pnr_args,
-    pnr_choice,
-    pnr_for_seed,
     print_line,
     run_for_command_line,
     run_tool,
@@ -185,9 +183,10 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     log(f"      done in {wall['synth']:.1f} s")
     cells = rpt.netlist_cells(json.loads((folder / "stat.json").read_text()))
 
+    # A sweep's seeds go on each try's own command line (pnr_for_seed).
     pnr_cmd = [*nextpnr, *dev.nextpnr_args, "--json", "netlist.json", "--top", top,
                "--freq", f"{freq:g}", "--timing-allow-fail", "--report", "nextpnr.json",
-               "-l", "pnr.log", "-q", *pnr_args(placer)]
+               "-l", "pnr.log", "-q", *pnr_args(placer, None if seeds else seed)]
     if fam.out_of_context:
         pnr_cmd.append("--out-of-context")
     if fam.pins:
@@ -197,40 +196,13 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     for stale in folder.glob("*.seed*.*"):
         stale.unlink()
     (folder / "nextpnr.json").unlink(missing_ok=True)
-    sweep, error = [], None
-    wall["pnr"] = 0.0
-    for n, try_seed in enumerate(tries, 1):
-        if seeds:
-            cmd, files = pnr_for_seed(pnr_cmd, try_seed)
-        else:
-            cmd, files = pnr_cmd + pnr_args(seed=try_seed), {}
-        pnr_log, pnr_json = files.get("pnr.log", "pnr.log"), files.get("nextpnr.json",
-                                                                        "nextpnr.json")
-        choice = pnr_choice(placer, try_seed, (n, len(tries)) if seeds else None)
-        progress.start(f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz, "
-                       f"{choice} (log {folder / pnr_log})")
-        r, text = run_tool(cmd, folder, pnr_log)
-        took = progress.elapsed()
-        wall["pnr"] += took
-        utilization = rpt.log_utilization(text)
-        over = [cell for cell, use in utilization.items() if use["used"] > use["available"]]
-        if r.returncode == 0 and (folder / pnr_json).exists():
-            pnr = json.loads((folder / pnr_json).read_text())
-            fmax = rpt.timing(pnr, freq)["fmax_mhz"]
-            sweep.append({"seed": try_seed, "fmax_mhz": fmax,
-                          "met": fmax is not None and fmax >= freq,
-                          "cmd": cmd, "pnr": pnr, "files": files})
-            log(f"      done in {took:.1f} s" + (f": {fmax} MHz" if seeds else ""))
-        elif over:
-            # The same netlist on the same part: no other seed fits it either.
-            pnr, error = {}, rpt.log_error(text) or f"too many {', '.join(over)}"
-            log(f"      does not fit ({', '.join(over)}), after {took:.1f} s")
-            break
-        else:
-            fail("place and route", r, text, folder / pnr_log)
-    if error is None:
-        kept = keep_best(folder, sweep, log if seeds else None)
-        pnr, utilization, pnr_cmd = kept["pnr"], kept["pnr"]["utilization"], kept["cmd"]
+    start_pnr = time.perf_counter()
+    error, utilization, sweep, kept = place_and_route(
+        pnr_cmd, folder, "pnr.log", "nextpnr.json", freq, step="place and route",
+        what=f"place and route: {tools['nextpnr']['command']} at {freq:g} MHz",
+        placer=placer, tries=tries, sweeping=bool(seeds), progress=progress)
+    wall["pnr"] = time.perf_counter() - start_pnr
+    pnr, pnr_cmd = (kept["pnr"], kept["cmd"]) if kept else ({}, pnr_cmd)
     wall["total"] = time.perf_counter() - start
 
     report = {
@@ -252,7 +224,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         "harness": harness,
         "timing": rpt.timing(pnr, freq) if error is None else None,
         "placer": placer,
-        "seed": kept["seed"] if error is None else tries[0],
+        "seed": kept["seed"] if kept else tries[0],
         "seed_sweep": [{k: t[k] for k in ("seed", "fmax_mhz", "met")} for t in sweep]
         if seeds else None,
         # How nextpnr ran, from the run's folder (its files are named relative to it).
