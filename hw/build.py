@@ -136,6 +136,10 @@ def host_command(cfg, board, baud, max_payload):
         args.append("--pipeline " + ",".join(f"{k}={v}" for k, v in pipeline.items()))
     if cfg.post_delay != "ff":
         args.append(f"--post-delay {cfg.post_delay}")
+    if cfg.post_lanes != cfg.cols:
+        args.append(f"--post-lanes {cfg.post_lanes}")
+    if cfg.acc_lanes != cfg.cols:
+        args.append(f"--acc-lanes {cfg.acc_lanes}")
     if max_payload != DEFAULT_MAX_PAYLOAD:
         args.append(f"--max-payload {max_payload}")
     return " ".join(args)

@@ -10,7 +10,7 @@ from .isa import ADDR_WIDTH
 __all__ = ["ConfigError", "Config", "Pipeline", "check_config", "DATAFLOWS", "SUBNORMALS",
            "MAX_DIM", "ALLOWED_ACC", "format_set", "MAX_KIB", "MAX_LINES", "POST_DEFAULTS",
            "DSP_CHOICES", "DEFAULT_DSP_MULS", "RESTARTS", "DRAINS", "INT_ADDERS",
-           "POST_DELAYS", "DISPATCHES"]
+           "POST_DELAYS", "DISPATCHES", "divisors"]
 
 MAX_DIM = 256
 #: Largest scratchpad or accumulator memory, in KiB.
@@ -95,6 +95,11 @@ class ConfigError(ValueError):
 def _check_dim(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DIM:
         raise ConfigError(name, value, f"an integer from 1 to {MAX_DIM}")
+
+
+def divisors(n):
+    """The divisors of ``n``, ascending (the ``post_lanes`` a ``cols`` takes)."""
+    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def _check_choice(name, value, choices):
@@ -285,6 +290,21 @@ class Config:
         :class:`~hw.engine.delayram.DelayRam`: block RAM on an FPGA, two EBR per 32-bit line
         on the iCE40, for a pointer's few cells, which frees about 32 logic cells per cycle of
         post-processing's depth where flip-flops are dear). Default ``"ff"``.
+    post_lanes : int or None
+        Post-processing lanes (each an FP32 scale multiplier, the conversions and the
+        narrowing; :class:`~hw.engine.postproc.PostLane`), a divisor of ``cols``: a STORE
+        passes each accumulator row through them in ``cols / post_lanes`` cycles, so it sends
+        a row every ``cols / post_lanes`` cycles instead of every cycle, for ``cols -
+        post_lanes`` lanes fewer (same bits; the STORE's latency grows by ``cols / post_lanes
+        - 1``, :func:`~hw.engine.storer.store_latency`). ``None``: ``cols``, a lane per column.
+    acc_lanes : int or None
+        The accumulator memory's accumulate-on-write adders (the array's accumulator adder,
+        :class:`~hw.engine.memory.AccumulatorMemory`), a divisor of ``cols``: a row is added
+        to the stored one ``acc_lanes`` columns a cycle, so the memory takes a row every ``cols
+        / acc_lanes`` cycles instead of every cycle, for ``cols - acc_lanes`` adders fewer
+        (same bits). An output-stationary array with FP32 accumulators sends a row every
+        ``contexts + 1`` cycles at most, so up to that many cycles a row cost it nothing while
+        rows are not bunched; other arrays wait for the memory. ``None``: ``cols``.
     dispatch : str or None
         How the engine's controller decides that the held command may go to its unit (same
         bits and order either way; :class:`~hw.engine.controller.Controller`): ``"direct"``
@@ -315,6 +335,8 @@ class Config:
     dsp_muls: int = field(default=None)
     restart: str = field(default=None)
     post_delay: str = "ff"
+    post_lanes: int = field(default=None)
+    acc_lanes: int = field(default=None)
     drain: str = field(default=None)
     int_adder: str = field(default=None)
     dispatch: str = field(default=None)
@@ -343,6 +365,8 @@ class Config:
         self._check_dsp()
         self._check_restart()
         _check_choice("post_delay", self.post_delay, POST_DELAYS)
+        self._check_lanes("post_lanes")
+        self._check_lanes("acc_lanes")
         self._check_drain()
         self._check_int_adder()
         self._choose("dispatch", DISPATCHES, "direct")
@@ -360,6 +384,27 @@ class Config:
             object.__setattr__(self, name, default)
         _check_choice(name, getattr(self, name), choices)
         return True
+
+    def _check_lanes(self, name):
+        """``name`` (``post_lanes``, ``acc_lanes``): lanes shared by the columns, a divisor of
+        ``cols``; ``None`` reads ``cols``."""
+        if getattr(self, name) is None:
+            object.__setattr__(self, name, self.cols)
+        lanes = divisors(self.cols)
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value not in lanes:
+            raise ConfigError(name, value, f"a divisor of cols ({', '.join(map(str, lanes))})",
+                              when={"cols": self.cols})
+
+    @property
+    def post_passes(self):
+        """Cycles a STORE spends on one accumulator row: ``cols / post_lanes``."""
+        return self.cols // self.post_lanes
+
+    @property
+    def acc_passes(self):
+        """Cycles the accumulator memory spends on one row: ``cols / acc_lanes``."""
+        return self.cols // self.acc_lanes
 
     def _check_drain(self):
         ws = {"dataflow": "ws"} if self.dataflow == "ws" else None
@@ -579,6 +624,10 @@ class Config:
         post = self.pipeline.suffix(("post_convert", "post_mul", "post_round", "post_narrow"),
                                     self.in_fmt, self.acc_fmt)
         ram = "_postram" if self.post_delay == "ram" else ""
+        if self.acc_lanes != self.cols:
+            ram = f"_acc{self.acc_lanes}" + ram
+        if self.post_lanes != self.cols:
+            ram = f"_lanes{self.post_lanes}" + ram
         dispatch = "_regdispatch" if self.dispatch == "registered" else ""
         return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k{post}{ram}{dispatch}"
 

@@ -207,6 +207,14 @@ def add_config_options(parser, *, flow_defaults=None):
                         "(registers, 32 flip-flops per cycle) or ram (a RAM per delay line, "
                         "block RAM on an FPGA; same bits and cycles); one of "
                         f"{', '.join(POST_DELAYS)} (default ff)")
+    p.add_argument("--post-lanes", type=int, default=None, metavar="N",
+                   help="post-processing lanes, a divisor of --cols: a STORE sends a row every "
+                        "cols/N cycles through N lanes instead of one a cycle through cols, "
+                        "same bits (default: cols)")
+    p.add_argument("--acc-lanes", type=int, default=None, metavar="N",
+                   help="accumulate-on-write adders of the accumulator memory, a divisor of "
+                        "--cols: it takes a row every cols/N cycles instead of one a cycle, "
+                        "same bits (default: cols)")
     p.add_argument("--dispatch", default=None, metavar="HOW",
                    help="how the engine's controller decides a command may go to its unit, "
                         "same bits and order: direct (its range checks in the cycle it goes, a "
@@ -267,7 +275,8 @@ def config_from_args(parser, args):
                      spad_kib=args.spad_kib, acc_kib=args.acc_kib,
                      pipeline=_pipeline(parser, args.pipeline), dsp=args.dsp,
                      dsp_muls=args.dsp_muls, restart=args.restart,
-                     post_delay=args.post_delay, drain=args.drain, int_adder=args.int_adder,
+                     post_delay=args.post_delay, post_lanes=args.post_lanes,
+                     acc_lanes=args.acc_lanes, drain=args.drain, int_adder=args.int_adder,
                      dispatch=args.dispatch)
     except ConfigError as e:
         parser.error(e.message(option_name))

@@ -49,6 +49,14 @@ def test_name_carries_key_parameters():
     ({"in_fmt": "bf16", "restart": "clear"},
      r"^restart must be one of 'reset', 'mux', not 'clear'$"),
     ({"post_delay": "bram"}, r"^post_delay must be one of 'ff', 'ram', not 'bram'$"),
+    ({"cols": 6, "post_lanes": 4},
+     r"^post_lanes must be a divisor of cols \(1, 2, 3, 6\) when cols is 6, not 4$"),
+    ({"post_lanes": 0},
+     r"^post_lanes must be a divisor of cols \(1, 2, 4\) when cols is 4, not 0$"),
+    ({"cols": 3, "acc_lanes": 2},
+     r"^acc_lanes must be a divisor of cols \(1, 3\) when cols is 3, not 2$"),
+    ({"post_lanes": True},
+     r"^post_lanes must be a divisor of cols \(1, 2, 4\) when cols is 4, not True$"),
     ({"restart": "reset"},
      r"^restart must be 'mux' or None \(not given\) when acc_fmt is 'int32', not 'reset'$"),
     ({"drain": "pipe"}, r"^drain must be one of 'chain', 'bus', not 'pipe'$"),
@@ -113,6 +121,27 @@ def test_post_delay():
     cfg = Config(rows=1, spad_kib=1, acc_kib=1, post_delay="ram")
     assert cfg.name == Config(rows=1).name
     assert cfg.engine_name == "os_1x1_int8_int32_s1k_a1k_postram"
+    assert Config(**cfg.as_dict()) == cfg
+
+
+def test_post_lanes():
+    # A lane per column unless told fewer; only fewer lanes change the engine's name, and a
+    # STORE then spends cols / post_lanes cycles on a row.
+    assert Config(rows=3, cols=6).post_lanes == 6 and Config(rows=3, cols=6).post_passes == 1
+    cfg = Config(rows=1, cols=6, spad_kib=1, acc_kib=1, post_lanes=2)
+    assert cfg.post_passes == 3 and cfg.name == Config(rows=1, cols=6).name
+    assert cfg.engine_name == "os_1x6_int8_int32_s1k_a1k_lanes2"
+    assert Config(rows=1, cols=6, spad_kib=1, acc_kib=1, post_lanes=6).engine_name == \
+        "os_1x6_int8_int32_s1k_a1k"
+    assert Config(**cfg.as_dict()) == cfg
+
+
+def test_acc_lanes():
+    # An adder per column unless told fewer; fewer change the engine's name.
+    assert Config(rows=2).acc_lanes == 2 and Config(rows=2).acc_passes == 1
+    cfg = Config(rows=1, cols=4, spad_kib=1, acc_kib=1, acc_lanes=1, post_lanes=2)
+    assert cfg.acc_passes == 4 and cfg.post_passes == 2
+    assert cfg.engine_name == "os_1x4_int8_int32_s1k_a1k_lanes2_acc1"
     assert Config(**cfg.as_dict()) == cfg
 
 

@@ -140,6 +140,46 @@ def test_k_split_over_several_passes(in_fmt, dataflow):
     assert same_bits(got.c, ref_program(prog, a, b), cfg.acc_format).all()
 
 
+@pytest.mark.parametrize("in_fmt, acc_fmt, mode, lanes, dataflow", [
+    ("int8", "int32", "int8", 1, "os"), ("int8", "int32", "raw", 2, "ws"),
+    ("bf16", "fp32", "bf16", 1, "ws"), ("bf16", "fp32", "int8", 2, "os"),
+])
+def test_shared_post_lanes_same_bits_a_row_every_passes(in_fmt, acc_fmt, mode, lanes,
+                                                        dataflow):
+    # Config.post_lanes: a 4-column engine's rows through 1 or 2 post-processing lanes in 4 or
+    # 2 passes, each column with its own scale, under random stalls: the same C as the golden
+    # model. A STORE row takes that many cycles, so the GEMM (77 rows of C) takes more cycles
+    # than with a lane per column (without stalls).
+    rng = np.random.default_rng(5)
+    scale = (rng.uniform(0.5, 2.0, 9) * 10.0 ** rng.integers(-3, 1, 9)).astype(np.float32)
+    cfgs = [Config(rows=3, cols=4, in_fmt=in_fmt, acc_fmt=acc_fmt, dataflow=dataflow,
+                   post_lanes=n, **SMALL) for n in (4, lanes)]
+    assert cfgs[1].post_passes == 4 // lanes
+    for p in (0.7, 1):
+        wide, shared = (_check(cfg, 77, 4, 9, mode=mode, relu=True, scale=scale, seed=8,
+                               mix="normal", p_valid=p, p_ready=p) for cfg in cfgs)
+    assert shared.cycles > wide.cycles
+
+
+@pytest.mark.parametrize("in_fmt, acc_lanes, dataflow", [
+    ("int8", 1, "os"), ("bf16", 1, "os"), ("bf16", 2, "ws"), ("int8", 2, "ws"),
+])
+def test_shared_accumulate_adders_same_bits(in_fmt, acc_lanes, dataflow):
+    # Config.acc_lanes: the accumulator memory adds a row's columns through 1 or 2 adders in
+    # 4 or 2 passes. K = 150 in a 1 KiB scratchpad is several accumulating passes; the WS
+    # array's rows come a cycle apart, so it waits for the memory. The same C as the golden
+    # model under random stalls, with post-processing shared too.
+    cfg = Config(rows=4, cols=4, in_fmt=in_fmt, dataflow=dataflow, spad_kib=1, acc_kib=1,
+                 acc_lanes=acc_lanes, post_lanes=2)
+    assert cfg.acc_passes == 4 // acc_lanes
+    rng = np.random.default_rng(10)
+    a, b = random_matrix(cfg, (9, 150), rng), random_matrix(cfg, (150, 7), rng)
+    prog = gemm_program(cfg, a, b)
+    assert prog.k_pass < 150
+    got = run_program(prog, a, b, "amaranth", seed=2, p_valid=0.8, p_ready=0.7)
+    assert same_bits(got.c, ref_program(prog, a, b), cfg.acc_format).all()
+
+
 #: K for INT8→FP32 sums past 2^24 (:func:`~sim.operands.large_int8_matrix`): below that every
 #: sum is exact and no summation order shows.
 BIG_K = 1800

@@ -39,7 +39,8 @@ def test_writes_array_verilog_and_manifest(tmp_path):
                                                "post_narrow": 5, "enable": 0},
                                   "dsp": "infer", "dsp_muls": 15, "restart": None,
                                   "drain": None, "int_adder": "full",
-                                  "post_delay": "ff", "dispatch": "direct"}
+                                  "post_delay": "ff", "post_lanes": 5, "acc_lanes": 5,
+                                  "dispatch": "direct"}
     ports = {p["name"]: p for p in manifest["ports"]}
     assert ports["i__payload"]["width"] == manifest["streams"]["i"]["width"]
     assert ports["o__payload"]["width"] == 5 * 32
@@ -132,6 +133,10 @@ def test_deterministic_and_free_of_paths(tmp_path):
      "--drain must be None (not given: a WS array has no drain) when --dataflow is 'ws', "
      "not 'chain'"),
     (["--int-adder", "csa"], "--int-adder must be one of 'full', 'split', not 'csa'"),
+    (["--rows", "6", "--post-lanes", "4"],
+     "--post-lanes must be a divisor of cols (1, 2, 3, 6) when --cols is 6, not 4"),
+    (["--acc-lanes", "3"], "--acc-lanes must be a divisor of cols (1, 2, 4, 8, 16) when "
+     "--cols is 16, not 3"),
     (["--in-fmt", "bf16", "--int-adder", "split"],
      "--int-adder must be None (not given: the accumulator is float) when --acc-fmt is "
      "'fp32', not 'split'"),
@@ -185,6 +190,7 @@ LINT_CASES = [
     (Config(rows=3, cols=4, dataflow="ws", **_SMALL), "engine"),
     (Config(rows=2, cols=2, in_fmt="int8", acc_fmt="fp32", dataflow="os", **_SMALL), "engine"),
     (Config(rows=3, cols=2, in_fmt="bf16", dataflow="ws", **_SMALL), "engine"),
+    (Config(rows=3, cols=4, dataflow="os", post_lanes=2, acc_lanes=1, **_SMALL), "engine"),
 ]
 LINT_IDS = [f"{kind}-{cfg.name}" for cfg, kind in LINT_CASES]
 

@@ -109,11 +109,14 @@ def _rounds(cfg, rng):
     return rounds, after
 
 
-@pytest.mark.parametrize("in_fmt, subnormals", [("int8", "ieee"), ("bf16", "ieee"),
-                                                ("bf16", "ftz")])
-def test_accumulate_on_write_against_ref_add(in_fmt, subnormals):
+@pytest.mark.parametrize("in_fmt, subnormals, acc_lanes", [
+    ("int8", "ieee", COLS), ("bf16", "ieee", COLS), ("bf16", "ftz", COLS),
+    # One adder for the three columns (Config.acc_lanes): a row in three passes.
+    ("int8", "ieee", 1), ("bf16", "ieee", 1),
+])
+def test_accumulate_on_write_against_ref_add(in_fmt, subnormals, acc_lanes):
     cfg = Config(rows=2, cols=COLS, in_fmt=in_fmt, subnormals=subnormals, spad_kib=1,
-                 acc_kib=1)
+                 acc_kib=1, acc_lanes=acc_lanes)
     acc = cfg.acc_format
     dut = AccumulatorMemory(cfg)
     rng = np.random.default_rng(sum(map(ord, in_fmt + subnormals)))

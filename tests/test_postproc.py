@@ -284,3 +284,40 @@ def test_verilog(name):
     cfg = CONFIGS[name]
     text = verilog.convert(PostProc(cfg), name=f"postproc_{cfg.name}", emit_src=False)
     assert f"module postproc_{cfg.name}" in text
+
+
+@pytest.mark.parametrize("in_fmt, acc_fmt", [("int8", "int32"), ("bf16", "fp32")])
+def test_shared_lanes_take_each_values_scale(in_fmt, acc_fmt):
+    # With lanes shared by columns (Config.post_lanes < cols) the scale comes with each value,
+    # a new one every cycle and no bubble: the lane delays it to meet the value at the
+    # multiplier (int32: past the conversion's 4 cycles), so each INT8 output is its own
+    # value times its own scale.
+    cfg = Config(rows=2, cols=4, in_fmt=in_fmt, acc_fmt=acc_fmt, post_lanes=2)
+    dut = PostProc(cfg)
+    assert len(dut.i) == len(dut.scale) == 2 and len(dut.o) == 2 * 32
+    rng = np.random.default_rng(21)
+    n = 400
+    values = random_values(cfg, rng, 2 * n).reshape(n, 2)
+    scales = rng.choice(np.array(SCALES, dtype=np.float32), (n, 2))
+    acc = cfg.acc_format
+    got = []
+
+    async def testbench(ctx):
+        for c in range(n + dut.latency):
+            k = min(c, n - 1)
+            ctx.set(dut.i.as_value(), pack(values[k], acc))
+            ctx.set(dut.mode, OutMode.INT8)
+            ctx.set(dut.relu, k % 3 == 0)
+            ctx.set(dut.scale.as_value(), pack(scales[k], FP32))
+            await ctx.tick()
+            if c + 1 >= dut.latency and len(got) < n:
+                got.append(ctx.get(dut.o))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    for k, word in enumerate(got):
+        lanes, high, fmt = unpack(word, 2, OutMode.INT8, acc)
+        want = ref_postproc(values[k], cfg, relu=k % 3 == 0, mode=OutMode.INT8, scale=scales[k])
+        assert high == 0 and same_bits(lanes, want, fmt).all(), (k, lanes, want)

@@ -76,6 +76,12 @@ class AccumulatorMemory(wiring.Component):
     pipeline waits (``write.row.ready`` low) instead of reading a stale value. ``write.done``
     pulses when the write of a row marked ``last`` lands.
 
+    With fewer adders than columns (``cfg.acc_lanes``, ``P = cfg.acc_passes`` > 1) a row takes
+    ``P`` cycles: the memory reads the row's address and ``acc_lanes`` of its columns go
+    through the adders in each of them, while ``write.row`` holds the row (``ready`` only in
+    the last); the first ``P - 1`` parts' sums wait in a register, and the row is written with
+    the last part's. A row is then taken every ``P`` cycles at most.
+
     Members
     -------
     write : ``In(AccumulatorWrite(cfg))``
@@ -83,7 +89,7 @@ class AccumulatorMemory(wiring.Component):
     read : ``Out(acc_read(cfg))``
         The store path's read port (data one cycle after the address).
 
-    Latency from ``write.row`` to the write: :attr:`write_latency` = ``READ_LATENCY +
+    Latency from taking ``write.row`` to the write: :attr:`write_latency` = ``READ_LATENCY +
     add_latency`` cycles: the stored row is read (one cycle) into a register (one more, so
     the memory's read data drives no logic), then added.
 
@@ -92,7 +98,7 @@ class AccumulatorMemory(wiring.Component):
     cfg : hw.config.Config
     modules : hw.export.ModuleSet or None
         Where a Verilog export records the RAM module and the adder, written once for all
-        ``cols`` lanes (``None`` for simulation).
+        ``cfg.acc_lanes`` lanes (``None`` for simulation).
     """
 
     def __init__(self, cfg, *, modules=None):
@@ -135,13 +141,26 @@ class AccumulatorMemory(wiring.Component):
             addr = delay(m, addr, 1, name=f"busy_addr{n}", reset_less=True)
             in_flight.append(valid & (addr == wb.payload.addr))
         conflict = Signal()
+        # A part of a row goes through the adders: every cycle of a row with one adder per
+        # column, else each of its `passes` cycles, the last of which takes it.
+        passes, lanes = cfg.acc_passes, cfg.acc_lanes
+        issue = Signal()
+        last_part = Signal()
         m.d.comb += [
             conflict.eq(Cat(in_flight).any()),
-            wb.ready.eq(~conflict),
+            issue.eq(wb.valid & ~conflict),
+            wb.ready.eq(~conflict & last_part),
             take.eq(wb.valid & wb.ready),
             rmw.addr.eq(wb.payload.addr),
             rmw.en.eq(1),
         ]
+        if passes > 1:
+            part = Signal(range(passes))
+            m.d.comb += last_part.eq(part == passes - 1)
+            with m.If(issue):
+                m.d.sync += part.eq(Mux(last_part, 0, part + 1))
+        else:
+            m.d.comb += last_part.eq(1)
 
         # The stored row out of the read port, then in a register; add or pass. Rows and
         # addresses are data, read only under the valid beside them: no reset (see hw.delay).
@@ -152,14 +171,36 @@ class AccumulatorMemory(wiring.Component):
         s1_valid = delay(m, take, self.READ_LATENCY, name="s_valid")
         stored = delay(m, rmw.data, self.READ_LATENCY - 1, name="stored", reset_less=True)
         total = Signal(row_layout(cfg))
-        for lane in range(cfg.cols):
+        adds = []
+        for lane in range(lanes):
             add = written_once(m, platform, self._modules, f"add{lane}",
                                lambda: make_adder(cfg), "acc_add")
-            m.d.comb += [
-                add.a.eq(stored[lane]),
-                add.b.eq(s1_data[lane]),
-                total[lane].eq(add.o),
-            ]
+            adds.append(add)
+        if passes == 1:
+            for lane, add in enumerate(adds):
+                m.d.comb += [add.a.eq(stored[lane]), add.b.eq(s1_data[lane]),
+                             total[lane].eq(add.o)]
+        else:
+            # Part p: columns p·lanes … (p+1)·lanes - 1 through the adders; the sums of the
+            # parts before the last wait in `waiting` (only a part's own valid writes it).
+            s1_part = delay(m, part, self.READ_LATENCY, name="s_part")
+            with m.Switch(s1_part):
+                for p in range(passes):
+                    with m.Case(p):
+                        for lane, add in enumerate(adds):
+                            m.d.comb += [add.a.eq(stored[p * lanes + lane]),
+                                         add.b.eq(s1_data[p * lanes + lane])]
+            sums = Cat(add.o for add in adds)
+            width = len(sums)
+            out_part = delay(m, s1_part, add_lat, name="sum_part")
+            out_valid = delay(m, issue, self.READ_LATENCY + add_lat, name="sum_valid")
+            waiting = Signal((passes - 1) * width, name="waiting")
+            with m.If(out_valid):
+                with m.Switch(out_part):
+                    for p in range(passes - 1):
+                        with m.Case(p):
+                            m.d.sync += waiting[p * width:(p + 1) * width].eq(sums)
+            m.d.comb += total.as_value().eq(Cat(waiting, sums))
         overwrite = delay(m, s1_data, add_lat, name="overwrite", reset_less=True)
         accumulate = delay(m, s1_accumulate, add_lat, name="accumulate")
         w_addr = delay(m, s1_addr, add_lat, name="w_addr", reset_less=True)

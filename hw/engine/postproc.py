@@ -1,10 +1,12 @@
 """Output post-processing: ReLU, then raw / requantized INT8 / BF16, packed densely.
 
-One row of accumulator values goes in per cycle and one packed output row comes out
-:func:`postproc_latency` cycles later. The mode and ReLU flag travel down the pipeline with the
-row they came with, so they may change on any cycle; each lane's requantization scale is a
-setting, held while that lane's rows are in flight (the controller changes the scales only
-while the storer is idle), so it costs one 32-bit value per lane and no copy per stage.
+``cfg.post_lanes`` accumulator values go in per cycle (a row, or with fewer lanes than
+columns a part of one) and they come out packed :func:`postproc_latency` cycles later. The mode
+and ReLU flag travel down the pipeline with the values they came with, so they may change on any
+cycle. With a lane per column each lane's requantization scale is a setting, held while that
+lane's values are in flight (the controller changes the scales only while the storer is idle),
+so it costs one 32-bit value per lane and no copy per stage; lanes shared by several columns
+take each value's scale with it.
 """
 
 from amaranth import Cat, Module, Mux, Signal
@@ -48,7 +50,8 @@ def postproc_latency(cfg):
 
 
 class PostProc(CheckedComponent):
-    """Post-process one row of ``cfg.cols`` accumulator values per cycle.
+    """Post-process ``cfg.post_lanes`` accumulator values per cycle: a row of ``cfg.cols``, or
+    with shared lanes (:attr:`~hw.config.Config.post_lanes`) one part of a row.
 
     Per lane ``x``, first ReLU when ``relu`` is set: ``max(x, 0)`` for int32; for fp32 a value
     whose sign bit is set (negative values, -0, -Inf) becomes +0 and a NaN becomes the
@@ -69,16 +72,18 @@ class PostProc(CheckedComponent):
     encoding 3) gives an all-zero row; the controller rejects such a CONFIG before it reaches
     this unit (:func:`allowed_modes`).
 
-    The output row is packed densely: lane ``n`` occupies bits ``[n*w, (n+1)*w)`` of ``o``,
-    ``w`` = :func:`~hw.isa.out_width` of the mode (32, 8 or 16); the bits above ``cols*w`` are zero.
+    The output is packed densely: lane ``n`` occupies bits ``[n*w, (n+1)*w)`` of ``o``,
+    ``w`` = :func:`~hw.isa.out_width` of the mode (32, 8 or 16); the bits above ``lanes*w``
+    are zero.
 
     Every mode has the same latency, that of the slowest path (:func:`postproc_latency`: 17
     cycles for int32 accumulators and 13 for fp32 by default, 4 and 3 with the least depth
     of each unit; each unit's depth is ``cfg.pipeline``'s); faster paths are delayed with
     registers.
-    Throughput one row per cycle. A plain pipeline: ``o`` depends only on ``i``, ``relu`` and
-    ``mode`` from :attr:`latency` cycles before and on ``scale``, which must hold from a row's
-    ``i`` to its ``o``, so the enclosing design may
+    Throughput ``lanes`` values per cycle. A plain pipeline: ``o`` depends only on ``i``,
+    ``relu`` and ``mode`` from :attr:`latency` cycles before and on ``scale``, which must hold
+    from a value's ``i`` to its ``o`` with a lane per column, and otherwise comes with ``i``
+    (:class:`PostLane`), so the enclosing design may
     stall it with ``EnableInserter`` (in simulation; the exported lanes are instances that
     run freely, as the storer's pipeline does).
 
@@ -87,22 +92,22 @@ class PostProc(CheckedComponent):
     cfg : Config
         Accumulator format, ``cols`` and subnormal handling.
     modules : hw.export.ModuleSet or None
-        Where a Verilog export records the lane module, written once for all ``cols`` lanes
+        Where a Verilog export records the lane module, written once for all the lanes
         (:class:`PostLane`; ``None`` for simulation).
 
     Members
     -------
-    i : In(data.ArrayLayout(acc_shape(cfg), cfg.cols))
-        One row of accumulator values.
+    i : In(data.ArrayLayout(acc_shape(cfg), cfg.post_lanes))
+        ``lanes`` accumulator values.
     relu : In(1)
         Apply ReLU first.
     mode : In(OutMode)
         What to send.
-    scale : In(data.ArrayLayout(32, cfg.cols))
-        FP32 bits of each lane's INT8 requantization scale, held while the lane's rows are in
-        flight.
-    o : Out(cfg.cols * 32)
-        The packed output row, :attr:`latency` cycles later.
+    scale : In(data.ArrayLayout(32, cfg.post_lanes))
+        FP32 bits of each lane's INT8 requantization scale: held while the lane's values are
+        in flight with a lane per column, each value's own (with ``i``) with shared lanes.
+    o : Out(cfg.post_lanes * 32)
+        The packed output, :attr:`latency` cycles later.
 
     Raises
     ------
@@ -118,11 +123,11 @@ class PostProc(CheckedComponent):
         self._cfg = cfg
         self._modules = modules
         super().__init__({
-            "i": In(data.ArrayLayout(acc_shape(cfg), cfg.cols)),
+            "i": In(data.ArrayLayout(acc_shape(cfg), cfg.post_lanes)),
             "relu": In(1),
             "mode": In(OutMode),
-            "scale": In(data.ArrayLayout(32, cfg.cols)),
-            "o": Out(cfg.cols * 32),
+            "scale": In(data.ArrayLayout(32, cfg.post_lanes)),
+            "o": Out(cfg.post_lanes * 32),
         })
 
     @property
@@ -147,7 +152,7 @@ class PostProc(CheckedComponent):
         mode = delay(m, self.mode, self.latency, name="mode")
 
         raw, int8, bf16 = [], [], []
-        for n in range(cfg.cols):
+        for n in range(cfg.post_lanes):
             lane = written_once(m, platform, self._modules, f"lane{n}",
                                 lambda: PostLane(cfg), "post_lane")
             m.d.comb += [lane.i.eq(self.i[n]), lane.relu.eq(self.relu),
@@ -172,12 +177,16 @@ class PostProc(CheckedComponent):
 
 class PostLane(CheckedComponent):
     """One lane of :class:`PostProc`: one accumulator value through ReLU and every output
-    mode's path, each delayed to :func:`postproc_latency`. :class:`PostProc` has ``cols`` of
-    them (one Verilog module written once for export, :mod:`hw.export`) and picks the mode.
+    mode's path, each delayed to :func:`postproc_latency`. :class:`PostProc` has
+    ``cfg.post_lanes`` of them (one Verilog module written once for export, :mod:`hw.export`)
+    and picks the mode.
 
-    Latency :func:`postproc_latency` from ``i`` and ``relu`` to every output; ``scale`` must
-    hold from a value's ``i`` to its outputs. Throughput one value per cycle; a plain
-    pipeline.
+    Latency :func:`postproc_latency` from ``i`` and ``relu`` to every output. With a lane per
+    column (``cfg.post_lanes == cfg.cols``) ``scale`` must hold from a value's ``i`` to its
+    outputs, and the multiplier reads it as it is; with shared lanes each value comes with its
+    own ``scale``, which the lane delays to meet the value at the multiplier (for int32
+    accumulators ``post_convert`` registers, 32 flip-flops each). Throughput one value per
+    cycle; a plain pipeline.
 
     Parameters
     ----------
@@ -191,7 +200,7 @@ class PostLane(CheckedComponent):
     relu : In(1)
         Apply ReLU first.
     scale : In(32)
-        FP32 bits of the requantization scale (held, see above).
+        FP32 bits of the requantization scale (held, or with ``i``; see above).
     raw : Out(32)
         The value after ReLU, unchanged.
     int8 : Out(8)
@@ -247,7 +256,12 @@ class PostLane(CheckedComponent):
         m.submodules.mul = mul = FPMul(FP32, FP32, ftz=cfg.ftz, latency=pipe.post_mul,
                                        dsp=cfg.dsp)
         m.submodules.f2i = f2i = FloatToInt(FP32, INT8.width, latency=pipe.post_round)
-        m.d.comb += [mul.a.eq(f), mul.b.eq(self.scale), f2i.a.eq(mul.o),
+        scale = self.scale
+        if cfg.post_lanes != cfg.cols:
+            # Shared lanes: the scale comes with i and meets it again at the multiplier.
+            convert = 0 if cfg.is_float else pipe.post_convert
+            scale = delay(m, scale, convert, name="scale", reset_less=True)
+        m.d.comb += [mul.a.eq(f), mul.b.eq(scale), f2i.a.eq(mul.o),
                      self.int8.eq(delay(m, f2i.o, lat - int8_path, name="int8", reset_less=True))]
 
         if cfg.is_float:

@@ -1,6 +1,6 @@
 """The storer: accumulator rows through post-processing to the data-out stream (STORE)."""
 
-from amaranth import Module, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,7 +11,7 @@ from .links import StorerControl, acc_read, post_layout, row_layout
 from .postproc import PostProc, postproc_latency
 
 __all__ = ["Storer", "dout_layout", "dout_width", "store_latency", "store_fifo_depth",
-           "READ_LATENCY", "STORE_FIFO_DEPTH"]
+           "READ_LATENCY", "SELECT_LATENCY", "STORE_FIFO_DEPTH"]
 
 #: Rows the data-out FIFO holds beyond those the store pipeline may have in flight
 #: (:func:`store_fifo_depth`).
@@ -20,20 +20,27 @@ STORE_FIFO_DEPTH = 4
 #: memory's synchronous read, then a register of the storer's own, so the memory's read data
 #: drives one flip-flop and no logic (a block RAM's read is slow: 5.8 ns on ECP5).
 READ_LATENCY = 2
+#: With shared post-processing lanes: the register after a pass's columns and scales are
+#: selected from the row, so the selection is not in the lanes' first stage.
+SELECT_LATENCY = 1
 
 
 def store_fifo_depth(cfg):
     """Rows the data-out FIFO holds: room for every row the store pipeline may have in flight
-    (:func:`store_latency`) and :data:`STORE_FIFO_DEPTH` more, so a STORE runs at one row per
-    cycle while ``dout`` accepts them."""
+    (:func:`store_latency`) and :data:`STORE_FIFO_DEPTH` more, so a STORE runs at its full pace
+    (a row every ``cfg.post_passes`` cycles) while ``dout`` accepts them."""
     return store_latency(cfg) + STORE_FIFO_DEPTH
 
 
 def store_latency(cfg):
-    """Cycles from an accumulator row's read request to its post-processed row at the data-out
-    FIFO's input (the pipeline never stalls): :data:`READ_LATENCY` plus
-    :func:`~hw.engine.postproc.postproc_latency`."""
-    return READ_LATENCY + postproc_latency(cfg)
+    """Cycles from an accumulator row's (first) read request to its post-processed row at the
+    data-out FIFO's input (the pipeline never stalls): :data:`READ_LATENCY` plus
+    :func:`~hw.engine.postproc.postproc_latency`; with shared lanes
+    (:attr:`~hw.config.Config.post_lanes`) ``cfg.post_passes`` more, the row's other passes
+    and a register after each pass's selection (:data:`SELECT_LATENCY`)."""
+    passes = cfg.post_passes
+    more = passes - 1 + SELECT_LATENCY if passes > 1 else 0
+    return READ_LATENCY + postproc_latency(cfg) + more
 
 
 def dout_width(cfg):
@@ -48,38 +55,89 @@ def dout_layout(cfg):
 
 class _StorePipe(wiring.Component):
     """Read data → post-processing, with valid/last riding alongside. A plain pipeline that
-    never stalls: the storer issues a row only when the FIFO after it has room for it."""
+    never stalls: the storer issues a row only when the FIFO after it has room for it.
+
+    With shared lanes (``cfg.post_passes`` = ``P`` > 1) the storer reads each row ``P`` cycles
+    running (``valid_in`` each cycle, ``part_in`` 0 to ``P - 1``); pass ``p`` takes columns
+    ``p·lanes`` to ``(p+1)·lanes - 1`` and their scales, selected into a register
+    (:data:`SELECT_LATENCY`), through the lanes; the first ``P - 1`` passes' outputs wait in a
+    register, and the row goes out with the last pass's."""
 
     def __init__(self, cfg, modules=None):
         self._cfg = cfg
         self._post = PostProc(cfg, modules=modules)
-        super().__init__({
+        members = {
             "valid_in": In(1), "last_in": In(1),
             "row": In(row_layout(cfg)), "post": In(post_layout(cfg)),
             "valid_out": Out(1), "last_out": Out(1), "out": Out(dout_width(cfg)),
-        })
+        }
+        if cfg.post_passes > 1:
+            members["part_in"] = In(range(cfg.post_passes))
+        super().__init__(members)
+
+    @property
+    def depth(self):
+        """Register stages from a read request to the post-processed values of that pass."""
+        select = SELECT_LATENCY if self._cfg.post_passes > 1 else 0
+        return READ_LATENCY + select + self._post.latency
 
     @property
     def latency(self):
-        """From a read request to the post-processed row (:func:`store_latency`)."""
-        return READ_LATENCY + self._post.latency
+        """From a row's first read request to the post-processed row (:func:`store_latency`)."""
+        return self.depth + self._cfg.post_passes - 1
 
     def elaborate(self, platform):
         m = Module()
+        cfg = self._cfg
         m.submodules.post = post = self._post
         # The read data and the CONFIG state of its cycle, one register on; the row is data
         # (no reset, see hw.delay), the flags (relu, mode) reset. The lanes' scales hold
         # while rows are in flight (CONFIG and SCALE wait for the storer to be idle): wired.
-        lag = READ_LATENCY - 1
-        row = delay(m, self.row, lag, name="read", reset_less=True)
+        passes, lanes = cfg.post_passes, cfg.post_lanes
+        lag = self.depth - self._post.latency - 1
+        row = delay(m, self.row, READ_LATENCY - 1, name="read", reset_less=True)
+        mode = delay(m, self.post.mode, lag, name="read_mode")
         m.d.comb += [
-            post.i.eq(row), post.relu.eq(delay(m, self.post.relu, lag, name="read_relu")),
-            post.mode.eq(delay(m, self.post.mode, lag, name="read_mode")),
-            post.scale.eq(self.post.scale),
-            self.out.eq(post.o),
-            self.valid_out.eq(delay(m, self.valid_in, self.latency, name="valid")),
-            self.last_out.eq(delay(m, self.last_in, self.latency, name="last")),
+            post.relu.eq(delay(m, self.post.relu, lag, name="read_relu")),
+            post.mode.eq(mode),
+            self.last_out.eq(delay(m, self.last_in, self.depth, name="last")),
         ]
+        if passes == 1:
+            m.d.comb += [
+                post.i.eq(row), post.scale.eq(self.post.scale), self.out.eq(post.o),
+                self.valid_out.eq(delay(m, self.valid_in, self.depth, name="valid")),
+            ]
+            return m
+
+        # The pass's columns and scales, selected into registers (data: no reset).
+        values = Signal.like(post.i, name="select_values", reset_less=True)
+        scales = Signal.like(post.scale, name="select_scales", reset_less=True)
+        part = delay(m, self.part_in, READ_LATENCY, name="read_part")
+        with m.Switch(part):
+            for p in range(passes):
+                with m.Case(p):
+                    for n in range(lanes):
+                        m.d.sync += [values[n].eq(row[p * lanes + n]),
+                                     scales[n].eq(self.post.scale[p * lanes + n])]
+        m.d.comb += [post.i.eq(values), post.scale.eq(scales)]
+        part = delay(m, part, SELECT_LATENCY, name="select_part")
+        last_pass = self.valid_in & (self.part_in == passes - 1)
+        m.d.comb += self.valid_out.eq(delay(m, last_pass, self.depth, name="valid"))
+        # The first passes' outputs, packed as the mode packs them, wait for the last one.
+        out_part = delay(m, part, post.latency, name="out_part")
+        out_mode = delay(m, mode, post.latency, name="out_mode")
+        waiting = Signal((passes - 1) * lanes * 32, name="waiting")
+        with m.Switch(out_mode):
+            for out in post.modes:
+                width = lanes * out_width(out)
+                with m.Case(out):
+                    m.d.comb += self.out.eq(Cat(waiting[:(passes - 1) * width],
+                                                post.o[:width]))
+                    with m.Switch(out_part):
+                        for p in range(passes - 1):
+                            with m.Case(p):
+                                m.d.sync += waiting[p * width:(p + 1) * width].eq(
+                                    post.o[:width])
         return m
 
 
@@ -101,10 +159,12 @@ class Storer(wiring.Component):
     dout : ``Out(stream.Signature(dout_layout(cfg)))``
         Post-processed rows.
 
-    Latency: a row read at cycle ``t`` reaches the data-out FIFO at ``t +``
+    Latency: a row read (first) at cycle ``t`` reaches the data-out FIFO at ``t +``
     :attr:`latency` (:func:`store_latency`), and ``dout`` two cycles later if ``dout`` has
     accepted the rows before it; rows are read only while the FIFO has room for them.
-    Throughput: one row per cycle while ``dout`` accepts them.
+    Throughput: one row per cycle while ``dout`` accepts them, or with shared lanes one every
+    ``cfg.post_passes`` cycles (each row is read that many cycles running, a part of it
+    post-processed in each).
 
     Parameters
     ----------
@@ -144,6 +204,18 @@ class Storer(wiring.Component):
         held = Signal(range(pipe.latency + depth + 2))
         room = Signal()
         issue = Signal()
+        # The pass through the post-processing lanes; a row is issued (takes its room in the
+        # FIFO) at its first, and its address moves on after its last.
+        passes = cfg.post_passes
+        if passes > 1:
+            part = Signal(range(passes))
+            first, last_part = part == 0, part == passes - 1
+            m.d.comb += pipe.part_in.eq(part)
+            with m.If(issue):
+                m.d.sync += part.eq(Mux(last_part, 0, part + 1))
+        else:
+            first = last_part = Const(1)
+        new_row = Signal()
         # A row is issued only if the FIFO will have room for it when it lands, whatever
         # dout does meanwhile, so the pipeline runs freely: no enable fans out to its
         # registers. The FIFO's writes are ready while fewer than depth - 1 words are held
@@ -151,7 +223,8 @@ class Storer(wiring.Component):
         m.d.comb += [
             room.eq(held < depth - 1),
             ctrl.cmd.ready.eq(~busy),
-            issue.eq(busy & room),
+            issue.eq(busy & (room | ~first)),
+            new_row.eq(issue & first),
             self.acc.addr.eq(addr),
             self.acc.en.eq(1),
             pipe.valid_in.eq(issue),
@@ -169,21 +242,21 @@ class Storer(wiring.Component):
                 busy.eq(1), addr.eq(p.acc_row), remaining.eq(p.count),
                 ctrl.lines.lo.eq(p.acc_row), ctrl.lines.hi.eq(p.acc_row + p.count),
             ]
-        with m.If(issue):
+        with m.If(issue & last_part):
             m.d.sync += [addr.eq(addr + 1), remaining.eq(remaining - 1)]
             with m.If(remaining == 1):
                 m.d.sync += busy.eq(0)
 
         # Rows issued but not yet in the FIFO.
         landed = out_fifo.w.valid
-        with m.If(issue & ~landed):
+        with m.If(new_row & ~landed):
             m.d.sync += in_flight.eq(in_flight + 1)
-        with m.Elif(~issue & landed):
+        with m.Elif(~new_row & landed):
             m.d.sync += in_flight.eq(in_flight - 1)
         taken = self.dout.valid & self.dout.ready
-        with m.If(issue & ~taken):
+        with m.If(new_row & ~taken):
             m.d.sync += held.eq(held + 1)
-        with m.Elif(~issue & taken):
+        with m.Elif(~new_row & taken):
             m.d.sync += held.eq(held - 1)
         m.d.comb += [
             ctrl.idle.eq(~busy & (in_flight == 0)),
