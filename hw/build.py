@@ -38,10 +38,12 @@ from .fpga.flow import (
     PLACERS,
     Progress,
     add_pnr_options,
+    add_synth_options,
     check_freq,
     check_placer,
     check_seed,
     check_seeds,
+    check_widelut,
     fail,
     nextpnr_version,
     parse_seeds,
@@ -52,6 +54,8 @@ from .fpga.flow import (
     run_tool,
     seeds_to_try,
     tool_version,
+    widelut_args,
+    widelut_option_error,
     yosys_version,
 )
 from .fpga.pll import solve
@@ -154,7 +158,8 @@ def _part(platform):
 
 
 def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_BAUD,
-          max_payload=DEFAULT_MAX_PAYLOAD, placer=None, seed=None, seeds=None, log=None):
+          max_payload=DEFAULT_MAX_PAYLOAD, placer=None, seed=None, seeds=None, widelut=True,
+          log=None):
     """Build ``cfg``'s engine into a bitstream for a board; return the report.
 
     Parameters
@@ -183,6 +188,9 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         keep the one with the highest Fmax, whose files the packer reads
         (:func:`~hw.fpga.flow.check_seeds`). Each try's files stay beside them, named
         ``<design>.seed<N>.tim`` and so on.
+    widelut : bool
+        ``False``: synthesis maps to LUT4s only (ECP5 and Gowin boards, Yosys's
+        ``-nowidelut``; :func:`~hw.fpga.flow.check_widelut`).
     log : callable or None
         Called with each progress line (``None``: print and flush).
 
@@ -193,15 +201,15 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         (``design``, ``family``, ``device``, ``part``, ``tools``, ``fits``, ``error``,
         ``resources``, ``cells``, ``timing``, ``wall_s``, ``files``) plus ``board``, ``clock``
         (oscillator, PLL setting, the clock), ``uart`` (baud, divisor, wiring),
-        ``peak_gops``, ``bitstream``, ``host_command``, ``placer``, ``seed`` (a sweep's
-        best) and ``seed_sweep`` (a sweep's tries in order, each ``seed``, ``fmax_mhz`` and
+        ``peak_gops``, ``bitstream``, ``host_command``, ``widelut``, ``placer``, ``seed`` (a
+        sweep's best) and ``seed_sweep`` (a sweep's tries in order, each ``seed``, ``fmax_mhz`` and
         ``met``; ``None`` without a sweep).
 
     Raises
     ------
     ConfigError
-        ``board_name``, ``device``, ``freq``, ``baud``, ``placer``, ``seed`` or ``seeds`` is
-        not allowed (checked before any work).
+        ``board_name``, ``device``, ``freq``, ``baud``, ``placer``, ``seed``, ``seeds`` or
+        ``widelut`` is not allowed (checked before any work).
     ToolMissing
         A tool of the flow is not installed.
     FlowError
@@ -212,6 +220,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     check_placer(placer)
     check_seed(seed)
     check_seeds(seeds, seed)
+    check_widelut(widelut, board.family)
     tries = seeds_to_try(seed, seeds)
     requested = board.default_mhz if freq is None else freq
     fam = devices.family(board.family)
@@ -244,7 +253,8 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
     nextpnr_opts += pnr_args(placer, None if seeds else seed)
     plan = platform.prepare(
         top, name, emit_src=False,
-        synth_opts=" ".join(fam.device().synth_args if board.family == "ice40" else ()),
+        synth_opts=" ".join([*(fam.device().synth_args if board.family == "ice40" else ()),
+                             *widelut_args(widelut)]),
         script_after_read="\n".join(fam.before_synth),
         script_after_synth="tee -q -o stat.json stat -json",
         nextpnr_opts=" ".join(nextpnr_opts))
@@ -324,6 +334,7 @@ def build(cfg, board_name, device=None, freq=None, out="build", *, baud=DEFAULT_
         "leds": {role: "/".join(map(str, where)) for role, where in board.leds.items()},
         "bitstream": str(bitstream) if error is None else None,
         "host_command": host_command(cfg, board, baud, max_payload),
+        "widelut": widelut,
         "placer": placer,
         "seed": kept_seed,
         "seed_sweep": [{k: t[k] for k in ("seed", "fmax_mhz", "met")} for t in sweep]
@@ -386,6 +397,7 @@ def _parser():
     p.add_argument("--out", default="build", metavar="DIR",
                    help="base folder (default build); a build goes to "
                         "DIR/<design>/<board>-<device>/")
+    add_synth_options(p)
     add_pnr_options(p)
     return p
 
@@ -402,9 +414,13 @@ def main(argv=None):
         seeds = None if args.seeds is None else parse_seeds(args.seeds)
     except ConfigError as e:
         parser.error(e.message(option_name))
+    family = brd.BOARDS[args.board].family
+    if widelut_error := widelut_option_error(args.widelut, family,
+                                             f"--board {args.board} ({family})"):
+        parser.error(widelut_error)
     report = run_for_command_line(parser, args.out, build, cfg, args.board, args.device,
                                   args.freq, args.out, baud=args.baud, placer=args.placer,
-                                  seed=args.seed, seeds=seeds)
+                                  seed=args.seed, seeds=seeds, widelut=args.widelut)
     print(format_build(report))
     print(f"wrote {target_dir(args.out, report['design'], report['board'], report['device'])}"
           "/report.json")

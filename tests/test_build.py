@@ -255,6 +255,9 @@ def test_divisor_and_host_command():
      "not '4-2'"),
     (["--board", "icebreaker", "--seed", "1", "--seeds", "2"],
      "argument --seeds: not allowed with argument --seed"),
+    (["--board", "icebreaker", "--no-widelut"],
+     "--no-widelut applies to the ecp5 and gowin families (wide LUTs), not --board icebreaker "
+     "(ice40)"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
     r = _hw_build(*args, "--out", str(tmp_path))

@@ -70,6 +70,8 @@ def _ooc(*args, env=None):
                          "2147483647 (1-5, 1,3,7), not '3,3'"),
     (["--seeds", "1-65"], "--seeds must be a list of 1 to 64 distinct integers"),
     (["--seed", "1", "--seeds", "2-3"], "argument --seeds: not allowed with argument --seed"),
+    (["--family", "ice40", "--no-widelut"],
+     "--no-widelut applies to the ecp5 and gowin families (wide LUTs), not --family ice40"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_options_one_line_exit_2(args, message, tmp_path):
@@ -109,6 +111,11 @@ def test_run_checks_its_arguments_first(tmp_path):
     with pytest.raises(ConfigError, match="^seed must be an integer from 0 to 2147483647, "
                                           "not 1.5$"):
         run(cfg, "array", out=tmp_path, seed=1.5)
+    with pytest.raises(ConfigError, match=r"^widelut must be True \(only ecp5, gowin map wide "
+                                          r"LUTs\) when family is 'ice40', not False$"):
+        run(cfg, "array", "ice40", out=tmp_path, widelut=False)
+    with pytest.raises(ConfigError, match="^widelut must be True or False, not 'no'$"):
+        run(cfg, "array", out=tmp_path, widelut="no")
     assert not any(tmp_path.iterdir())
 
 
@@ -274,7 +281,12 @@ def _ecp5_2x2_array(tmp_path, *seed_options):
 
 @pytest.mark.slow
 def test_ecp5_out_of_context_command_line(tmp_path, one_pnr_at_a_time):
-    r, folder, report = _ecp5_2x2_array(tmp_path, "--seed", "7")
+    r, folder, report = _ecp5_2x2_array(tmp_path, "--seed", "7", "--no-widelut")
+    # --no-widelut: Yosys's -nowidelut, so no LUT5-7 multiplexers in the netlist.
+    assert report["widelut"] is False
+    assert " -nowidelut " in (folder / "synth.ys").read_text()
+    assert not {"PFUMX", "L6MUX21"} & set(report["cells"])
+    assert "synthesis: LUT4s only, no wide-LUT multiplexers (--no-widelut)" in r.stdout
     assert report["design"] == "systolic_os_2x2_int8_int32"
     assert report["part"] == "LFE5U-25F-6BG381C" and report["method"] == "out-of-context"
     assert report["harness"] is None and report["placer"] == "static" and report["seed"] == 7

@@ -91,7 +91,8 @@ class AccumulatorMemory(wiring.Component):
 
     Latency from taking ``write.row`` to the write: :attr:`write_latency` = ``READ_LATENCY +
     add_latency`` cycles: the stored row is read (one cycle) into a register (one more, so
-    the memory's read data drives no logic), then added.
+    the memory's read data drives no logic), then added; with shared adders one more, a
+    register after each part's columns are selected (:data:`SELECT_LATENCY`).
 
     Parameters
     ----------
@@ -113,27 +114,36 @@ class AccumulatorMemory(wiring.Component):
     #: a register of its own.
     READ_LATENCY = 2
 
+    #: With shared adders: the register after a part's columns are selected, so the selection
+    #: is not in the adders' first stage.
+    SELECT_LATENCY = 1
+
+    @property
+    def select_latency(self):
+        return self.SELECT_LATENCY if self._cfg.acc_passes > 1 else 0
+
     @property
     def write_latency(self):
-        return self.READ_LATENCY + ArrayTiming(self._cfg).add_latency
+        return self.READ_LATENCY + self.select_latency + ArrayTiming(self._cfg).add_latency
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
         add_lat = ArrayTiming(cfg).add_latency
         # Cycles from accepting a row to writing it, after which a read sees the write.
-        window = self.write_latency - 1
+        window = self.write_latency
         wb = self.write.row
-        # The read-modify-write read (port 0) sees a write landing in the same cycle.
-        mem = Ram(row_layout(cfg), cfg.acc_rows, transparent=(True, False),
+        # Both read ports give the old word when it is written in the same cycle: a row whose
+        # address is being written waits a cycle more, which costs no bypass logic.
+        mem = Ram(row_layout(cfg), cfg.acc_rows, transparent=(False, False),
                   modules=self._modules)
         m.submodules.mem = mem
         wr, rmw = mem.write, mem.read[0]
         wiring.connect(m, wiring.flipped(self.read), mem.read[1])
 
         take = Signal()
-        # Addresses accepted in the last `window` cycles have not been written yet (the write
-        # landing this cycle the transparent read port sees).
+        # Addresses accepted in the last `window` cycles have not been written yet (the last
+        # of them is being written this cycle).
         in_flight = []
         valid, addr = take, wb.payload.addr
         for n in range(window):
@@ -181,19 +191,25 @@ class AccumulatorMemory(wiring.Component):
                 m.d.comb += [add.a.eq(stored[lane]), add.b.eq(s1_data[lane]),
                              total[lane].eq(add.o)]
         else:
-            # Part p: columns p·lanes … (p+1)·lanes - 1 through the adders; the sums of the
-            # parts before the last wait in `waiting` (only a part's own valid writes it).
+            # Part p: columns p·lanes … (p+1)·lanes - 1, selected into registers (data: no
+            # reset), through the adders; the sums of the parts before the last wait in
+            # `waiting` (only a part's own valid writes it).
             s1_part = delay(m, part, self.READ_LATENCY, name="s_part")
+            picked = [(Signal.like(add.a, name=f"pick_stored{lane}", reset_less=True),
+                       Signal.like(add.b, name=f"pick_new{lane}", reset_less=True))
+                      for lane, add in enumerate(adds)]
             with m.Switch(s1_part):
                 for p in range(passes):
                     with m.Case(p):
-                        for lane, add in enumerate(adds):
-                            m.d.comb += [add.a.eq(stored[p * lanes + lane]),
-                                         add.b.eq(s1_data[p * lanes + lane])]
+                        for lane, (a, b) in enumerate(picked):
+                            m.d.sync += [a.eq(stored[p * lanes + lane]),
+                                         b.eq(s1_data[p * lanes + lane])]
+            for add, (a, b) in zip(adds, picked, strict=True):
+                m.d.comb += [add.a.eq(a), add.b.eq(b)]
             sums = Cat(add.o for add in adds)
             width = len(sums)
-            out_part = delay(m, s1_part, add_lat, name="sum_part")
-            out_valid = delay(m, issue, self.READ_LATENCY + add_lat, name="sum_valid")
+            out_part = delay(m, s1_part, self.SELECT_LATENCY + add_lat, name="sum_part")
+            out_valid = delay(m, issue, self.write_latency, name="sum_valid")
             waiting = Signal((passes - 1) * width, name="waiting")
             with m.If(out_valid):
                 with m.Switch(out_part):
@@ -201,11 +217,12 @@ class AccumulatorMemory(wiring.Component):
                         with m.Case(p):
                             m.d.sync += waiting[p * width:(p + 1) * width].eq(sums)
             m.d.comb += total.as_value().eq(Cat(waiting, sums))
-        overwrite = delay(m, s1_data, add_lat, name="overwrite", reset_less=True)
-        accumulate = delay(m, s1_accumulate, add_lat, name="accumulate")
-        w_addr = delay(m, s1_addr, add_lat, name="w_addr", reset_less=True)
-        w_valid = delay(m, s1_valid, add_lat, name="w_valid")
-        w_last = delay(m, s1_last, add_lat, name="w_last")
+        later = self.select_latency + add_lat
+        overwrite = delay(m, s1_data, later, name="overwrite", reset_less=True)
+        accumulate = delay(m, s1_accumulate, later, name="accumulate")
+        w_addr = delay(m, s1_addr, later, name="w_addr", reset_less=True)
+        w_valid = delay(m, s1_valid, later, name="w_valid")
+        w_last = delay(m, s1_last, later, name="w_last")
         m.d.comb += [
             wr.addr.eq(w_addr),
             wr.data.eq(Mux(accumulate, total, overwrite)),

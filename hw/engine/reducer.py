@@ -13,7 +13,7 @@ stall at the array's pace (``L + 1`` cycles a tile row). The golden model's
 With one context (INT32) it is a wire.
 """
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.hdl import EnableInserter
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -88,31 +88,40 @@ class _Ranks(wiring.Component):
             self.free.eq(~later),
             self.valid_out.eq(entered_ago(self.latency)),
         ]
-        # The operand selects below read ``later`` and each ``active`` flag for every bit of
-        # every lane (32 loads a lane; on an ECP5 the routing of those fan-outs was two thirds
-        # of the engine's critical path). Each flag is kept twice, as itself for the first
-        # half of the lanes and as its complement for the others: Yosys merges registers that
-        # take the same input, not complementary ones, so each copy drives half the loads
-        # from where it is placed.
-        def halves(name, flag, flag_next):
-            inverse = Signal(name=f"{name}_n", init=1)
-            m.d.sync += inverse.eq(~flag_next)
-            return flag, ~inverse
-        selects = {"later": halves("later", later, later_next)}
-        for j in active:
-            selects[j] = halves(f"active{j}", active[j], active_next[j])
+        # The operand selects below read ``later`` for every bit of every lane (32 loads a
+        # lane; on an ECP5 the routing of those fan-outs was two thirds of the engine's
+        # critical path). It is kept twice, as itself for the first half of the lanes and as
+        # its complement for the others: Yosys merges registers that take the same input, not
+        # complementary ones, so each copy drives half the loads from where it is placed.
+        later_n = Signal(name="later_n", init=1)
+        m.d.sync += later_n.eq(~later_next)
+        selects = (later, ~later_n)
 
-        parts = [self.parts[0], self.parts[1]] + [
-            delay(m, self.parts[j], (j - 1) * add_lat, name=f"part{j}", reset_less=True)
-            for j in range(2, ranks + 1)]
+        # Rank j's part (2 and up) is picked a cycle early, from the parts delayed a cycle
+        # less under the next cycle's flags (at most one set: one group in the ranks), into a
+        # register: the adder's second operand is that register or rank 1's p_1, one
+        # multiplexer, and the pick is off the adder's path (on an FPGA a chain of
+        # multiplexers there took wide-LUT muxes, 8 LUT4 a bit, and the critical path).
+        picked = None
+        if ranks >= 2:
+            row = data.ArrayLayout(acc_shape(cfg), cfg.cols)
+            picked = Signal(row, name="picked", reset_less=True)
+            early = {j: delay(m, self.parts[j], (j - 1) * add_lat - 1, name=f"part{j}",
+                              reset_less=True) for j in active}
+            for lane in range(cfg.cols):
+                terms = [Value.cast(early[j][lane]) & active_next[j].replicate(len(picked[lane]))
+                         for j in active]
+                pick = terms[0]
+                for term in terms[1:]:
+                    pick = pick | term
+                m.d.sync += picked[lane].eq(pick)
         for lane in range(cfg.cols):
-            half = lane * 2 // cfg.cols
+            later_here = selects[lane * 2 // cfg.cols]
             add = written_once(m, platform, self._modules, f"add_{lane}",
                                lambda: make_adder(cfg), "acc_add", en=self.en)
-            part = parts[1][lane]
-            for j in range(2, ranks + 1):
-                part = Mux(selects[j][half], parts[j][lane], part)
-            m.d.comb += [add.a.eq(Mux(selects["later"][half], add.o, parts[0][lane])),
+            part = self.parts[1][lane] if picked is None else \
+                Mux(later_here, picked[lane], self.parts[1][lane])
+            m.d.comb += [add.a.eq(Mux(later_here, add.o, self.parts[0][lane])),
                          add.b.eq(part), self.total[lane].eq(add.o)]
         return m
 

@@ -24,6 +24,8 @@ __all__ = ["MAX_FREQ", "PLACERS", "MAX_SEED", "MAX_SEEDS", "PNR_OUTPUTS", "FPGA_
            "parse_seeds", "seeds_to_try", "seed_file", "pnr_for_seed", "best_seed", "keep_best",
            "place_and_route",
            "pnr_args", "pnr_choice", "add_pnr_options",
+           "WIDELUT_FAMILIES", "check_widelut", "widelut_option_error", "widelut_args",
+           "add_synth_options",
            "tool_version", "yosys_version",
            "nextpnr_version", "Progress", "run_tool", "fail", "run_for_command_line"]
 
@@ -71,6 +73,46 @@ def check_placer(placer):
     of :data:`PLACERS` or ``None`` (nextpnr's default)."""
     if placer is not None and placer not in PLACERS:
         raise ConfigError("placer", placer, f"one of {', '.join(PLACERS)} or None")
+
+
+#: The families whose Yosys synthesis builds functions of 5 to 7 inputs from LUT4s and the
+#: slices' multiplexers (PFUMX, L6MUX21 on the ECP5; MUX2_LUT5… on Gowin), which
+#: ``widelut=False`` (Yosys's ``-nowidelut``) leaves to LUT4s alone.
+WIDELUT_FAMILIES = ("ecp5", "gowin")
+
+
+def check_widelut(widelut, family):
+    """Raise :class:`~hw.config.ConfigError` (parameter ``widelut``) unless ``widelut`` is a
+    bool, and ``True`` for a family without wide-LUT multiplexers (iCE40)."""
+    if not isinstance(widelut, bool):
+        raise ConfigError("widelut", widelut, "True or False")
+    if not widelut and family not in WIDELUT_FAMILIES:
+        raise ConfigError("widelut", widelut,
+                          f"True (only {', '.join(WIDELUT_FAMILIES)} map wide LUTs)",
+                          when={"family": family})
+
+
+def widelut_option_error(widelut, family, what):
+    """The command line's message for ``--no-widelut`` on a family that takes none (``what``:
+    the option that chose it, as the user gave it), or ``None``."""
+    if not widelut and family not in WIDELUT_FAMILIES:
+        return (f"--no-widelut applies to the {' and '.join(WIDELUT_FAMILIES)} families (wide "
+                f"LUTs), not {what}")
+    return None
+
+
+def widelut_args(widelut):
+    """Yosys's synthesis options for ``widelut``."""
+    return [] if widelut else ["-nowidelut"]
+
+
+def add_synth_options(parser):
+    """Add ``--no-widelut`` (``widelut``, default ``True``) to a flow's command line."""
+    parser.add_argument("--no-widelut", dest="widelut", action="store_false",
+                        help="ECP5 and Gowin: map logic to LUT4s only, not to wider LUTs built "
+                             "with the slices' multiplexers (Yosys's -nowidelut): fewer LUT4s "
+                             "where ABC's wide LUTs are wasteful (wide multiplexers), deeper "
+                             "logic elsewhere")
 
 
 def check_seed(seed):

@@ -44,10 +44,12 @@ from .flow import (
     FlowError,
     Progress,
     add_pnr_options,
+    add_synth_options,
     check_freq,
     check_placer,
     check_seed,
     check_seeds,
+    check_widelut,
     fail,
     nextpnr_version,
     parse_seeds,
@@ -57,6 +59,8 @@ from .flow import (
     run_for_command_line,
     run_tool,
     seeds_to_try,
+    widelut_args,
+    widelut_option_error,
     yosys_version,
 )
 from .harness import Harness
@@ -84,7 +88,7 @@ def target_dir(out, design, family, device):
 
 
 def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/fpga", *,
-        placer=None, seed=None, seeds=None, log=None):
+        placer=None, seed=None, seeds=None, widelut=True, log=None):
     """Synthesise, place and route ``cfg``'s design out of context; return the report.
 
     Parameters
@@ -110,6 +114,9 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         keep the one with the highest Fmax (:func:`~hw.fpga.flow.check_seeds`). Each try's log
         and nextpnr report stay beside the kept ones as ``pnr.seed<N>.log`` and
         ``nextpnr.seed<N>.json``.
+    widelut : bool
+        ``False``: synthesis maps to LUT4s only (ECP5 and Gowin, Yosys's ``-nowidelut``;
+        :func:`~hw.fpga.flow.check_widelut`).
     log : callable or None
         Called with each progress line (``None``: print and flush).
 
@@ -120,7 +127,8 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         ``part``, ``method``, ``tools``, ``fits`` (``error`` when not), ``resources`` (by kind
         and cell type, used and available), ``cells`` (the netlist's), ``harness`` (its
         overhead, or ``None``), ``timing`` (``fmax_mhz``, ``requested_mhz``, ``met``,
-        ``critical_path``), ``placer``, ``seed`` (a sweep's best), ``seed_sweep`` (a sweep's
+        ``critical_path``), ``widelut``, ``placer``, ``seed`` (a sweep's best), ``seed_sweep``
+        (a sweep's
         tries in order, each ``seed``, ``fmax_mhz`` and ``met``; ``None`` without a sweep),
         ``pnr_command`` (nextpnr's command line, the kept seed's), ``wall_s`` and ``files``.
 
@@ -129,8 +137,8 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     ValueError
         ``kind`` is not one of :data:`hw.gen.KINDS`.
     ConfigError
-        ``family``, ``device``, ``freq``, ``placer``, ``seed`` or ``seeds`` is not allowed
-        (checked before any work).
+        ``family``, ``device``, ``freq``, ``placer``, ``seed``, ``seeds`` or ``widelut`` is not
+        allowed (checked before any work).
     ToolMissing
         Yosys or the family's nextpnr is not installed.
     FlowError
@@ -144,6 +152,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     check_placer(placer)
     check_seed(seed)
     check_seeds(seeds, seed)
+    check_widelut(widelut, fam.name)
     tries = seeds_to_try(seed, seeds)
     yosys, nextpnr = find_yosys(), find_nextpnr(fam.name)
     start = time.perf_counter()
@@ -168,7 +177,8 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
     wall["generate"] = progress.elapsed()
     log(f"      {name} in {wall['generate']:.1f} s, in {folder}")
 
-    synth_cmd = " ".join([fam.synth, *fam.synth_args, *dev.synth_args, "-top", top,
+    synth_cmd = " ".join([fam.synth, *fam.synth_args, *dev.synth_args,
+                          *widelut_args(widelut), "-top", top,
                           "-json", "netlist.json"])
     script = "\n".join([f"read_verilog {' '.join(sources)}", *fam.before_synth, synth_cmd,
                         "tee -q -o stat.json stat -json", ""])
@@ -223,6 +233,7 @@ def run(cfg, kind="engine", family="ecp5", device=None, freq=100.0, out="build/f
         "cells": cells,
         "harness": harness,
         "timing": rpt.timing(pnr, freq) if error is None else None,
+        "widelut": widelut,
         "placer": placer,
         "seed": kept["seed"] if kept else tries[0],
         "seed_sweep": [{k: t[k] for k in ("seed", "fmax_mhz", "met")} for t in sweep]
@@ -256,6 +267,7 @@ def _parser():
     p.add_argument("--out", default="build/fpga", metavar="DIR",
                    help="base folder (default build/fpga); a run goes to "
                         "DIR/<design>/<family>-<device>/")
+    add_synth_options(p)
     add_pnr_options(p)
     return p
 
@@ -271,9 +283,12 @@ def main(argv=None):
         seeds = None if args.seeds is None else parse_seeds(args.seeds)
     except ConfigError as e:
         parser.error(e.message(option_name))
+    if widelut_error := widelut_option_error(args.widelut, args.family,
+                                             f"--family {args.family}"):
+        parser.error(widelut_error)
     report = run_for_command_line(parser, args.out, run, cfg, kind, args.family, args.device,
                                   args.freq, args.out, placer=args.placer, seed=args.seed,
-                                  seeds=seeds)
+                                  seeds=seeds, widelut=args.widelut)
     print(rpt.format_table(report))
     print(f"wrote {target_dir(args.out, report['design'], report['family'], report['device'])}"
           "/report.json")

@@ -153,6 +153,8 @@ def format_table(report):
         error = re.sub(r"cell '([^']+)'", lambda m: f"cell {clean_name(m[1])!r}",
                        report["error"])
         lines.append(f"DOES NOT FIT: {error}")
+    if report.get("widelut") is False:
+        lines.append("  synthesis: LUT4s only, no wide-LUT multiplexers (--no-widelut)")
     lines.append(f"  {'kind':<7}{'cell':<16}{'used':>9}{'available':>11}{'%':>7}")
     for kind, cell_types in report["resources"].items():
         for cell_type, use in cell_types.items():
