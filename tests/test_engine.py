@@ -132,11 +132,17 @@ def test_per_channel_scales(in_fmt, acc_fmt, dataflow):
 def test_k_split_over_several_passes(in_fmt, dataflow):
     # A 1 KiB scratchpad holds a few dozen steps: K = 150 takes several accumulating passes.
     cfg = Config(rows=4, cols=4, in_fmt=in_fmt, dataflow=dataflow, spad_kib=1, acc_kib=1)
-    rng = np.random.default_rng(9)
-    a, b = random_matrix(cfg, (6, 150), rng), random_matrix(cfg, (150, 5), rng)
+    _check_k_split(cfg, 6, 5, seed=1, data_seed=9)
+
+
+def _check_k_split(cfg, m, n, *, seed, data_seed):
+    """An ``m × 150 × n`` GEMM in several accumulating passes, under random stalls, against
+    the golden model's program."""
+    rng = np.random.default_rng(data_seed)
+    a, b = random_matrix(cfg, (m, 150), rng), random_matrix(cfg, (150, n), rng)
     prog = gemm_program(cfg, a, b)
     assert prog.k_pass < 150
-    got = run_program(prog, a, b, "amaranth", seed=1, p_valid=0.8, p_ready=0.7)
+    got = run_program(prog, a, b, "amaranth", seed=seed, p_valid=0.8, p_ready=0.7)
     assert same_bits(got.c, ref_program(prog, a, b), cfg.acc_format).all()
 
 
@@ -172,12 +178,7 @@ def test_shared_accumulate_adders_same_bits(in_fmt, acc_lanes, dataflow):
     cfg = Config(rows=4, cols=4, in_fmt=in_fmt, dataflow=dataflow, spad_kib=1, acc_kib=1,
                  acc_lanes=acc_lanes, post_lanes=2)
     assert cfg.acc_passes == 4 // acc_lanes
-    rng = np.random.default_rng(10)
-    a, b = random_matrix(cfg, (9, 150), rng), random_matrix(cfg, (150, 7), rng)
-    prog = gemm_program(cfg, a, b)
-    assert prog.k_pass < 150
-    got = run_program(prog, a, b, "amaranth", seed=2, p_valid=0.8, p_ready=0.7)
-    assert same_bits(got.c, ref_program(prog, a, b), cfg.acc_format).all()
+    _check_k_split(cfg, 9, 7, seed=2, data_seed=10)
 
 
 #: K for INT8→FP32 sums past 2^24 (:func:`~sim.operands.large_int8_matrix`): below that every
