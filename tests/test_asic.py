@@ -353,7 +353,7 @@ def test_small_engine_memories_and_breakdown(tools, tmp_path):
     mems = {m["module"].rsplit("_ram_", 1)[1]: m for m in report["memories"]}
     small = mems["8x512_r"]
     assert small["kind"] == "sram" and small["macros"] == 1 and small["instances"] == 2
-    sram = mems["32x256_tr"]
+    sram = mems["32x256_rr"]
     assert sram["kind"] == "sram" and sram["macros"] == 2 and sram["instances"] == 1
     area = report["area"]
     assert area["sram_um2"] == pytest.approx(sram["area_um2"] + 2 * small["area_um2"],

@@ -315,7 +315,7 @@ def test_engine_writes_repeated_units_and_memories_once(in_fmt, tmp_path):
     rams = sorted(m for m in modules if m.startswith(f"{name}_ram_"))
     assert rams == sorted([f"{name}_ram_{2 * width}x{cfg.spad_a_lines}_r",
                            f"{name}_ram_{3 * width}x{cfg.spad_b_lines}_r",
-                           f"{name}_ram_{3 * 32}x{cfg.acc_rows}_tr"])
+                           f"{name}_ram_{3 * 32}x{cfg.acc_rows}_rr"])
     for ram in rams:
         body = text[text.index(f"module {ram}("):]
         body = body[:body.index("endmodule")]
