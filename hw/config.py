@@ -98,7 +98,8 @@ def _check_dim(name, value):
 
 
 def divisors(n):
-    """The divisors of ``n``, ascending (the ``post_lanes`` a ``cols`` takes)."""
+    """The divisors of ``n``, ascending (the ``post_lanes`` and ``acc_lanes`` a ``cols``
+    takes)."""
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
@@ -295,16 +296,18 @@ class Config:
         narrowing; :class:`~hw.engine.postproc.PostLane`), a divisor of ``cols``: a STORE
         passes each accumulator row through them in ``cols / post_lanes`` cycles, so it sends
         a row every ``cols / post_lanes`` cycles instead of every cycle, for ``cols -
-        post_lanes`` lanes fewer (same bits; the STORE's latency grows by ``cols / post_lanes
-        - 1``, :func:`~hw.engine.storer.store_latency`). ``None``: ``cols``, a lane per column.
+        post_lanes`` lanes fewer (same bits; the STORE's latency grows by ``cols /
+        post_lanes``, :func:`~hw.engine.storer.store_latency`). ``None``: ``cols``, a lane per
+        column.
     acc_lanes : int or None
         The accumulator memory's accumulate-on-write adders (the array's accumulator adder,
         :class:`~hw.engine.memory.AccumulatorMemory`), a divisor of ``cols``: a row is added
         to the stored one ``acc_lanes`` columns a cycle, so the memory takes a row every ``cols
         / acc_lanes`` cycles instead of every cycle, for ``cols - acc_lanes`` adders fewer
-        (same bits). An output-stationary array with FP32 accumulators sends a row every
-        ``contexts + 1`` cycles at most, so up to that many cycles a row cost it nothing while
-        rows are not bunched; other arrays wait for the memory. ``None``: ``cols``.
+        (same bits; a row's write lands a cycle later). An output-stationary array with FP32
+        accumulators sends a row every ``contexts + 1`` cycles at most, so up to that many
+        cycles a row cost it nothing while rows are not bunched; other arrays wait for the
+        memory. ``None``: ``cols``.
     dispatch : str or None
         How the engine's controller decides that the held command may go to its unit (same
         bits and order either way; :class:`~hw.engine.controller.Controller`): ``"direct"``
