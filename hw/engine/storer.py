@@ -91,8 +91,10 @@ class _StorePipe(wiring.Component):
         cfg = self._cfg
         m.submodules.post = post = self._post
         # The read data and the CONFIG state of its cycle, one register on; the row is data
-        # (no reset, see hw.delay), the flags (relu, mode) reset. The lanes' scales hold
-        # while rows are in flight (CONFIG and SCALE wait for the storer to be idle): wired.
+        # (no reset, see hw.delay), the flags (relu, mode) reset, and with shared lanes both
+        # a register further, past the pass's selection. The scales hold while rows are in
+        # flight (CONFIG and SCALE wait for the storer to be idle): wired to a lane per
+        # column, selected with the pass's columns for shared lanes.
         passes, lanes = cfg.post_passes, cfg.post_lanes
         lag = self.depth - self._post.latency - 1
         row = delay(m, self.row, READ_LATENCY - 1, name="read", reset_less=True)
