@@ -626,13 +626,11 @@ class Config:
         engine (not the array) depends on."""
         post = self.pipeline.suffix(("post_convert", "post_mul", "post_round", "post_narrow"),
                                     self.in_fmt, self.acc_fmt)
+        lanes = "".join(f"_{tag}{n}" for tag, n in (("lanes", self.post_lanes),
+                                                     ("acc", self.acc_lanes)) if n != self.cols)
         ram = "_postram" if self.post_delay == "ram" else ""
-        if self.acc_lanes != self.cols:
-            ram = f"_acc{self.acc_lanes}" + ram
-        if self.post_lanes != self.cols:
-            ram = f"_lanes{self.post_lanes}" + ram
         dispatch = "_regdispatch" if self.dispatch == "registered" else ""
-        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k{post}{ram}{dispatch}"
+        return f"{self.name}_s{self.spad_kib}k_a{self.acc_kib}k{post}{lanes}{ram}{dispatch}"
 
     def as_dict(self):
         return asdict(self)

@@ -6,7 +6,7 @@ address); their ports are ``amaranth.lib.memory``'s own port signatures
 (:mod:`hw.engine.links`).
 """
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,6 +15,7 @@ from ..delay import delay
 from ..export import written_once
 from ..timing import ArrayTiming
 from .links import AccumulatorWrite, acc_read, row_layout, spad_read, spad_write
+from .passes import gather_parts, part_counter, select_part
 from .ram import Ram
 
 __all__ = ["Scratchpad", "AccumulatorMemory"]
@@ -155,7 +156,10 @@ class AccumulatorMemory(wiring.Component):
         # column, else each of its `passes` cycles, the last of which takes it.
         passes, lanes = cfg.acc_passes, cfg.acc_lanes
         issue = Signal()
-        last_part = Signal()
+        if passes > 1:
+            part, last_part = part_counter(m, passes, issue)
+        else:
+            last_part = Const(1)
         m.d.comb += [
             conflict.eq(Cat(in_flight).any()),
             issue.eq(wb.valid & ~conflict),
@@ -164,13 +168,6 @@ class AccumulatorMemory(wiring.Component):
             rmw.addr.eq(wb.payload.addr),
             rmw.en.eq(1),
         ]
-        if passes > 1:
-            part = Signal(range(passes))
-            m.d.comb += last_part.eq(part == passes - 1)
-            with m.If(issue):
-                m.d.sync += part.eq(Mux(last_part, 0, part + 1))
-        else:
-            m.d.comb += last_part.eq(1)
 
         # The stored row out of the read port, then in a register; add or pass. Rows and
         # addresses are data, read only under the valid beside them: no reset (see hw.delay).
@@ -191,32 +188,19 @@ class AccumulatorMemory(wiring.Component):
                 m.d.comb += [add.a.eq(stored[lane]), add.b.eq(s1_data[lane]),
                              total[lane].eq(add.o)]
         else:
-            # Part p: columns p·lanes … (p+1)·lanes - 1, selected into registers (data: no
-            # reset), through the adders; the sums of the parts before the last wait in
-            # `waiting` (only a part's own valid writes it).
+            # Part p: columns p·lanes … (p+1)·lanes - 1, selected into registers, through the
+            # adders; the sums of the parts before the last wait (only a part's own valid
+            # writes them).
             s1_part = delay(m, part, self.READ_LATENCY, name="s_part")
-            picked = [(Signal.like(add.a, name=f"pick_stored{lane}", reset_less=True),
-                       Signal.like(add.b, name=f"pick_new{lane}", reset_less=True))
-                      for lane, add in enumerate(adds)]
-            with m.Switch(s1_part):
-                for p in range(passes):
-                    with m.Case(p):
-                        for lane, (a, b) in enumerate(picked):
-                            m.d.sync += [a.eq(stored[p * lanes + lane]),
-                                         b.eq(s1_data[p * lanes + lane])]
-            for add, (a, b) in zip(adds, picked, strict=True):
+            picked_stored = select_part(m, stored, s1_part, passes, lanes, name="pick_stored")
+            picked_new = select_part(m, s1_data, s1_part, passes, lanes, name="pick_new")
+            for add, a, b in zip(adds, picked_stored, picked_new, strict=True):
                 m.d.comb += [add.a.eq(a), add.b.eq(b)]
-            sums = Cat(add.o for add in adds)
-            width = len(sums)
             out_part = delay(m, s1_part, self.SELECT_LATENCY + add_lat, name="sum_part")
             out_valid = delay(m, issue, self.write_latency, name="sum_valid")
-            waiting = Signal((passes - 1) * width, name="waiting")
-            with m.If(out_valid):
-                with m.Switch(out_part):
-                    for p in range(passes - 1):
-                        with m.Case(p):
-                            m.d.sync += waiting[p * width:(p + 1) * width].eq(sums)
-            m.d.comb += total.as_value().eq(Cat(waiting, sums))
+            sums = gather_parts(m, Cat(add.o for add in adds), out_part, passes,
+                                valid=out_valid)
+            m.d.comb += total.as_value().eq(Cat(sums))
         later = self.select_latency + add_lat
         overwrite = delay(m, s1_data, later, name="overwrite", reset_less=True)
         accumulate = delay(m, s1_accumulate, later, name="accumulate")

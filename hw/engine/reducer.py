@@ -13,6 +13,9 @@ stall at the array's pace (``L + 1`` cycles a tile row). The golden model's
 With one context (INT32) it is a wire.
 """
 
+import operator
+from functools import reduce
+
 from amaranth import Cat, Module, Mux, Signal, Value
 from amaranth.hdl import EnableInserter
 from amaranth.lib import data, stream, wiring
@@ -79,8 +82,7 @@ class _Ranks(wiring.Component):
         # ``later``, any of them, is a register of its own, set from the history a cycle early
         # (rank 1's ``valid_in`` is the handshake's and would put it in front of every adder's
         # first stage), and the adder is free for a new group when it is low.
-        active = {j: entered_ago((j - 1) * add_lat) for j in range(2, ranks + 1)}
-        active_next = {j: entered_ago((j - 1) * add_lat - 1) for j in active}
+        active_next = {j: entered_ago((j - 1) * add_lat - 1) for j in range(2, ranks + 1)}
         later = Signal()
         later_next = Cat(*active_next.values()).any()
         m.d.sync += later.eq(later_next)
@@ -107,14 +109,11 @@ class _Ranks(wiring.Component):
             row = data.ArrayLayout(acc_shape(cfg), cfg.cols)
             picked = Signal(row, name="picked", reset_less=True)
             early = {j: delay(m, self.parts[j], (j - 1) * add_lat - 1, name=f"part{j}",
-                              reset_less=True) for j in active}
+                              reset_less=True) for j in active_next}
             for lane in range(cfg.cols):
-                terms = [Value.cast(early[j][lane]) & active_next[j].replicate(len(picked[lane]))
-                         for j in active]
-                pick = terms[0]
-                for term in terms[1:]:
-                    pick = pick | term
-                m.d.sync += picked[lane].eq(pick)
+                m.d.sync += picked[lane].eq(reduce(operator.or_, (
+                    Value.cast(early[j][lane]) & flag.replicate(len(picked[lane]))
+                    for j, flag in active_next.items())))
         for lane in range(cfg.cols):
             later_here = selects[lane * 2 // cfg.cols]
             add = written_once(m, platform, self._modules, f"add_{lane}",

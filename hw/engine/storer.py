@@ -1,6 +1,6 @@
 """The storer: accumulator rows through post-processing to the data-out stream (STORE)."""
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,6 +8,7 @@ from ..delay import delay
 from ..fifo import StreamFIFO
 from ..isa import ADDR_WIDTH, OutMode, out_width
 from .links import StorerControl, acc_read, post_layout, row_layout
+from .passes import gather_parts, part_counter, select_part
 from .postproc import PostProc, postproc_latency
 
 __all__ = ["Storer", "dout_layout", "dout_width", "store_latency", "store_fifo_depth",
@@ -76,15 +77,15 @@ class _StorePipe(wiring.Component):
         super().__init__(members)
 
     @property
-    def depth(self):
-        """Register stages from a read request to the post-processed values of that pass."""
-        select = SELECT_LATENCY if self._cfg.post_passes > 1 else 0
-        return READ_LATENCY + select + self._post.latency
-
-    @property
     def latency(self):
         """From a row's first read request to the post-processed row (:func:`store_latency`)."""
-        return self.depth + self._cfg.post_passes - 1
+        return store_latency(self._cfg)
+
+    @property
+    def depth(self):
+        """Register stages from a read request to the post-processed values of that pass: the
+        latency less the row's other passes."""
+        return self.latency - (self._cfg.post_passes - 1)
 
     def elaborate(self, platform):
         m = Module()
@@ -111,35 +112,24 @@ class _StorePipe(wiring.Component):
             ]
             return m
 
-        # The pass's columns and scales, selected into registers (data: no reset).
-        values = Signal.like(post.i, name="select_values", reset_less=True)
-        scales = Signal.like(post.scale, name="select_scales", reset_less=True)
+        # The pass's columns and scales, selected into registers.
         part = delay(m, self.part_in, READ_LATENCY, name="read_part")
-        with m.Switch(part):
-            for p in range(passes):
-                with m.Case(p):
-                    for n in range(lanes):
-                        m.d.sync += [values[n].eq(row[p * lanes + n]),
-                                     scales[n].eq(self.post.scale[p * lanes + n])]
-        m.d.comb += [post.i.eq(values), post.scale.eq(scales)]
-        part = delay(m, part, SELECT_LATENCY, name="select_part")
+        values = select_part(m, row, part, passes, lanes, name="select_value")
+        scales = select_part(m, self.post.scale, part, passes, lanes, name="select_scale")
+        m.d.comb += [post.i[n].eq(values[n]) for n in range(lanes)]
+        m.d.comb += [post.scale[n].eq(scales[n]) for n in range(lanes)]
         last_pass = self.valid_in & (self.part_in == passes - 1)
         m.d.comb += self.valid_out.eq(delay(m, last_pass, self.depth, name="valid"))
-        # The first passes' outputs, packed as the mode packs them, wait for the last one.
-        out_part = delay(m, part, post.latency, name="out_part")
+        # The first passes' outputs wait for the last one; the row packs each pass's values
+        # as the mode packs them.
+        out_part = delay(m, part, SELECT_LATENCY + post.latency, name="out_part")
         out_mode = delay(m, mode, post.latency, name="out_mode")
-        waiting = Signal((passes - 1) * lanes * 32, name="waiting")
+        outs = gather_parts(m, post.o, out_part, passes)
         with m.Switch(out_mode):
             for out in post.modes:
-                width = lanes * out_width(out)
                 with m.Case(out):
-                    m.d.comb += self.out.eq(Cat(waiting[:(passes - 1) * width],
-                                                post.o[:width]))
-                    with m.Switch(out_part):
-                        for p in range(passes - 1):
-                            with m.Case(p):
-                                m.d.sync += waiting[p * width:(p + 1) * width].eq(
-                                    post.o[:width])
+                    width = lanes * out_width(out)
+                    m.d.comb += self.out.eq(Cat(o[:width] for o in outs))
         return m
 
 
@@ -210,11 +200,9 @@ class Storer(wiring.Component):
         # FIFO) at its first, and its address moves on after its last.
         passes = cfg.post_passes
         if passes > 1:
-            part = Signal(range(passes))
-            first, last_part = part == 0, part == passes - 1
+            part, last_part = part_counter(m, passes, issue)
+            first = part == 0
             m.d.comb += pipe.part_in.eq(part)
-            with m.If(issue):
-                m.d.sync += part.eq(Mux(last_part, 0, part + 1))
         else:
             first = last_part = Const(1)
         new_row = Signal()
